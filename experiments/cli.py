@@ -1,0 +1,54 @@
+"""The ``compgraph`` command: one subcommand per job, each in its own module.
+
+Every module named in :data:`COMMANDS` provides ``configure(parser, command)``, which
+adds the arguments of ``command`` (one module may serve several subcommands), and
+``run(args) -> int``, which does the work (``args.command`` says which) and returns the
+exit status.
+Modules are imported only when their subcommand runs, so ``compgraph check`` never
+pays for the training code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+COMMANDS = {
+    "demo": ("experiments.demo", "a short tour of gates: forward, backward, forward mode"),
+    "check": ("experiments.check_command", "check gates numerically against scipy.differentiate"),
+    "explain": ("experiments.explain", "explain an expression: assignments, table, paths, DOT"),
+    "train": ("experiments.train_mnist", "train the lecture's 2-, 3- or 4-layer MNIST network"),
+    "compare": ("experiments.compare", "train all three architectures and compare them"),
+    "skeleton": ("experiments.grading_commands", "write the gate skeleton students complete"),
+    "grade": ("experiments.grading_commands", "grade a student's gate implementations"),
+    "autograder": ("experiments.grading_commands", "build the Gradescope autograder zip"),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="compgraph", description="Computational graphs built from explicit gates.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            importlib.import_module(module).configure(sp, name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[args.command][0])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

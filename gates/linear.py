@@ -1,0 +1,137 @@
+"""Linear gates: matrix-vector, matrix-matrix, and affine (x W + b over a batch)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Gate, GateShapeError, shape_text
+
+
+class _LinearGate(Gate):
+    def _take(self, inputs, ndims):
+        arrays = self._accept(inputs)
+        arrays = [np.asarray(a) for a in arrays]
+        for name, a, ndim in zip(self.input_names, arrays, ndims):
+            self._require(name, a.shape, ndim)
+        self._shapes = tuple(a.shape for a in arrays)
+        self._dtypes = tuple(a.dtype for a in arrays)
+        return arrays
+
+    def _inner_mismatch(self, left, lshape, right, rshape, axis_text):
+        return self._error(
+            GateShapeError, "forward",
+            f"input '{left}' of shape {shape_text(lshape)} and input '{right}' of shape "
+            f"{shape_text(rshape)} do not match: {axis_text}")
+
+    def _cast(self, grads):
+        return tuple(g if g.dtype == d else g.astype(d) for g, d in zip(grads, self._dtypes))
+
+
+class MatVecGate(_LinearGate):
+    """z = W x for a matrix W (M, D) and a vector x (D,); z has shape (M,).
+
+    Local gradients: dz/dx = W, so dL/dx = W^T u; dz_i/dW_ij = x_j, so dL/dW = u x^T
+    (an outer product) for the upstream gradient u of shape (M,).
+    """
+
+    input_names = ("W", "x")
+
+    def forward(self, *inputs):
+        W, x = self._take(inputs, (2, 1))
+        if W.shape[1] != x.shape[0]:
+            raise self._inner_mismatch("W", W.shape, "x", x.shape,
+                                       f"W has {W.shape[1]} columns, x has {x.shape[0]} entries")
+        self.W, self.x = W, x
+        return self._remember_output(W @ x)
+
+    def backward(self, dz):
+        u = self._upstream(dz)
+        return self._cast((np.outer(u, self.x), self.W.T @ u))
+
+    def jvp(self, *tangents):
+        tW, tx = self._tangents(tangents, self._shapes)
+        out = self._zero_tangent()
+        if tW is not None:
+            out = out + tW @ self.x
+        if tx is not None:
+            out = out + self.W @ tx
+        return out
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return rng.standard_normal((3, 4)), rng.standard_normal(4)
+
+
+class MatMulGate(_LinearGate):
+    """Z = A B for matrices A (M, K) and B (K, N); Z has shape (M, N).
+
+    For the upstream gradient U of shape (M, N): dL/dA = U B^T and dL/dB = A^T U,
+    the lecture's rule that the shapes alone tell where the transposes go.
+    """
+
+    input_names = ("A", "B")
+
+    def forward(self, *inputs):
+        A, B = self._take(inputs, (2, 2))
+        if A.shape[1] != B.shape[0]:
+            raise self._inner_mismatch("A", A.shape, "B", B.shape,
+                                       f"A has {A.shape[1]} columns, B has {B.shape[0]} rows")
+        self.A, self.B = A, B
+        return self._remember_output(A @ B)
+
+    def backward(self, dz):
+        U = self._upstream(dz)
+        return self._cast((U @ self.B.T, self.A.T @ U))
+
+    def jvp(self, *tangents):
+        tA, tB = self._tangents(tangents, self._shapes)
+        out = self._zero_tangent()
+        if tA is not None:
+            out = out + tA @ self.B
+        if tB is not None:
+            out = out + self.A @ tB
+        return out
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+
+
+class AffineGate(_LinearGate):
+    """Z = x W + b for a batch x (N, D), weights W (D, M) and bias b (M,); Z is (N, M).
+
+    For the upstream gradient U (N, M): dL/dx = U W^T, dL/dW = x^T U, and
+    dL/db = the sum of U over the batch (b was added to every row).
+    """
+
+    input_names = ("x", "W", "b")
+
+    def forward(self, *inputs):
+        x, W, b = self._take(inputs, (2, 2, 1))
+        if x.shape[1] != W.shape[0]:
+            raise self._inner_mismatch("x", x.shape, "W", W.shape,
+                                       f"x has {x.shape[1]} features, W has {W.shape[0]} rows")
+        if b.shape[0] != W.shape[1]:
+            raise self._inner_mismatch("W", W.shape, "b", b.shape,
+                                       f"W has {W.shape[1]} columns, b has {b.shape[0]} entries")
+        self.x, self.W = x, W
+        return self._remember_output(x @ W + b)
+
+    def backward(self, dz):
+        U = self._upstream(dz)
+        return self._cast((U @ self.W.T, self.x.T @ U, U.sum(axis=0)))
+
+    def jvp(self, *tangents):
+        tx, tW, tb = self._tangents(tangents, self._shapes)
+        out = self._zero_tangent()
+        if tx is not None:
+            out = out + tx @ self.W
+        if tW is not None:
+            out = out + self.x @ tW
+        if tb is not None:
+            out = out + tb
+        return out
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
