@@ -99,6 +99,10 @@ class Gate:
     input_names: tuple[str, ...] = ("x",)
     differentiable: tuple[bool, ...] | None = None
     kinks: bool = False
+    #: Set by a caller that needs only some gradients (a graph whose data input needs
+    #: none): one flag per input. A gate may then return ``None`` where the flag is
+    #: False to save the work; ``None`` here means every gradient is wanted.
+    needs_input_grad: tuple[bool, ...] | None = None
 
     @property
     def arity(self) -> int:

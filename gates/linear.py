@@ -23,8 +23,12 @@ class _LinearGate(Gate):
             f"input '{left}' of shape {shape_text(lshape)} and input '{right}' of shape "
             f"{shape_text(rshape)} do not match: {axis_text}")
 
+    def _wanted(self):
+        return self.needs_input_grad or (True,) * len(self.input_names)
+
     def _cast(self, grads):
-        return tuple(g if g.dtype == d else g.astype(d) for g, d in zip(grads, self._dtypes))
+        return tuple(g if g is None or g.dtype == d else g.astype(d)
+                     for g, d in zip(grads, self._dtypes))
 
 
 class MatVecGate(_LinearGate):
@@ -46,7 +50,9 @@ class MatVecGate(_LinearGate):
 
     def backward(self, dz):
         u = self._upstream(dz)
-        return self._cast((np.outer(u, self.x), self.W.T @ u))
+        want_W, want_x = self._wanted()
+        return self._cast((np.outer(u, self.x) if want_W else None,
+                           self.W.T @ u if want_x else None))
 
     def jvp(self, *tangents):
         tW, tx = self._tangents(tangents, self._shapes)
@@ -81,7 +87,9 @@ class MatMulGate(_LinearGate):
 
     def backward(self, dz):
         U = self._upstream(dz)
-        return self._cast((U @ self.B.T, self.A.T @ U))
+        want_A, want_B = self._wanted()
+        return self._cast((U @ self.B.T if want_A else None,
+                           self.A.T @ U if want_B else None))
 
     def jvp(self, *tangents):
         tA, tB = self._tangents(tangents, self._shapes)
@@ -119,7 +127,10 @@ class AffineGate(_LinearGate):
 
     def backward(self, dz):
         U = self._upstream(dz)
-        return self._cast((U @ self.W.T, self.x.T @ U, U.sum(axis=0)))
+        want_x, want_W, want_b = self._wanted()
+        return self._cast((U @ self.W.T if want_x else None,
+                           self.x.T @ U if want_W else None,
+                           U.sum(axis=0) if want_b else None))
 
     def jvp(self, *tangents):
         tx, tW, tb = self._tangents(tangents, self._shapes)
