@@ -22,24 +22,20 @@ class BinaryGate(Gate):
 
     def _take(self, inputs):
         x, y = self._accept(inputs)
-        self._x_shape, self._y_shape = x.shape, y.shape
-        self._x_dtype, self._y_dtype = x.dtype, y.dtype
-        if self._x_shape != self._y_shape:
+        if x.shape != y.shape:
             self._broadcast("forward", x, y)
         return x, y
 
     def _grads(self, gx, gy):
-        gx = unbroadcast(gx, self._x_shape)
-        gy = unbroadcast(gy, self._y_shape)
+        x, y = self._seen
+        gx = unbroadcast(gx, x.shape)
+        gy = unbroadcast(gy, y.shape)
         # a float32 input beside a float64 one still gets a float32 gradient
-        if gx.dtype != self._x_dtype:
-            gx = gx.astype(self._x_dtype)
-        if gy.dtype != self._y_dtype:
-            gy = gy.astype(self._y_dtype)
+        if gx.dtype != x.dtype:
+            gx = gx.astype(x.dtype)
+        if gy.dtype != y.dtype:
+            gy = gy.astype(y.dtype)
         return gx, gy
-
-    def _shapes(self):
-        return self._x_shape, self._y_shape
 
     @classmethod
     def example_inputs(cls, rng):
@@ -53,14 +49,14 @@ class AddGate(BinaryGate):
 
     def forward(self, *inputs):
         x, y = self._take(inputs)
-        return self._remember_output(x + y)
+        return self._remember_output(x + y, x, y)
 
     def backward(self, dz):
         dz = self._upstream(dz)
         return self._grads(dz, dz)
 
     def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents, self._shapes())
+        tx, ty = self._tangents(tangents)
         out = self._zero_tangent()
         if tx is not None:
             out = out + tx
@@ -74,14 +70,14 @@ class SubtractGate(BinaryGate):
 
     def forward(self, *inputs):
         x, y = self._take(inputs)
-        return self._remember_output(x - y)
+        return self._remember_output(x - y, x, y)
 
     def backward(self, dz):
         dz = self._upstream(dz)
         return self._grads(dz, -dz)
 
     def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents, self._shapes())
+        tx, ty = self._tangents(tangents)
         out = self._zero_tangent()
         if tx is not None:
             out = out + tx
@@ -101,14 +97,14 @@ class MultiplyGate(BinaryGate):
         x, y = self._take(inputs)
         self.dzdx = y
         self.dzdy = x
-        return self._remember_output(x * y)
+        return self._remember_output(x * y, x, y)
 
     def backward(self, dz):
         dz = self._upstream(dz)
         return self._grads(self.dzdx * dz, self.dzdy * dz)
 
     def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents, self._shapes())
+        tx, ty = self._tangents(tangents)
         out = self._zero_tangent()
         if tx is not None:
             out = out + self.dzdx * tx
@@ -134,14 +130,14 @@ class DivideGate(BinaryGate):
         z = x / y
         self.dzdx = 1.0 / y
         self.dzdy = -z * self.dzdx
-        return self._remember_output(z)
+        return self._remember_output(z, x, y)
 
     def backward(self, dz):
         dz = self._upstream(dz)
         return self._grads(self.dzdx * dz, self.dzdy * dz)
 
     def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents, self._shapes())
+        tx, ty = self._tangents(tangents)
         out = self._zero_tangent()
         if tx is not None:
             out = out + self.dzdx * tx
@@ -163,7 +159,6 @@ class UnaryGate(Gate):
 
     def _take(self, inputs):
         (x,) = self._accept(inputs)
-        self._x_shape = x.shape
         return x
 
     def backward(self, dz):
@@ -171,7 +166,7 @@ class UnaryGate(Gate):
         return (self.dzdx * dz,)
 
     def jvp(self, *tangents):
-        (tx,) = self._tangents(tangents, (self._x_shape,))
+        (tx,) = self._tangents(tangents)
         if tx is None:
             return self._zero_tangent()
         return self.dzdx * tx
@@ -199,7 +194,7 @@ class ScaleGate(UnaryGate):
         x = self._take(inputs)
         out = self.k * x
         self.dzdx = out.dtype.type(self.k)
-        return self._remember_output(out)
+        return self._remember_output(out, x)
 
 
 class NegateGate(UnaryGate):
@@ -209,7 +204,7 @@ class NegateGate(UnaryGate):
         x = self._take(inputs)
         out = -x
         self.dzdx = out.dtype.type(-1)
-        return self._remember_output(out)
+        return self._remember_output(out, x)
 
 
 class PowerGate(UnaryGate):
@@ -247,4 +242,4 @@ class PowerGate(UnaryGate):
                               f"infinite there (shape {np.shape(x)})")
         out = x ** n
         self.dzdx = n * x ** (n - 1) if n != 0 else np.zeros_like(out)
-        return self._remember_output(out)
+        return self._remember_output(out, x)

@@ -215,8 +215,11 @@ class Gate:
                 GateShapeError, method,
                 f"input '{name}' must be {want}, got shape {shape_text(shape)}")
 
-    def _remember_output(self, out):
-        """Record the output's shape and dtype so ``backward`` can check its upstream."""
+    def _remember_output(self, out, *inputs):
+        """Record the output's and inputs' shapes and dtypes, for ``backward`` and ``jvp``
+        to check against. Called last in ``forward``, so a forward that raises leaves
+        the previous run's cache whole."""
+        self._seen = inputs   # the inputs themselves: their shapes and dtypes, on demand
         self._out_shape = out.shape
         self._out_dtype = out.dtype
         return out
@@ -248,7 +251,7 @@ class Gate:
             upstream = upstream.astype(self._out_dtype)
         return upstream
 
-    def _tangents(self, tangents, shapes):
+    def _tangents(self, tangents):
         """Check the tangents for jvp: one per input, ``None`` or the input's shape."""
         if getattr(self, "_out_shape", None) is None:
             raise self._error(GateStateError, "jvp", "called before forward; run forward first")
@@ -258,7 +261,8 @@ class Gate:
                 f"takes {len(self.input_names)} tangent(s) ({', '.join(self.input_names)}), "
                 f"got {len(tangents)}")
         out = []
-        for name, t, shape in zip(self.input_names, tangents, shapes):
+        for name, t, seen in zip(self.input_names, tangents, self._seen):
+            shape = seen.shape
             if t is not None:
                 t = np.asarray(t)
                 if t.dtype.kind not in "fbiu":

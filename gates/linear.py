@@ -13,8 +13,6 @@ class _LinearGate(Gate):
         arrays = [np.asarray(a) for a in arrays]
         for name, a, ndim in zip(self.input_names, arrays, ndims):
             self._require(name, a.shape, ndim)
-        self._shapes = tuple(a.shape for a in arrays)
-        self._dtypes = tuple(a.dtype for a in arrays)
         return arrays
 
     def _inner_mismatch(self, left, lshape, right, rshape, axis_text):
@@ -28,7 +26,7 @@ class _LinearGate(Gate):
 
     def _cast(self, grads):
         return tuple(g if g is None or g.dtype == d else g.astype(d)
-                     for g, d in zip(grads, self._dtypes))
+                     for g, d in zip(grads, (a.dtype for a in self._seen)))
 
 
 class MatVecGate(_LinearGate):
@@ -46,7 +44,7 @@ class MatVecGate(_LinearGate):
             raise self._inner_mismatch("W", W.shape, "x", x.shape,
                                        f"W has {W.shape[1]} columns, x has {x.shape[0]} entries")
         self.W, self.x = W, x
-        return self._remember_output(W @ x)
+        return self._remember_output(W @ x, W, x)
 
     def backward(self, dz):
         u = self._upstream(dz)
@@ -55,7 +53,7 @@ class MatVecGate(_LinearGate):
                            self.W.T @ u if want_x else None))
 
     def jvp(self, *tangents):
-        tW, tx = self._tangents(tangents, self._shapes)
+        tW, tx = self._tangents(tangents)
         out = self._zero_tangent()
         if tW is not None:
             out = out + tW @ self.x
@@ -83,7 +81,7 @@ class MatMulGate(_LinearGate):
             raise self._inner_mismatch("A", A.shape, "B", B.shape,
                                        f"A has {A.shape[1]} columns, B has {B.shape[0]} rows")
         self.A, self.B = A, B
-        return self._remember_output(A @ B)
+        return self._remember_output(A @ B, A, B)
 
     def backward(self, dz):
         U = self._upstream(dz)
@@ -92,7 +90,7 @@ class MatMulGate(_LinearGate):
                            self.A.T @ U if want_B else None))
 
     def jvp(self, *tangents):
-        tA, tB = self._tangents(tangents, self._shapes)
+        tA, tB = self._tangents(tangents)
         out = self._zero_tangent()
         if tA is not None:
             out = out + tA @ self.B
@@ -123,7 +121,7 @@ class AffineGate(_LinearGate):
             raise self._inner_mismatch("W", W.shape, "b", b.shape,
                                        f"W has {W.shape[1]} columns, b has {b.shape[0]} entries")
         self.x, self.W = x, W
-        return self._remember_output(x @ W + b)
+        return self._remember_output(x @ W + b, x, W, b)
 
     def backward(self, dz):
         U = self._upstream(dz)
@@ -133,7 +131,7 @@ class AffineGate(_LinearGate):
                            U.sum(axis=0) if want_b else None))
 
     def jvp(self, *tangents):
-        tx, tW, tb = self._tangents(tangents, self._shapes)
+        tx, tW, tb = self._tangents(tangents)
         out = self._zero_tangent()
         if tx is not None:
             out = out + tx @ self.W

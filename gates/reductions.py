@@ -50,24 +50,25 @@ class _ReductionGate(UnaryGate):
 
     def _reduce(self, inputs, scale_by_count):
         x = self._take(inputs)
-        self._axes = self._axes_for(x)
-        count = int(np.prod([x.shape[a] for a in self._axes], dtype=np.int64))
+        axes = self._axes_for(x)
+        count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
         if scale_by_count and count == 0:
             raise self._error(GateShapeError, "forward",
                               f"mean over an empty axis of input 'x' of shape {x.shape}")
-        self._factor = x.dtype.type(1 / count) if scale_by_count else x.dtype.type(1)
-        out = x.sum(axis=self._axes)
+        factor = x.dtype.type(1 / count) if scale_by_count else x.dtype.type(1)
+        out = x.sum(axis=axes)
         if scale_by_count:
-            out = out * self._factor
-        return self._remember_output(out)
+            out = out * factor
+        self._axes, self._factor = axes, factor
+        return self._remember_output(out, x)
 
     def backward(self, dz):
         dz = self._upstream(dz)
         spread = np.expand_dims(dz * self._factor, self._axes)
-        return (np.broadcast_to(spread, self._x_shape).copy(),)
+        return (np.broadcast_to(spread, self._seen[0].shape).copy(),)
 
     def jvp(self, *tangents):
-        (tx,) = self._tangents(tangents, (self._x_shape,))
+        (tx,) = self._tangents(tangents)
         if tx is None:
             return self._zero_tangent()
         return tx.sum(axis=self._axes) * self._factor
@@ -115,10 +116,10 @@ class L2Gate(UnaryGate):
         x = self._take(inputs)
         self.dzdx = 2 * x
         flat = x.reshape(-1)
-        return self._remember_output(x.dtype.type(flat @ flat))
+        return self._remember_output(x.dtype.type(flat @ flat), x)
 
     def jvp(self, *tangents):
-        (tx,) = self._tangents(tangents, (self._x_shape,))
+        (tx,) = self._tangents(tangents)
         if tx is None:
             return self._zero_tangent()
         return self._out_dtype.type(np.sum(self.dzdx * tx))

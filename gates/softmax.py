@@ -27,8 +27,7 @@ class SoftmaxGate(Gate):
                               f"softmax over an empty last axis (input 'x' of shape {x.shape})")
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         self.p = e / e.sum(axis=-1, keepdims=True)
-        self._x_shape = x.shape
-        return self._remember_output(self.p)
+        return self._remember_output(self.p, x)
 
     def backward(self, dp):
         u = self._upstream(dp)
@@ -36,7 +35,7 @@ class SoftmaxGate(Gate):
         return (p * (u - (u * p).sum(axis=-1, keepdims=True)),)
 
     def jvp(self, *tangents):
-        (t,) = self._tangents(tangents, (self._x_shape,))
+        (t,) = self._tangents(tangents)
         if t is None:
             return self._zero_tangent()
         p = self.p
@@ -80,8 +79,7 @@ class SoftmaxCrossEntropyGate(Gate):
         dlogits[rows, labels] -= 1
         dlogits /= n
         self.dlogits = dlogits
-        self._shapes = (logits.shape, labels.shape)
-        return self._remember_output(logits.dtype.type(-log_p_label.mean()))
+        return self._remember_output(logits.dtype.type(-log_p_label.mean()), logits, labels)
 
     def _labels(self, labels, logits_shape):
         if len(logits_shape) != 2:
@@ -118,7 +116,7 @@ class SoftmaxCrossEntropyGate(Gate):
         return self.dlogits * u, None
 
     def jvp(self, *tangents):
-        t, _ = self._tangents(tangents, self._shapes)
+        t, _ = self._tangents(tangents)
         if t is None:
             return self._zero_tangent()
         return self._out_dtype.type(np.sum(self.dlogits * t))
