@@ -1,0 +1,370 @@
+"""Expressions to graphs: ``"e = (a+b)*(b+1)"`` becomes the lecture's simple assignments
+
+    c ← a + b
+    d ← b + 1
+    e ← c × d
+
+and then a :class:`~graph.Graph` with one gate per assignment.
+
+The text is parsed with Python's :mod:`ast` module and every node of the syntax tree is
+checked against a short list of allowed kinds (assignments, ``+ - * / **``, unary
+``-``, numbers, names and calls of the lecture's functions); nothing is ever passed to
+``eval`` or ``exec``. Errors are :class:`ExpressionError` with the line and column.
+
+Accepted input, one assignment per line (or separated by ``;``)::
+
+    e = (a+b)*(b+1)                    # one compound expression
+    c = a + b; d = b + 1; e = c * d    # the same, already split
+    c ← a + b                          # the lecture's arrow, and × · − for * * -
+    (a+b)*(b+1)                        # a bare last expression is named "out"
+
+Names that are read but never assigned are the graph's inputs. Intermediate results
+get the first unused single letters (c, d for the example above), then t1, t2, ...
+Parts made only of numbers are folded to one number (``2*3`` is 6; ``-1`` is -1).
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import math
+import string
+from dataclasses import dataclass
+
+__all__ = [
+    "ExpressionError",
+    "Assignment",
+    "Program",
+    "FUNCTIONS",
+    "parse",
+    "build",
+    "from_expression",
+]
+
+#: Functions an expression may call: name -> number of arguments.
+FUNCTIONS = {
+    "sin": 1, "cos": 1, "tan": 1, "exp": 1, "log": 1, "tanh": 1, "sigmoid": 1, "relu": 1,
+    "max": 2,
+}
+#: Other spellings accepted for the functions above (σ is the lecture's sigmoid).
+ALIASES = {"σ": "sigmoid", "ln": "log", "maximum": "max"}
+
+#: The lecture's symbols, each replaced by one ASCII character so columns stay put.
+_SYMBOLS = str.maketrans({"←": "=", "×": "*", "·": "*", "−": "-", "÷": "/"})
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_SHOWN = {"+": "+", "-": "-", "*": "×", "/": "/", "**": "**"}
+
+#: Why a syntax kind is refused, for the error message.
+_REFUSED = {
+    ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "lambda",
+    ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if-expressions",
+    ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
+    ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
+    ast.JoinedStr: "f-strings", ast.AugAssign: "augmented assignment (+=)",
+    ast.AnnAssign: "annotations", ast.Import: "import", ast.ImportFrom: "import",
+}
+
+
+class ExpressionError(ValueError):
+    """An expression that cannot become a graph: bad syntax, an unknown function, a
+    name that is unknown or assigned twice, an unsupported operator.
+
+    ``line`` and ``column`` are 1-based and point into the source text; the message
+    starts with ``line L, column C:`` and ends with the offending line and a caret.
+    """
+
+    def __init__(self, message: str, source: str = "", line: int = 1, column: int = 1):
+        self.reason = message
+        self.line = line
+        self.column = column
+        text = f"line {line}, column {column}: {message}"
+        lines = source.split("\n")
+        if 1 <= line <= len(lines):
+            text += f"\n    {lines[line - 1]}\n    {' ' * (column - 1)}^"
+        super().__init__(text)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One simple assignment ``target ← op(args)``: one gate of the graph.
+
+    ``op`` is ``+ - * / **``, ``neg`` (unary minus), ``scale`` (a number times a node)
+    or a function name from :data:`FUNCTIONS`. Each entry of ``args`` is a node name
+    (``str``) or a number (``float``). ``line`` and ``column`` locate the source.
+    """
+
+    target: str
+    op: str
+    args: tuple
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        shown = [_show(a) for a in self.args]
+        if self.op in _SHOWN:
+            rhs = f"{shown[0]} {_SHOWN[self.op]} {shown[1]}"
+        elif self.op == "neg":
+            rhs = f"-{shown[0]}"
+        elif self.op == "scale":
+            rhs = f"{shown[0]} × {shown[1]}"
+        else:
+            rhs = f"{self.op}({', '.join(shown)})"
+        return f"{self.target} ← {rhs}"
+
+
+@dataclass(frozen=True)
+class Program:
+    """A parsed expression: its ``inputs`` (free names, in order of first use), its
+    simple ``assignments`` in execution order, and the ``output`` (the last target).
+    ``source`` keeps the text for error messages; ``positions`` maps each input name
+    to the (line, column) of its first use."""
+
+    source: str
+    inputs: tuple
+    assignments: tuple
+    output: str
+    positions: dict
+
+    def lines(self) -> list[str]:
+        """The simple assignments as the lecture writes them: ``['c ← a + b', ...]``."""
+        return [str(a) for a in self.assignments]
+
+    def error(self, message: str, line: int, column: int) -> ExpressionError:
+        """An :class:`ExpressionError` pointing into this program's source."""
+        return ExpressionError(message, self.source, line, column)
+
+    def check_inputs(self, known) -> None:
+        """Raise ExpressionError at the first use of an input not in ``known``."""
+        for name in self.inputs:
+            if name not in known:
+                line, column = self.positions[name]
+                given = ", ".join(sorted(known)) or "none"
+                raise self.error(f"unknown name '{name}': no value given for it "
+                                 f"(values given: {given})", line, column)
+
+
+def _show(arg) -> str:
+    if isinstance(arg, str):
+        return arg
+    return f"{arg:g}" if math.isfinite(arg) else repr(arg)
+
+
+def parse(source: str, output_name: str = "out") -> Program:
+    """Parse ``source`` into a :class:`Program` of simple assignments.
+
+    Raises ExpressionError (with line and column) for a syntax error, an empty source,
+    a construct other than assignments, numbers, names, ``+ - * / **``, unary ``-``
+    and calls of :data:`FUNCTIONS`; an unknown function or a wrong number of
+    arguments; a name assigned twice, used before its assignment, or used both as a
+    function and a variable; an exponent that is not a number; and arithmetic on
+    numbers alone that fails (``1/0``).
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"an expression must be a string, got {type(source).__name__}")
+    try:
+        return _Parser(source, output_name).run()
+    except RecursionError:
+        raise ExpressionError("the expression is nested too deeply", source, 1, 1) from None
+
+
+class _Parser:
+    def __init__(self, source: str, output_name: str):
+        self.source = source
+        # leading blanks are dropped (Python would call them an indent) and added back
+        # to the columns reported
+        lines = source.translate(_SYMBOLS).split("\n")
+        self.text = "\n".join(line.lstrip(" \t") for line in lines)
+        self.indent = [len(line) - len(line.lstrip(" \t")) for line in lines]
+        self.output_name = output_name
+        self.assignments: list[Assignment] = []
+        self.assigned: set[str] = set()
+        self.inputs: dict[str, tuple[int, int]] = {}
+        self.targets: set[str] = set()
+
+    # -- positions -------------------------------------------------------------------
+
+    def _column(self, line: int, byte_offset: int) -> int:
+        """ast gives UTF-8 byte offsets; the user counts characters (σ is one)."""
+        lines = self.text.split("\n")
+        if not 1 <= line <= len(lines):
+            return byte_offset + 1
+        chars = len(lines[line - 1].encode()[:byte_offset].decode(errors="ignore"))
+        return self.indent[line - 1] + chars + 1
+
+    def _where(self, node) -> tuple[int, int]:
+        return node.lineno, self._column(node.lineno, node.col_offset)
+
+    def _error(self, message: str, node) -> ExpressionError:
+        return ExpressionError(message, self.source, *self._where(node))
+
+    # -- statements ------------------------------------------------------------------
+
+    def run(self) -> Program:
+        try:
+            tree = ast.parse(self.text, mode="exec")
+        except SyntaxError as exc:
+            line = exc.lineno or 1
+            column = self._column(line, (exc.offset or 1) - 1) if exc.offset else 1
+            raise ExpressionError(f"syntax error: {exc.msg}", self.source, line,
+                                  column) from None
+        if not tree.body:
+            raise ExpressionError("the expression is empty", self.source, 1, 1)
+        self._reserve_names(tree)
+        self.targets = {t.id for stmt in tree.body if isinstance(stmt, ast.Assign)
+                        for t in stmt.targets if isinstance(t, ast.Name)}
+        for i, stmt in enumerate(tree.body):
+            last = i == len(tree.body) - 1
+            if isinstance(stmt, ast.Assign):
+                if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                    raise self._error("the left side of '=' must be one name", stmt)
+                self._statement(stmt.targets[0].id, stmt.targets[0], stmt.value)
+            elif isinstance(stmt, ast.Expr) and last:
+                self._statement(self.output_name, stmt, stmt.value)
+            elif isinstance(stmt, ast.Expr):
+                raise self._error("only the last line may be a bare expression; "
+                                  "name this one with 'name = ...'", stmt)
+            else:
+                raise self._error(f"{_describe(stmt)} is not allowed; write assignments "
+                                  f"such as 'e = (a+b)*(b+1)'", stmt)
+        return Program(self.source, tuple(self.inputs), tuple(self.assignments),
+                       self.assignments[-1].target, dict(self.inputs))
+
+    def _reserve_names(self, tree) -> None:
+        """Intermediate names skip every name the user wrote anywhere."""
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        used.add(self.output_name)
+        letters = (c for c in string.ascii_lowercase if c not in used)
+        numbered = (f"t{i}" for i in itertools.count(1) if f"t{i}" not in used)
+        self._fresh_names = itertools.chain(letters, numbered)
+
+    def _fresh(self) -> str:
+        return next(self._fresh_names)
+
+    def _statement(self, target: str, where, value) -> None:
+        if target in FUNCTIONS or target in ALIASES:
+            raise self._error(f"'{target}' is a function and cannot be assigned", where)
+        if target in self.assigned:
+            raise self._error(f"'{target}' is assigned twice; each name is one node", where)
+        result = self._expr(value, target)
+        if result != target:
+            # a bare name or number on the right has no gate, so it cannot be a node
+            raise self._error(f"'{target} = {_show(result)}' has no operation; each "
+                              f"assignment needs a gate such as + or sin", value)
+        self.assigned.add(target)
+
+    # -- expressions -----------------------------------------------------------------
+
+    def _expr(self, node, target: str | None = None):
+        """Emit assignments for ``node``; return its node name, or a float if constant.
+
+        ``target`` names the result of the outermost operation of a statement.
+        """
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                raise self._error(f"only numbers are allowed, not {node.value!r}", node)
+            try:
+                value = float(node.value)
+            except OverflowError:
+                value = math.inf
+            if not math.isfinite(value):
+                raise self._error(f"the number {node.value!r} is too large", node)
+            return value
+        if isinstance(node, ast.Name):
+            return self._name(node)
+        if isinstance(node, ast.UnaryOp):
+            if isinstance(node.op, ast.UAdd):
+                return self._expr(node.operand, target)
+            if not isinstance(node.op, ast.USub):
+                raise self._error(f"the operator {_describe(node.op)} is not allowed", node)
+            x = self._expr(node.operand)
+            if isinstance(x, float):
+                return -x
+            return self._emit(node, target, "neg", (x,))
+        if isinstance(node, ast.BinOp):
+            op = _BINARY.get(type(node.op))
+            if op is None:
+                raise self._error(f"the operator {_describe(node.op)} is not allowed; "
+                                  f"use + - * / **", node)
+            x, y = self._expr(node.left), self._expr(node.right)
+            if isinstance(x, float) and isinstance(y, float):
+                return self._fold(node, op, x, y)
+            if op == "**" and not isinstance(y, float):
+                raise self._error("the exponent of '**' must be a number "
+                                  "(x ** 2 is a power gate; x ** y is not a gate)", node.right)
+            if op == "*" and isinstance(x, float):
+                return self._emit(node, target, "scale", (x, y))
+            if op == "*" and isinstance(y, float):
+                return self._emit(node, target, "scale", (y, x))
+            return self._emit(node, target, op, (x, y))
+        if isinstance(node, ast.Call):
+            return self._call(node, target)
+        raise self._error(f"{_describe(node)} is not allowed in an expression", node)
+
+    def _name(self, node: ast.Name) -> str:
+        name = node.id
+        if name in FUNCTIONS or name in ALIASES:
+            raise self._error(f"'{name}' is a function; call it as {name}(...)", node)
+        if name in self.targets and name not in self.assigned:
+            raise self._error(f"'{name}' is used before it is assigned", node)
+        if name not in self.assigned and name not in self.inputs:
+            self.inputs[name] = self._where(node)
+        return name
+
+    def _call(self, node: ast.Call, target):
+        func = node.func.id if isinstance(node.func, ast.Name) else None
+        if func is None:
+            raise self._error("only the functions " + ", ".join(FUNCTIONS)
+                              + " can be called", node.func)
+        name = ALIASES.get(func, func)
+        if name not in FUNCTIONS:
+            raise self._error(f"unknown function '{func}'; known functions: "
+                              + ", ".join(FUNCTIONS), node.func)
+        if node.keywords:
+            raise self._error(f"{func}() takes no keyword arguments", node.keywords[0].value)
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self._error(f"{func}() takes no *arguments", node)
+        if len(node.args) != FUNCTIONS[name]:
+            raise self._error(f"{func}() takes {FUNCTIONS[name]} argument(s), "
+                              f"got {len(node.args)}", node)
+        args = tuple(self._expr(a) for a in node.args)
+        if all(isinstance(a, float) for a in args):
+            return self._fold(node, name, *args)
+        return self._emit(node, target, name, args)
+
+    def _emit(self, node, target, op, args) -> str:
+        name = target or self._fresh()
+        line, column = self._where(node)
+        self.assignments.append(Assignment(name, op, args, line, column))
+        return name
+
+    def _fold(self, node, op, *args) -> float:
+        """Arithmetic on numbers alone, done now with the gates' own formulas."""
+        try:
+            value = _NUMERIC[op](*args)
+        except (ArithmeticError, ValueError) as exc:
+            raise self._error(f"cannot compute {op} of {', '.join(map(_show, args))}: {exc}",
+                              node) from None
+        if isinstance(value, complex) or not math.isfinite(value):
+            raise self._error(f"{op} of {', '.join(map(_show, args))} is not a finite real "
+                              f"number", node)
+        return float(value)
+
+
+_NUMERIC = {
+    "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
+    "/": lambda x, y: x / y, "**": lambda x, y: x ** y,
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "log": math.log,
+    "tanh": math.tanh, "relu": lambda x: max(x, 0.0), "max": max,
+    "sigmoid": lambda x: 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x)),
+}
+
+
+def _describe(node) -> str:
+    for kind, text in _REFUSED.items():
+        if isinstance(node, kind):
+            return text
+    return {ast.FloorDiv: "'//'", ast.Mod: "'%'", ast.MatMult: "'@'", ast.BitAnd: "'&'",
+            ast.BitOr: "'|'", ast.BitXor: "'^' (use ** for powers)", ast.LShift: "'<<'",
+            ast.RShift: "'>>'", ast.Invert: "'~'", ast.Not: "'not'"}.get(
+        type(node), type(node).__name__)

@@ -1,0 +1,127 @@
+"""Expressions become the lecture's simple assignments, and then graphs.
+
+The lecture splits e = (a+b)(b+1) into c ← a + b, d ← b + 1, e ← c × d; the parser
+does the same, and refuses anything that is not arithmetic on names and numbers,
+saying where.
+"""
+
+import math
+
+import pytest
+
+from graph.expression import ExpressionError, parse
+
+
+# -- splitting into simple assignments ------------------------------------------------
+
+def test_the_lecture_example_splits_into_three_assignments():
+    program = parse("e = (a+b)*(b+1)")
+    assert program.lines() == ["c ← a + b", "d ← b + 1", "e ← c × d"]
+    assert program.inputs == ("a", "b")
+    assert program.output == "e"
+
+
+def test_already_split_lines_and_the_lecture_symbols_give_the_same_program():
+    by_lines = parse("c = a + b\nd = b + 1\ne = c * d")
+    lecture = parse("c ← a + b; d ← b + 1; e ← c × d")
+    assert by_lines.lines() == lecture.lines() == ["c ← a + b", "d ← b + 1", "e ← c × d"]
+
+
+def test_intermediate_names_skip_every_name_the_user_wrote():
+    program = parse("a = 2*(x*y + max(z, w))")
+    assert program.lines() == ["b ← x × y", "c ← max(z, w)", "d ← b + c", "a ← 2 × d"]
+    assert program.inputs == ("x", "y", "z", "w")
+
+
+def test_logistic_regression_splits_into_the_cs231n_gates():
+    program = parse("f = sigmoid(w0 + w1*x1 + w2*x2)")
+    assert program.lines() == ["a ← w1 × x1", "b ← w0 + a", "c ← w2 × x2", "d ← b + c",
+                               "f ← sigmoid(d)"]
+    assert program.inputs == ("w0", "w1", "x1", "w2", "x2")
+
+
+def test_a_bare_expression_is_named_out():
+    assert parse("(a+b)*(b+1)").lines() == ["c ← a + b", "d ← b + 1", "out ← c × d"]
+
+
+def test_sigma_and_ln_are_spellings_of_sigmoid_and_log():
+    assert parse("y = σ(ln(x))").lines() == ["a ← log(x)", "y ← sigmoid(a)"]
+
+
+def test_numbers_alone_are_folded_and_unary_minus_of_a_node_is_a_gate():
+    program = parse("y = -x * (2*3) + -1 + sin(0)")
+    assert program.lines() == ["a ← -x", "b ← 6 × a", "c ← b + -1", "y ← c + 0"]
+
+
+def test_each_assignment_remembers_its_operator_arguments_and_position():
+    a, = parse("\n  y = x ** 2").assignments
+    assert (a.target, a.op, a.args, a.line, a.column) == ("y", "**", ("x", 2.0), 2, 7)
+
+
+# -- errors say what and where --------------------------------------------------------
+
+@pytest.mark.parametrize("source, line, column, words", [
+    ("e = (a+b", 1, 5, "never closed"),
+    ("e = (a+b)*(b+1))", 1, 16, "syntax error"),
+    ("e = foo(a)", 1, 5, "unknown function 'foo'"),
+    ("c = a + b\ne = c * sqrt(d)", 2, 9, "unknown function 'sqrt'"),
+    ("e = a.real", 1, 5, "attribute access"),
+    ("e = a[0]", 1, 5, "indexing"),
+    ("e = a // b", 1, 5, "'//'"),
+    ("e = a ^ 2", 1, 5, "use ** for powers"),
+    ("e = x ** y", 1, 10, "exponent"),
+    ("e = 1 / 0 + a", 1, 5, "division by zero"),
+    ("e = 'text' + a", 1, 5, "only numbers"),
+    ("x = x + 1", 1, 5, "used before it is assigned"),
+    ("c = a + b\nc = a * b", 2, 1, "assigned twice"),
+    ("y = sin + 1", 1, 5, "is a function"),
+    ("e = max(a)", 1, 5, "takes 2 argument"),
+    ("e = sin(x=a)", 1, 11, "keyword"),
+    ("e = a", 1, 5, "no operation"),
+    ("import os", 1, 1, "import is not allowed"),
+    ("a + b\ne = a * b", 1, 1, "only the last line"),
+    ("e = (a+b)*σ(q, r)", 1, 11, "takes 1 argument"),
+    ("", 1, 1, "empty"),
+])
+def test_errors_name_the_problem_and_its_line_and_column(source, line, column, words):
+    with pytest.raises(ExpressionError) as info:
+        parse(source)
+    assert (info.value.line, info.value.column) == (line, column)
+    assert words in str(info.value)
+    assert str(info.value).startswith(f"line {line}, column {column}: ")
+
+
+def test_the_message_shows_the_line_with_a_caret_under_the_column():
+    with pytest.raises(ExpressionError) as info:
+        parse("e = (a+b)*(b+1)\nf = e + foo(e)")
+    assert str(info.value).splitlines()[1:] == ["    f = e + foo(e)", "            ^"]
+
+
+def test_columns_count_characters_not_bytes():
+    with pytest.raises(ExpressionError) as info:
+        parse("y = σ(x) + nope(x)")
+    assert info.value.column == 12
+
+
+def test_nothing_is_evaluated_so_python_builtins_are_unknown_functions():
+    for source in ("e = __import__('os')", "e = eval('1')", "e = open('f')"):
+        with pytest.raises(ExpressionError, match="unknown function"):
+            parse(source)
+
+
+def test_a_huge_expression_is_refused_cleanly():
+    with pytest.raises(ExpressionError, match="nested too deeply"):
+        parse("e = " + "+".join(["a"] * 100_000))
+
+
+def test_check_inputs_points_at_the_first_use_of_a_name_without_a_value():
+    program = parse("z = x*y + sin(x)")
+    program.check_inputs({"x", "y"})
+    with pytest.raises(ExpressionError) as info:
+        program.check_inputs({"x"})
+    assert (info.value.line, info.value.column) == (1, 7)
+    assert "unknown name 'y'" in str(info.value)
+
+
+def test_folding_uses_real_arithmetic():
+    assert parse("y = x + 2**0.5").assignments[0].args == ("x", math.sqrt(2))
