@@ -1,0 +1,179 @@
+"""Blocks: a graph wrapped as one gate, and the lecture's MLP built from gates.
+
+A block is checked like any gate (the checker in :mod:`gates` sees only the gate
+contract) and nests inside another graph as one op node.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gates import AffineGate, Gate, GateArityError, GateShapeError, GateStateError, ReLUGate
+
+from .core import Node
+from .errors import GraphBuildError
+
+__all__ = ["GraphGate", "as_gate", "mlp"]
+
+
+class GraphGate(Gate):
+    """A graph seen as a gate: ``forward(*values)`` feeds the block's input nodes and
+    returns the output node's value; ``backward(upstream)`` runs the graph's reverse
+    mode and returns one gradient per input (zeros for an input the output does not
+    depend on, ``None`` for a non-differentiable one); ``jvp`` runs its forward mode.
+
+    Parameters inside the block stay parameters of the inner graph: after the outer
+    graph's ``backward`` their ``.grad`` is set there (``gate.graph.params``).
+    Built by :meth:`graph.Graph.as_gate`.
+    """
+
+    def __init__(self, graph, inputs, output, example_inputs=None):
+        self.graph = graph
+        self.block_inputs = inputs
+        self.output = output
+        self.input_names = tuple(n.name for n in inputs)
+        self.differentiable = tuple(n._needs for n in inputs)
+        ancestors = graph._ancestors([output])
+        self.kinks = any(bool(getattr(n.gate, "kinks", False)) for n in ancestors
+                         if n.gate is not None)
+        self._examples = example_inputs
+        self._last = None
+
+    def __repr__(self):
+        return f"GraphGate({', '.join(self.input_names)} -> {self.output.name})"
+
+    def forward(self, *inputs):
+        if len(inputs) != len(self.block_inputs):
+            raise self._error(GateArityError, "forward",
+                              f"takes {len(self.block_inputs)} input(s) "
+                              f"({', '.join(self.input_names)}), got {len(inputs)}")
+        g = self.graph
+        for node, value in zip(self.block_inputs, inputs):
+            if node.kind == "param":
+                node.value = value
+            else:
+                g._feed({node: value}, {})
+        out = g.forward(outputs=self.output)
+        g._feeder = self
+        self._last = inputs
+        self._out_shape = np.shape(out)
+        return out
+
+    def _replay(self, method):
+        """Run the inner graph again with this gate's inputs if something else (another
+        use of the same graph) ran it since: the caches must be this call's."""
+        if self._last is None:
+            raise self._error(GateStateError, method, "called before forward; run forward first")
+        if self.graph._feeder is not self:
+            self.forward(*self._last)
+
+    def backward(self, upstream):
+        self._replay("backward")
+        if np.shape(upstream) != self._out_shape:
+            raise self._error(GateShapeError, "backward",
+                              f"upstream gradient has shape {np.shape(upstream)} but the "
+                              f"output '{self.output.name}' has shape {self._out_shape}")
+        wanted = self.needs_input_grad or (True,) * len(self.block_inputs)
+        wrt = [n for n, w, d in zip(self.block_inputs, wanted, self.differentiable) if w and d]
+        if wrt:
+            self.graph.backward(self.output, upstream, wrt=wrt)
+        grads = []
+        for node, w, d in zip(self.block_inputs, wanted, self.differentiable):
+            if not (w and d):
+                grads.append(None)
+            elif node.grad is None:
+                value = np.asarray(node.value)
+                grads.append(np.zeros(value.shape, value.dtype if value.dtype.kind == "f"
+                                      else np.float64))
+            else:
+                grads.append(node.grad)
+        return tuple(grads)
+
+    def jvp(self, *tangents):
+        self._replay("jvp")
+        if len(tangents) != len(self.block_inputs):
+            raise self._error(GateArityError, "jvp",
+                              f"takes {len(self.block_inputs)} tangent(s), got {len(tangents)}")
+        seeds = {n: t for n, t in zip(self.block_inputs, tangents) if t is not None}
+        return self.graph.jvp(self.output, seeds)
+
+    def example_inputs(self, rng):
+        """Random float64 inputs shaped like the last values fed (labels: the last
+        labels), or the ``example_inputs`` given to ``as_gate`` (a tuple or a function
+        of ``rng``)."""
+        if self._examples is not None:
+            return tuple(self._examples(rng) if callable(self._examples) else self._examples)
+        values = []
+        for node in self.block_inputs:
+            value = node.value
+            if value is None:
+                spec = node.shape_spec
+                if spec is None or None in spec:
+                    raise self._error(GateStateError, "example_inputs",
+                                      f"input '{node.name}' has no value or full shape; feed "
+                                      f"the graph once or pass example_inputs= to as_gate")
+                values.append(rng.standard_normal(spec))
+            elif not node._needs:
+                values.append(np.array(value, copy=True))
+            else:
+                values.append(rng.standard_normal(np.shape(value)))
+        return tuple(values)
+
+
+def as_gate(graph, inputs, output, example_inputs=None) -> GraphGate:
+    """Wrap ``graph`` as a gate computing ``output`` from ``inputs`` (input or param
+    nodes, in the order the gate takes them). Every input node the output depends on
+    must be among ``inputs``. ``example_inputs`` (a tuple, or a function of a numpy
+    Generator) replaces the default random inputs shaped like the last feed.
+
+    Raises GraphBuildError for a node of another graph, an input that is an op or a
+    constant, a repeated input, or an input of the output that is not listed.
+    """
+    nodes = tuple(graph._own(n, "as_gate") for n in inputs)
+    out = graph._own(output, "as_gate")
+    for n in nodes:
+        if n.kind not in ("input", "param"):
+            raise GraphBuildError(f"as_gate: '{n.name}' is a {n.kind}; block inputs must be "
+                                  f"inputs or params")
+    if len(set(nodes)) != len(nodes):
+        raise GraphBuildError(f"as_gate: inputs repeat a node: {[n.name for n in nodes]}")
+    unlisted = [n.name for n in graph._ancestors([out]) if n.kind == "input" and n not in nodes]
+    if unlisted:
+        raise GraphBuildError(f"as_gate: output '{out.name}' depends on input(s) "
+                              f"{', '.join(map(repr, unlisted))} not listed in inputs")
+    return GraphGate(graph, nodes, out, example_inputs)
+
+
+def _he_normal(shape, rng, dtype):
+    """He initialisation for ReLU nets: N(0, 2 / fan_in)."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / shape[0])).astype(dtype)
+
+
+def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = "") -> Node:
+    """The lecture's fully connected net: ``len(sizes) - 1`` affine layers with ReLU
+    between them (not after the last), returning the logits node.
+
+    ``sizes`` = (784, 10) is softmax regression, (784, H, 10) the 2-layer net,
+    (784, 256, 128, 10) the 3-layer net, and so on. Parameters are named ``W1, b1, W2,
+    b2, ...`` (after ``prefix``); the nodes ``z1, h1, z2, ...`` (affine, relu).
+    Weights are ``init(shape, rng, dtype)`` (default He normal, N(0, 2/fan_in)),
+    biases zero. ``rng`` is a numpy Generator (default ``default_rng(0)``).
+
+    Raises GraphBuildError for fewer than two sizes or a non-positive size.
+    """
+    sizes = [int(s) for s in sizes]
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise GraphBuildError(f"mlp: sizes must be at least (inputs, outputs), all positive; "
+                              f"got {sizes}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    init = init or _he_normal
+    h = x
+    layers = len(sizes) - 1
+    for i in range(1, layers + 1):
+        fan_in, fan_out = sizes[i - 1], sizes[i]
+        W = g.param(f"{prefix}W{i}", init((fan_in, fan_out), rng, dtype))
+        b = g.param(f"{prefix}b{i}", np.zeros(fan_out, dtype))
+        h = g.apply(AffineGate(), h, W, b, name=f"{prefix}z{i}")
+        if i < layers:
+            h = g.apply(ReLUGate(), h, name=f"{prefix}h{i}")
+    return h

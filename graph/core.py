@@ -1,0 +1,806 @@
+"""The computational graph: nodes wired from gate instances, run in topological order.
+
+A :class:`Graph` holds four kinds of :class:`Node`:
+
+- ``input``    fed at each run (``g.forward(a=2)``); ``differentiable=False`` for labels;
+- ``param``    trainable state kept between runs (``g.param("W", array)``);
+- ``constant`` a fixed number or array (``g.constant(2.0)``, or ``b + 1``);
+- ``op``       the output of one gate instance applied to earlier nodes (``g.apply``).
+
+A node can only be built from nodes that already exist, so creation order is a
+topological order and a cycle cannot be built. The graph turns that order into
+*plans* (flat lists of bound gate methods and input nodes), cached per set of
+outputs and invalidated when a node is added, so a run does no graph search.
+
+Incremental update (the lecture's "Cập nhật a=4"): a run recomputes only the op nodes
+downstream of the inputs and parameters that changed since the last run. What counts as
+a change:
+
+- every fed array (the graph cannot see in-place edits of an array it was given, so
+  feeding an array always counts); a fed Python or numpy *scalar* equal to the
+  previous one does not count;
+- assigning ``param.value = new``; a parameter's array is stored as a read-only
+  copy, so ``W.value[0] = 1`` or ``W.value += 1`` raise instead of silently going
+  unseen. Optimizers assign new arrays: ``W.value = W.value - lr * W.grad``.
+
+Reverse mode: ``g.backward(e)`` *replaces* every ``.grad`` (a second call gives the
+same gradients, not twice them); pass ``accumulate=True`` to add to the gradients of
+inputs and parameters instead. ``.grad`` is ``None`` for nodes that got no gradient
+(constants, labels, nodes the output does not depend on). Gradients may share
+memory with each other and with gate caches: treat them as read-only.
+"""
+
+from __future__ import annotations
+
+import numbers
+import weakref
+
+import numpy as np
+
+from gates import GateError
+
+from .errors import (GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError)
+
+__all__ = ["Graph", "Node"]
+
+_KINDS = ("input", "param", "constant", "op")
+#: gate instance id -> the node it belongs to (a gate is one node, in any graph)
+_GATE_OWNER: "weakref.WeakValueDictionary[int, Node]" = weakref.WeakValueDictionary()
+#: immutable scalar types whose equal re-feed is not a change
+_SCALAR_TYPES = (int, float, np.float64, np.float32, np.int64, np.int32)
+
+
+def _gate_label(gate) -> str:
+    return type(gate).__name__
+
+
+class Node:
+    """One vertex of a :class:`Graph`.
+
+    Attributes: ``name`` (unique in the graph), ``kind`` (``"input"``, ``"param"``,
+    ``"constant"`` or ``"op"``), ``gate`` (the gate instance of an op node, ``None`` for
+    leaves), ``inputs`` (tuple of the nodes the gate reads), ``graph``, ``value``
+    (``None`` until computed or fed) and ``grad`` (dL/dnode of the last ``backward``,
+    ``None`` if it got none).
+
+    ``value`` is the value of the last run that computed the node; after an input or
+    parameter changed it can be out of date until the next ``forward`` (``stale``
+    says so). Setting ``value`` is allowed on inputs (same as feeding) and parameters
+    (stored as a read-only copy of the parameter's dtype; the shape must match).
+
+    Operators build new nodes: ``+ - * /``, ``**`` (a number exponent), unary ``-``
+    and ``@`` (matrix-vector when the right side is 1-D, else matrix-matrix).
+    Numbers and arrays on either side become constants.
+    """
+
+    __slots__ = ("name", "kind", "gate", "inputs", "graph", "_value", "grad", "_dirty",
+                 "_needs", "_index", "differentiable", "shape_spec", "_used", "__weakref__")
+    # numpy must hand ``array + node`` to Node.__radd__ instead of looping over the array
+    __array_ufunc__ = None
+
+    def __init__(self, graph, name, kind, gate=None, inputs=(), value=None,
+                 differentiable=True, shape_spec=None):
+        self.graph = graph
+        self.name = name
+        self.kind = kind
+        self.gate = gate
+        self.inputs = inputs
+        self._value = value
+        self.grad = None
+        self._dirty = kind == "op"
+        self.differentiable = differentiable
+        self.shape_spec = shape_spec
+        self._used = False
+        # does any differentiable input or parameter lie upstream (a gradient is wanted)?
+        if kind == "op":
+            self._needs = any(n._needs for n in inputs)
+        else:
+            self._needs = kind == "param" or (kind == "input" and differentiable)
+
+    # -- value -----------------------------------------------------------------------
+
+    @property
+    def value(self):
+        """The node's value (see the class docstring for when it is out of date)."""
+        return self._value
+
+    @value.setter
+    def value(self, new):
+        if self.kind == "input":
+            self.graph._feed({self: new})
+        elif self.kind == "param":
+            self._value = _param_array(self, new, self._value)
+            self.graph._mark_changed(self)
+        else:
+            raise GraphStateError(
+                f"node '{self.name}' is {'an op' if self.kind == 'op' else 'a constant'}: "
+                f"its value cannot be set; feed an input or set a parameter instead")
+
+    @property
+    def stale(self) -> bool:
+        """True if an input or parameter upstream changed since this node was computed."""
+        self.graph._propagate()
+        return self._dirty
+
+    @property
+    def shape(self):
+        """The shape of the current value (the declared shape of an unfed input)."""
+        if self._value is None:
+            return self.shape_spec
+        return np.shape(self._value)
+
+    def __repr__(self):
+        what = self.kind if self.gate is None else f"op {_gate_label(self.gate)}"
+        args = "" if not self.inputs else "(" + ", ".join(n.name for n in self.inputs) + ")"
+        return f"<Node '{self.name}': {what}{args}>"
+
+    # -- operators -------------------------------------------------------------------
+
+    def __add__(self, other):
+        return self.graph._binary("add", self, other)
+
+    def __radd__(self, other):
+        return self.graph._binary("add", other, self)
+
+    def __sub__(self, other):
+        return self.graph._binary("subtract", self, other)
+
+    def __rsub__(self, other):
+        return self.graph._binary("subtract", other, self)
+
+    def __mul__(self, other):
+        return self.graph._binary("multiply", self, other)
+
+    def __rmul__(self, other):
+        return self.graph._binary("multiply", other, self)
+
+    def __truediv__(self, other):
+        return self.graph._binary("divide", self, other)
+
+    def __rtruediv__(self, other):
+        return self.graph._binary("divide", other, self)
+
+    def __pow__(self, n):
+        if isinstance(n, Node) or not isinstance(n, numbers.Real):
+            raise GraphBuildError(
+                f"node '{self.name}' ** {n!r}: the exponent must be a number (PowerGate(n) "
+                f"has a fixed exponent); for x ** y with a node y use exp(y * log(x))")
+        from gates import PowerGate
+        return self.graph.apply(PowerGate(n), self)
+
+    def __neg__(self):
+        from gates import NegateGate
+        return self.graph.apply(NegateGate(), self)
+
+    def __matmul__(self, other):
+        return self.graph._matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return self.graph._matmul(other, self)
+
+
+def _param_array(node, new, old):
+    """``new`` as a read-only copy with the dtype and shape of parameter ``node``."""
+    if isinstance(new, Node):
+        raise GraphShapeError(f"parameter '{node.name}': a value must be an array, not a node")
+    arr = np.asarray(new)
+    if arr.dtype.kind not in "fiub":
+        raise GraphShapeError(f"parameter '{node.name}': value of dtype {arr.dtype} is not "
+                              f"real numbers")
+    if old is not None and arr.shape != old.shape:
+        raise GraphShapeError(f"parameter '{node.name}' has shape {old.shape}; cannot set a "
+                              f"value of shape {arr.shape}")
+    dtype = old.dtype if old is not None else (arr.dtype if arr.dtype.kind == "f"
+                                                else np.dtype(np.float64))
+    # a private copy: nobody else holds a writeable view of it
+    arr = np.array(arr, dtype=dtype, copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
+class _Plan:
+    """A cached schedule: op nodes to run, in order, with what each step needs."""
+
+    __slots__ = ("steps", "inputs", "full", "nodes")
+
+
+class Graph:
+    """A DAG of gate instances; see the module docstring for the semantics.
+
+    Example (the lecture's e = (a + b)(b + 1))::
+
+        g = Graph()
+        a, b = g.input("a"), g.input("b")
+        c = g.apply(AddGate(), a, b, name="c")
+        d = b + 1
+        e = g.apply(MultiplyGate(), c, d, name="e")
+        g.forward(a=2, b=1)        # 6.0
+        g.backward(e)              # a.grad == 2, b.grad == 5
+        g.forward(a=4)             # 10.0, recomputes c and e only
+        g.derivative(e, wrt=b)     # 7.0, forward mode
+    """
+
+    def __init__(self):
+        self._nodes: list[Node] = []
+        self._by_name: dict[str, Node] = {}
+        self._counters: dict[str, int] = {}
+        self._changed: set[Node] = set()
+        # True when no op node is dirty and nothing changed: backward may skip its check
+        self._clean = True
+        self._forward_plans: dict = {}
+        self._backward_plans: dict = {}
+        self._downstream: dict = {}
+        self._op_count = 0
+        # set by a block (Graph.as_gate) that last fed this graph; see graph.blocks
+        self._feeder = None
+
+    # -- building --------------------------------------------------------------------
+
+    def input(self, name: str, *, differentiable: bool = True, shape=None) -> Node:
+        """A node fed at each run by ``forward(name=value)``.
+
+        ``differentiable=False`` for data whose gradient is never wanted (labels, the
+        images of a training batch): the graph then computes no gradient toward it.
+        ``shape`` optionally declares the shape, ``None`` for any size along an axis,
+        e.g. ``(None, 784)``; feeds are checked against it.
+        """
+        if shape is not None:
+            shape = tuple(None if s is None else int(s) for s in shape)
+        return self._add(Node(self, self._name(name, "input"), "input",
+                              differentiable=bool(differentiable), shape_spec=shape))
+
+    def param(self, name: str, value) -> Node:
+        """A trainable parameter holding ``value`` between runs (stored as a read-only
+        copy; integer values become float64). Raises GraphShapeError for non-numbers."""
+        node = Node(self, self._name(name, "param"), "param")
+        node._value = _param_array(node, value, None)
+        return self._add(node)
+
+    def constant(self, value, name: str | None = None) -> Node:
+        """A fixed value. Python numbers stay Python numbers (weakly typed beside
+        float32, as in numpy); arrays are stored as read-only copies."""
+        if isinstance(value, Node):
+            raise GraphBuildError(f"constant: got node '{value.name}', expected a number "
+                                  f"or an array")
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            value = np.array(value)
+            if value.dtype.kind not in "fiub":
+                raise GraphBuildError(f"constant {name or ''}: dtype {value.dtype} is not "
+                                      f"real numbers")
+            value.flags.writeable = False
+        if name is None:
+            base = f"{value:g}" if isinstance(value, numbers.Real) else "const"
+            name = self._fresh(base, always_number=not isinstance(value, numbers.Real))
+        return self._add(Node(self, self._name(name, "constant"), "constant", value=value))
+
+    def apply(self, gate, *nodes, name: str | None = None) -> Node:
+        """The op node ``gate(*nodes)``; numbers and arrays among ``nodes`` become
+        constants. ``gate`` is any object with ``forward``/``backward``/``jvp`` (it
+        need not subclass :class:`gates.Gate`). Raises GraphBuildError if the gate
+        instance already belongs to a node, a node belongs to another graph, the name
+        is taken, or the gate declares another number of inputs."""
+        if isinstance(gate, type):
+            raise GraphBuildError(f"apply: got the class {gate.__name__}; pass an instance "
+                                  f"such as {gate.__name__}()")
+        for method in ("forward", "backward"):
+            if not callable(getattr(gate, method, None)):
+                raise GraphBuildError(f"apply: {gate!r} has no {method} method; a gate needs "
+                                      f"forward, backward and jvp")
+        label = _gate_label(gate)
+        owner = _GATE_OWNER.get(id(gate))
+        if owner is not None:
+            raise GraphBuildError(
+                f"apply: this {label} instance already computes node '{owner.name}'; a gate "
+                f"caches one node's local gradients, so create a new {label}()")
+        inputs = tuple(self._as_node(n, label) for n in nodes)
+        declared = getattr(gate, "input_names", None)
+        if declared is not None and len(declared) != len(inputs):
+            raise GraphBuildError(
+                f"apply {label}{' ' + repr(name) if name else ''}: takes {len(declared)} "
+                f"input(s) ({', '.join(declared)}), got {len(inputs)}")
+        if name is None:
+            name = self._fresh(_short_name(gate), always_number=True)
+        node = Node(self, self._name(name, "op"), "op", gate=gate, inputs=inputs)
+        wanted = tuple(n._needs for n in inputs)
+        if not all(wanted) and hasattr(gate, "needs_input_grad"):
+            # built-in linear gates then skip e.g. dL/dx of a data batch
+            gate.needs_input_grad = wanted
+        for n in inputs:
+            n._used = True
+        _GATE_OWNER[id(gate)] = node
+        self._op_count += 1
+        self._clean = False
+        return self._add(node)
+
+    def _add(self, node: Node) -> Node:
+        node._index = len(self._nodes)
+        self._nodes.append(node)
+        self._by_name[node.name] = node
+        self._forward_plans.clear()
+        self._backward_plans.clear()
+        self._downstream.clear()
+        return node
+
+    def _name(self, name, kind) -> str:
+        if not isinstance(name, str) or not name:
+            raise GraphBuildError(f"{kind}: a name must be a non-empty string, got {name!r}")
+        if name in self._by_name:
+            raise GraphBuildError(f"{kind} '{name}': the name is already taken by "
+                                  f"{self._by_name[name]!r}")
+        return name
+
+    def _fresh(self, base: str, always_number: bool) -> str:
+        """A readable unused name: ``add1``, ``add2``; constants ``1``, ``1_2``."""
+        n = self._counters.get(base, 0)
+        while True:
+            n += 1
+            if always_number:
+                name = f"{base}{n}"
+            else:
+                name = base if n == 1 else f"{base}_{n}"
+            if name not in self._by_name:
+                self._counters[base] = n
+                return name
+
+    def _as_node(self, x, what: str) -> Node:
+        if isinstance(x, Node):
+            if x.graph is not self:
+                raise GraphBuildError(f"{what}: node '{x.name}' belongs to another graph")
+            return x
+        return self.constant(x)
+
+    def _binary(self, op: str, x, y) -> Node:
+        from . import ops
+        return getattr(ops, op)(x, y)
+
+    def _matmul(self, x, y) -> Node:
+        from . import ops
+        x, y = self._as_node(x, "@"), self._as_node(y, "@")
+        ndim = _ndim(y)
+        if ndim == 1:
+            return ops.matvec(x, y)
+        if ndim == 2:
+            return ops.matmul(x, y)
+        raise GraphBuildError(
+            f"'{x.name}' @ '{y.name}': cannot tell whether '{y.name}' is a vector or a "
+            f"matrix before it is fed; use graph.matvec or graph.matmul, or declare the "
+            f"input's shape, e.g. g.input('{y.name}', shape=(2,))")
+
+    # -- looking up ------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node, in creation order (a topological order)."""
+        return tuple(self._nodes)
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``; GraphBuildError (a ValueError) naming it if none."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise GraphBuildError(f"no node named '{name}' in this graph (nodes: "
+                                  f"{_listing(self._by_name)})") from None
+
+    @property
+    def params(self) -> dict[str, Node]:
+        """Parameters by name, in creation order."""
+        return {n.name: n for n in self._nodes if n.kind == "param"}
+
+    @property
+    def inputs(self) -> dict[str, Node]:
+        """Inputs by name, in creation order."""
+        return {n.name: n for n in self._nodes if n.kind == "input"}
+
+    @property
+    def outputs(self) -> tuple[Node, ...]:
+        """The op nodes nothing depends on (what ``forward`` returns by default)."""
+        return tuple(n for n in self._nodes if n.kind == "op" and not n._used)
+
+    # -- forward ---------------------------------------------------------------------
+
+    def forward(self, feeds=None, /, *, outputs=None, **named):
+        """Run the graph and return output values.
+
+        ``feeds`` (a dict keyed by input node or name) and keyword arguments give
+        input values; inputs not fed keep their previous values. Only op nodes
+        downstream of what changed since the last run are recomputed, and only the
+        ancestors of the requested outputs run.
+
+        Returns: with ``outputs=None``, the value of the graph's only output (an op
+        node nothing depends on) or a tuple of values if it has several; with
+        ``outputs=node`` that node's value; with ``outputs=[n1, n2]`` a tuple.
+
+        Raises GraphFeedError for an unknown name, a value not matching a declared
+        shape, or an input needed by the outputs that was never fed. A gate's error
+        is re-raised as the same GateError subclass prefixed with the node, e.g.
+        ``node 'e' (MultiplyGate): ...``; the graph stays consistent (the failed node
+        and everything after it are recomputed by the next run).
+        """
+        if feeds or named:
+            self._feed(feeds, named)
+        outs, single = self._resolve_outputs(outputs)
+        plan = self._forward_plan(outs)
+        missing = [n.name for n in plan.inputs if n._value is None]
+        if missing:
+            raise GraphFeedError(f"forward: input(s) {', '.join(map(repr, missing))} not fed; "
+                                 f"pass e.g. g.forward({missing[0]}=...)")
+        self._propagate()
+        self._feeder = None
+        self._run(plan)
+        if single:
+            return outs[0]._value
+        return tuple(n._value for n in outs)
+
+    def _run(self, plan):
+        node = None
+        try:
+            for node, fwd, ins in plan.steps:
+                if node._dirty:
+                    node._value = fwd(*[i._value for i in ins])
+                    node._dirty = False
+        except Exception as exc:
+            raise _at_node(node, "forward", exc) from exc
+        if plan.full:
+            self._clean = True
+
+    def _resolve_outputs(self, outputs):
+        if outputs is None:
+            outs = self.outputs
+            if not outs:
+                raise GraphStateError("forward: the graph has no op node; apply a gate first")
+            return outs, len(outs) == 1
+        if isinstance(outputs, (Node, str)):
+            return (self._own(outputs, "forward"),), True
+        return tuple(self._own(n, "forward") for n in outputs), False
+
+    def _own(self, node, what: str) -> Node:
+        if isinstance(node, str):
+            return self.node(node)
+        if not isinstance(node, Node):
+            raise GraphBuildError(f"{what}: expected a node or a node's name, got {node!r}")
+        if node.graph is not self:
+            raise GraphBuildError(f"{what}: node '{node.name}' belongs to another graph")
+        return node
+
+    def _feed(self, feeds, named):
+        """Check every feed first, then store them all (no half-fed graph)."""
+        items = list((feeds or {}).items()) + list(named.items())
+        checked = []
+        for key, value in items:
+            node = self._feed_target(key)
+            if value is None or isinstance(value, Node):
+                raise GraphFeedError(f"input '{node.name}': fed {value!r}; expected a number "
+                                     f"or an array")
+            spec = node.shape_spec
+            if spec is not None:
+                shape = np.shape(value)
+                if len(shape) != len(spec) or any(s is not None and s != n
+                                                   for s, n in zip(spec, shape)):
+                    raise GraphFeedError(
+                        f"input '{node.name}' expects shape "
+                        f"{tuple('None' if s is None else s for s in spec)}, "
+                        f"got a value of shape {shape}".replace("'", ""))
+            checked.append((node, value))
+        for node, value in checked:
+            old = node._value
+            if (old is not None and type(value) is type(old) and type(value) in _SCALAR_TYPES
+                    and value == old):
+                continue
+            node._value = value
+            self._mark_changed(node)
+
+    def _feed_target(self, key) -> Node:
+        if isinstance(key, Node):
+            node = self._own(key, "forward")
+        else:
+            node = self._by_name.get(key)
+            if node is None:
+                raise GraphFeedError(f"forward: no input named '{key}' (inputs: "
+                                     f"{_listing(self.inputs)})")
+        if node.kind != "input":
+            hint = (f"set {node.name}.value instead" if node.kind == "param"
+                    else "only inputs are fed")
+            raise GraphFeedError(f"forward: '{node.name}' is a {node.kind}, not an input; {hint}")
+        return node
+
+    def _mark_changed(self, leaf: Node):
+        self._changed.add(leaf)
+        self._clean = False
+
+    def _propagate(self):
+        """Mark dirty every op node downstream of the leaves changed since last time."""
+        if not self._changed:
+            return
+        key = frozenset(n._index for n in self._changed)
+        down = self._downstream.get(key)
+        if down is None:
+            reached = set(key)
+            down = []
+            for n in self._nodes:
+                if n.kind == "op" and any(i._index in reached for i in n.inputs):
+                    reached.add(n._index)
+                    down.append(n)
+            if len(self._downstream) > 64:
+                self._downstream.clear()
+            self._downstream[key] = down
+        for n in down:
+            n._dirty = True
+        self._changed.clear()
+
+    def _forward_plan(self, outs) -> _Plan:
+        key = tuple(n._index for n in outs)
+        plan = self._forward_plans.get(key)
+        if plan is None:
+            nodes = self._ancestors(outs)
+            plan = _Plan()
+            plan.nodes = nodes
+            plan.steps = [(n, n.gate.forward, n.inputs) for n in nodes if n.kind == "op"]
+            plan.inputs = [n for n in nodes if n.kind == "input"]
+            plan.full = len(plan.steps) == self._op_count
+            self._forward_plans[key] = plan
+        return plan
+
+    def _ancestors(self, outs) -> list[Node]:
+        """``outs`` and every node they depend on, in topological order (no recursion:
+        a chain of 10,000 nodes is fine)."""
+        keep = bytearray(len(self._nodes))
+        for n in outs:
+            keep[n._index] = 1
+        for n in reversed(self._nodes):
+            if keep[n._index]:
+                for i in n.inputs:
+                    keep[i._index] = 1
+        return [n for n in self._nodes if keep[n._index]]
+
+    def _require_current(self, nodes, what: str):
+        """Raise unless every node was computed and is up to date (gate caches match)."""
+        self._propagate()
+        if self._clean:
+            return
+        for n in nodes:
+            if n._value is None or n._dirty:
+                state = "was never computed" if n._value is None else \
+                    "is out of date (an input or parameter changed since the last run)"
+                raise GraphStateError(f"{what}: node '{n.name}' {state}; run g.forward() first")
+
+    # -- reverse mode ----------------------------------------------------------------
+
+    def backward(self, output, upstream=None, *, wrt=None, accumulate: bool = False):
+        """Reverse mode from ``output``: set ``.grad`` = d output / d node on every node
+        on a path from a differentiable input or parameter to ``output``.
+
+        Gates run in reverse topological order; where a node feeds several gates
+        (fan-out) their gradients are added. ``upstream`` is the gradient of the final
+        scalar w.r.t. ``output`` (default 1; required when ``output`` is not a
+        scalar). ``wrt`` (nodes) limits the work to the paths that reach them.
+
+        Every ``.grad`` is replaced (nodes without a gradient get ``None``), so calling
+        ``backward`` twice gives the same gradients; ``accumulate=True`` instead adds
+        the new gradients to those already on inputs and parameters.
+
+        Raises GraphStateError if ``forward`` has not run since an input or parameter
+        changed, GraphShapeError for a non-scalar output without ``upstream`` or an
+        upstream of another shape; a gate's error is re-raised naming the node.
+        """
+        out = self._own(output, "backward")
+        plan = self._backward_plan(out, wrt)
+        self._require_current(plan.nodes, "backward")
+        if out._value is None:
+            raise GraphStateError(f"backward: node '{out.name}' has no value; run "
+                                  f"g.forward() first")
+        seed = _seed(out, upstream)
+        saved = {n: n.grad for n in self._nodes if n.kind != "op" and n.grad is not None} \
+            if accumulate else None
+        for n in self._nodes:
+            n.grad = None
+        out.grad = seed
+        node = None
+        try:
+            for node, bwd, targets in plan.steps:
+                up = node.grad
+                if up is None:
+                    continue
+                grads = bwd(up)
+                for pos, inp in targets:
+                    gr = grads[pos]
+                    if gr is not None:
+                        old = inp.grad
+                        inp.grad = gr if old is None else old + gr
+        except Exception as exc:
+            for n in self._nodes:
+                n.grad = None
+            raise _at_node(node, "backward", exc) from exc
+        if saved:
+            for n, old in saved.items():
+                n.grad = old if n.grad is None else old + n.grad
+
+    def _backward_plan(self, out, wrt) -> _Plan:
+        wrt_nodes = None if wrt is None else tuple(
+            self._own(n, "backward") for n in (wrt if isinstance(wrt, (list, tuple, set))
+                                                else [wrt]))
+        key = (out._index, None if wrt_nodes is None
+               else frozenset(n._index for n in wrt_nodes))
+        plan = self._backward_plans.get(key)
+        if plan is not None:
+            return plan
+        nodes = self._ancestors([out])
+        if wrt_nodes is None:
+            relevant = {n._index for n in nodes if n._needs}
+        else:
+            relevant = set()
+            targets = {n._index for n in wrt_nodes}
+            for n in nodes:
+                if n._index in targets or any(i._index in relevant for i in n.inputs):
+                    relevant.add(n._index)
+        steps = []
+        for n in reversed(nodes):
+            if n.kind != "op" or n._index not in relevant:
+                continue
+            targets_ = tuple((pos, i) for pos, i in enumerate(n.inputs)
+                             if i._index in relevant)
+            steps.append((n, n.gate.backward, targets_))
+        plan = _Plan()
+        plan.steps = steps
+        plan.nodes = [n for n in nodes if n.kind == "op" and n._index in relevant]
+        plan.inputs = ()
+        plan.full = False
+        self._backward_plans[key] = plan
+        return plan
+
+    def zero_grad(self):
+        """Set every node's ``.grad`` to ``None`` (no arrays are allocated)."""
+        for n in self._nodes:
+            n.grad = None
+
+    # -- forward mode ----------------------------------------------------------------
+
+    def jvp(self, output, tangents: dict):
+        """Forward mode: the directional derivative of ``output`` along ``tangents``
+        (a dict node -> tangent of that node's shape; nodes not named have tangent 0).
+
+        Pushes tangents through each gate's ``jvp`` in topological order, using the
+        local derivatives cached by the last ``forward``. Returns an array of the
+        output's shape. Raises GraphStateError if the graph is not up to date and
+        GraphShapeError for a tangent of the wrong shape.
+        """
+        out = self._own(output, "jvp")
+        nodes = self._ancestors([out])
+        self._require_current([n for n in nodes if n.kind == "op"], "jvp")
+        tan: dict[int, object] = {}
+        seeded = set()
+        for key, t in tangents.items():
+            node = self._own(key, "jvp")
+            if node._value is None:
+                raise GraphStateError(f"jvp: node '{node.name}' has no value; run "
+                                      f"g.forward() first")
+            t = np.asarray(t)
+            if t.shape != np.shape(node._value):
+                raise GraphShapeError(f"jvp: tangent for '{node.name}' has shape {t.shape}, "
+                                      f"the node has shape {np.shape(node._value)}")
+            tan[node._index] = t
+            seeded.add(node._index)
+        node = None
+        try:
+            for node in nodes:
+                if node.kind != "op" or node._index in seeded:
+                    continue
+                ts = [tan.get(i._index) for i in node.inputs]
+                if any(t is not None for t in ts):
+                    tan[node._index] = node.gate.jvp(*ts)
+        except Exception as exc:
+            raise _at_node(node, "jvp", exc) from exc
+        result = tan.get(out._index)
+        if result is None:
+            value = np.asarray(out._value)
+            return np.zeros(value.shape, value.dtype if value.dtype.kind == "f" else float)
+        return result
+
+    def derivative(self, output, wrt):
+        """Forward mode d output / d wrt for a scalar node ``wrt`` (the lecture's
+        "phương pháp tiến": seed wrt with tangent 1 and push it forward).
+        For a tensor ``wrt`` use :meth:`jvp` with a direction."""
+        node = self._own(wrt, "derivative")
+        if node._value is None:
+            raise GraphStateError(f"derivative: node '{node.name}' has no value; run "
+                                  f"g.forward() first")
+        value = np.asarray(node._value)
+        if value.size != 1:
+            raise GraphShapeError(f"derivative: '{node.name}' has shape {value.shape}; "
+                                  f"use g.jvp(output, {{node: direction}}) for tensors")
+        dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
+        return self.jvp(output, {node: np.ones(value.shape, dtype)})
+
+    # -- blocks and parameters (implemented in their own modules) ----------------------
+
+    def as_gate(self, inputs, output, example_inputs=None):
+        """This graph as a :class:`gates.Gate`; see :func:`graph.blocks.as_gate`."""
+        from .blocks import as_gate
+        return as_gate(self, inputs, output, example_inputs=example_inputs)
+
+    def save_params(self, path):
+        """Write every parameter to ``path`` (.npz); see :func:`graph.params_io.save_params`."""
+        from .params_io import save_params
+        save_params(self, path)
+
+    def load_params(self, path):
+        """Read parameters from ``path``; see :func:`graph.params_io.load_params`."""
+        from .params_io import load_params
+        load_params(self, path)
+
+
+def _seed(out: Node, upstream):
+    value = np.asarray(out._value)
+    dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
+    if upstream is None:
+        if value.size != 1:
+            raise GraphShapeError(
+                f"backward: node '{out.name}' has shape {value.shape}, not a scalar; pass "
+                f"upstream= (the gradient of the final scalar w.r.t. it)")
+        return dtype.type(1) if value.ndim == 0 else np.ones(value.shape, dtype)
+    up = np.asarray(upstream)
+    if up.shape != value.shape:
+        raise GraphShapeError(f"backward: upstream for '{out.name}' has shape {up.shape}, the "
+                              f"node has shape {value.shape}")
+    if up.dtype != dtype:
+        up = up.astype(dtype)
+    return up[()] if up.ndim == 0 else up
+
+
+def _at_node(node, method, exc):
+    """``exc`` re-raised with the node's name: a GateError keeps its class."""
+    prefix = f"node '{node.name}' ({_gate_label(node.gate)})" if node is not None else "graph"
+    if isinstance(exc, GateError):
+        try:
+            return type(exc)(f"{prefix}: {exc}")
+        except Exception:  # an exotic constructor: fall through to a note
+            pass
+    if hasattr(exc, "add_note"):
+        exc.add_note(f"raised by {prefix} during {method}")
+    return exc
+
+
+def _listing(names) -> str:
+    names = list(names)
+    text = ", ".join(names[:12])
+    return (text + ", ...") if len(names) > 12 else (text or "none")
+
+
+_SHORT = {"AddGate": "add", "SubtractGate": "sub", "MultiplyGate": "mul", "DivideGate": "div",
+          "ScaleGate": "scale", "PowerGate": "pow", "NegateGate": "neg", "MaxGate": "max",
+          "ReLUGate": "relu", "SigmoidGate": "sigmoid", "TanhGate": "tanh", "SinGate": "sin",
+          "CosGate": "cos", "TanGate": "tan", "ExpGate": "exp", "LogGate": "log",
+          "SumGate": "sum", "MeanGate": "mean", "L2Gate": "l2", "MatVecGate": "matvec",
+          "MatMulGate": "matmul", "AffineGate": "affine", "SoftmaxGate": "softmax",
+          "SoftmaxCrossEntropyGate": "loss"}
+
+
+def _short_name(gate) -> str:
+    label = _gate_label(gate)
+    if label in _SHORT:
+        return _SHORT[label]
+    base = label[:-4] if label.endswith("Gate") and len(label) > 4 else label
+    return base.lower() or "op"
+
+
+_SAME_NDIM = {"AddGate", "SubtractGate", "MultiplyGate", "DivideGate", "ScaleGate",
+              "PowerGate", "NegateGate", "MaxGate", "ReLUGate", "SigmoidGate", "TanhGate",
+              "SinGate", "CosGate", "TanGate", "ExpGate", "LogGate", "SoftmaxGate"}
+
+
+def _ndim(node: Node, depth: int = 0):
+    """The number of axes of ``node``'s value if it can be told before running
+    (``None`` if not, or if that needs a search deeper than 100 gates)."""
+    if depth > 100:
+        return None
+    if node._value is not None:
+        return np.ndim(node._value)
+    if node.shape_spec is not None:
+        return len(node.shape_spec)
+    if node.gate is None:
+        return None
+    label = _gate_label(node.gate)
+    if label in _SAME_NDIM:
+        dims = [_ndim(i, depth + 1) for i in node.inputs]
+        return None if None in dims else max(dims)
+    return {"MatVecGate": 1, "MatMulGate": 2, "AffineGate": 2, "L2Gate": 0,
+            "SoftmaxCrossEntropyGate": 0}.get(label)
