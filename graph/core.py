@@ -710,6 +710,32 @@ class Graph:
         dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
         return self.jvp(output, {node: np.ones(value.shape, dtype)})
 
+    # -- the lecture's views (implemented in their own modules) ------------------------
+
+    @classmethod
+    def from_expression(cls, source: str) -> "Graph":
+        """The graph of ``"e = (a+b)*(b+1)"``, split into the lecture's simple assignments
+        (kept as ``g.program``); see :func:`graph.expression.from_expression`."""
+        from .expression import from_expression
+        return from_expression(source, graph_class=cls)
+
+    def paths(self, output, wrt):
+        """Every path from ``wrt`` to ``output`` with the product of its local
+        derivatives, summed and factored; see :func:`graph.paths.paths`."""
+        from .paths import paths
+        return paths(self, output, wrt)
+
+    def explain(self, output, wrt=None):
+        """The table of values, local derivatives and gradients; see
+        :func:`graph.explain.explain`."""
+        from .explain import explain
+        return explain(self, output, wrt)
+
+    def to_dot(self, output=None, form: str = "full") -> str:
+        """Graphviz DOT text, ``form`` "full" or "reduced"; see :func:`graph.dot.to_dot`."""
+        from .dot import to_dot
+        return to_dot(self, output, form)
+
     # -- blocks and parameters (implemented in their own modules) ----------------------
 
     def as_gate(self, inputs, output, example_inputs=None):
