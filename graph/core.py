@@ -73,29 +73,41 @@ class Node:
     Numbers and arrays on either side become constants.
     """
 
-    __slots__ = ("name", "kind", "gate", "inputs", "graph", "_value", "grad", "_dirty",
-                 "_needs", "_index", "differentiable", "shape_spec", "_used", "__weakref__")
+    __slots__ = ("_name", "_kind", "_gate", "_inputs", "_graph", "_value", "grad", "_dirty",
+                 "_needs", "_index", "_differentiable", "_shape_spec", "_used", "__weakref__")
     # numpy must hand ``array + node`` to Node.__radd__ instead of looping over the array
     __array_ufunc__ = None
 
     def __init__(self, graph, name, kind, gate=None, inputs=(), value=None,
                  differentiable=True, shape_spec=None):
-        self.graph = graph
-        self.name = name
-        self.kind = kind
-        self.gate = gate
-        self.inputs = inputs
+        self._graph = graph
+        self._name = name
+        self._kind = kind
+        self._gate = gate
+        self._inputs = inputs
         self._value = value
         self.grad = None
         self._dirty = kind == "op"
-        self.differentiable = differentiable
-        self.shape_spec = shape_spec
+        self._differentiable = differentiable
+        self._shape_spec = shape_spec
         self._used = False
         # does any differentiable input or parameter lie upstream (a gradient is wanted)?
         if kind == "op":
             self._needs = any(n._needs for n in inputs)
         else:
             self._needs = kind == "param" or (kind == "input" and differentiable)
+
+    # -- structure (read-only: rewiring a node could make a cycle) ---------------------
+
+    name = property(lambda self: self._name, doc="The node's name, unique in its graph.")
+    kind = property(lambda self: self._kind, doc='"input", "param", "constant" or "op".')
+    gate = property(lambda self: self._gate, doc="The gate instance of an op node, else None.")
+    inputs = property(lambda self: self._inputs, doc="The nodes the gate reads (a tuple).")
+    graph = property(lambda self: self._graph, doc="The graph the node belongs to.")
+    differentiable = property(lambda self: self._differentiable,
+                              doc="False for an input made with differentiable=False.")
+    shape_spec = property(lambda self: self._shape_spec,
+                          doc="The declared shape of an input (None: not declared).")
 
     # -- value -----------------------------------------------------------------------
 
