@@ -368,3 +368,56 @@ def _describe(node) -> str:
             ast.BitOr: "'|'", ast.BitXor: "'^' (use ** for powers)", ast.LShift: "'<<'",
             ast.RShift: "'>>'", ast.Invert: "'~'", ast.Not: "'not'"}.get(
         type(node), type(node).__name__)
+
+
+def _gate(op: str):
+    """A new gate instance for ``op`` (one per node: a gate caches one node's values)."""
+    import gates
+
+    return {
+        "+": gates.AddGate, "-": gates.SubtractGate, "*": gates.MultiplyGate,
+        "/": gates.DivideGate, "neg": gates.NegateGate, "max": gates.MaxGate,
+        "sin": gates.SinGate, "cos": gates.CosGate, "tan": gates.TanGate,
+        "exp": gates.ExpGate, "log": gates.LogGate, "tanh": gates.TanhGate,
+        "sigmoid": gates.SigmoidGate, "relu": gates.ReLUGate,
+    }[op]()
+
+
+def build(program: Program, graph=None):
+    """The graph of ``program``: one input node per free name (in order of first use),
+    then one op node per simple assignment, named as the assignment names it.
+
+    ``x * 2`` and ``2 * x`` become a ScaleGate(2) (the lecture's "scale" gate); ``x ** 2``
+    a PowerGate(2); other numbers become constant nodes (the 1 in b + 1). ``graph``
+    defaults to a new :class:`graph.Graph`. Returns ``(graph, output_node)``.
+    """
+    import gates
+
+    if graph is None:
+        from .core import Graph
+        graph = Graph()
+    nodes = {name: graph.input(name) for name in program.inputs}
+    for a in program.assignments:
+        args = [nodes[x] if isinstance(x, str) else x for x in a.args]
+        if a.op == "scale":
+            node = graph.apply(gates.ScaleGate(args[0]), args[1], name=a.target)
+        elif a.op == "**":
+            node = graph.apply(gates.PowerGate(args[1]), args[0], name=a.target)
+        else:
+            node = graph.apply(_gate(a.op), *args, name=a.target)
+        nodes[a.target] = node
+    return graph, nodes[program.output]
+
+
+def from_expression(source: str, graph_class=None):
+    """``Graph.from_expression("e = (a+b)*(b+1)")``: parse ``source`` (see
+    :func:`parse`) and build its graph (see :func:`build`).
+
+    The graph keeps the parsed :class:`Program` as ``graph.program``: its
+    ``lines()`` are the simple assignments and ``output`` names the output node.
+    Raises ExpressionError with the line and column for text it cannot read.
+    """
+    program = parse(source)
+    graph, _ = build(program, None if graph_class is None else graph_class())
+    graph.program = program
+    return graph

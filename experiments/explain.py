@@ -1,0 +1,101 @@
+"""``compgraph explain EXPR --at a=2 b=1 [--wrt b] [--dot FILE] [--json]``.
+
+Prints the lecture's simple assignments, the table of values, local derivatives and
+gradients, the reverse-mode gradients, the forward-mode derivative with respect to
+``--wrt``, and the sums over paths; ``--json`` prints the same as one JSON object;
+``--dot FILE`` draws the full and the reduced graph (``FILE`` and ``FILE-reduced``).
+
+Errors in the expression or the values are printed with their line and column, and the
+command exits with status 2 (1 for a value outside a gate's domain, such as log(-1)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+
+def configure(parser, command):
+    parser.add_argument("expression", metavar="EXPR",
+                        help="assignments such as 'e = (a+b)*(b+1)' (several separated by ';' "
+                             "or newlines); + - * / ** unary -, numbers, and sin cos tan exp "
+                             "log tanh sigmoid relu max")
+    parser.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="the value of every input, e.g. --at a=2 b=1")
+    parser.add_argument("--wrt", metavar="NAME",
+                        help="also give the forward-mode derivative with respect to this input")
+    parser.add_argument("--dot", metavar="FILE",
+                        help="draw the graph: FILE (.dot, .svg or .png) in the full form and "
+                             "FILE-reduced in the reduced form; rendered when Graphviz is "
+                             "installed")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(command=command)
+
+
+def _values(pairs: list[str]) -> dict[str, float]:
+    """``['a=2', 'b=1']`` -> ``{'a': 2.0, 'b': 1.0}``; ValueError names the bad pair."""
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ValueError(f"--at {pair!r}: write NAME=VALUE, e.g. a=2")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"--at {pair!r}: {text.strip()!r} is not a number") from None
+        if not math.isfinite(value):
+            raise ValueError(f"--at {pair!r}: the value must be finite")
+        if name in values:
+            raise ValueError(f"--at gives '{name}' twice")
+        values[name] = value
+    return values
+
+
+def run(args) -> int:
+    from gates import GateError
+    from graph.expression import ExpressionError, build, parse
+    from graph.explain import explain
+    from graph import dot
+
+    try:
+        program = parse(args.expression)
+        values = _values(args.at)
+        program.check_inputs(values)
+        unused = [n for n in values if n not in program.inputs]
+        if unused:
+            raise ValueError(f"--at gives a value for '{unused[0]}', which is not an input of "
+                             f"the expression (inputs: {', '.join(program.inputs)})")
+        if args.wrt is not None and args.wrt not in program.inputs:
+            raise ValueError(f"--wrt {args.wrt}: not an input of the expression "
+                             f"(inputs: {', '.join(program.inputs)})")
+        graph, output = build(program)
+        graph.forward(**values)
+        report = explain(graph, output, wrt=args.wrt, assignments=program.assignments)
+        drawings = []
+        if args.dot:
+            first = Path(args.dot)
+            second = first.with_name(f"{first.stem}-reduced{first.suffix}")
+            drawings = [dot.write(graph, first, output, "full"),
+                        dot.write(graph, second, output, "reduced")]
+    except (ExpressionError, ValueError, OSError, RuntimeError) as exc:
+        print(f"compgraph explain: error: {exc}", file=sys.stderr)
+        return 2
+    except GateError as exc:
+        print(f"compgraph explain: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        data = report.to_dict()
+        if drawings:
+            data["dot"] = [str(d.dot) for d in drawings]
+            data["rendered"] = [str(d.rendered) for d in drawings if d.rendered]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        for d in drawings:
+            print(d.message, file=sys.stderr)
+    else:
+        print(report)
+        for d in drawings:
+            print(d.message)
+    return 0

@@ -1,0 +1,136 @@
+"""Graphviz drawings of a graph, in the lecture's two forms, with values and gradients.
+
+* **full**: variable nodes (ellipses) and gate nodes (circles with the gate's symbol):
+  a -> (+) -> c. Constants such as the 1 in b + 1 are small plain labels.
+* **reduced**: the gates collapsed, only variables, each edge labelled with its local
+  derivative (∂c/∂a = 1): the form on which the lecture sums over paths.
+
+Every variable shows its name, its value (green) and the gradient of the output with
+respect to it (red), as in CS231n's circuit diagrams. :func:`to_dot` returns the DOT
+text; :func:`write` saves it and, when Graphviz's ``dot`` program is installed,
+renders it to SVG or PNG.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+import numpy as np
+
+from .explain import gate_label, show
+from .paths import fmt, local_derivatives
+
+__all__ = ["FORMS", "to_dot", "write", "render", "DotFiles"]
+
+FORMS = ("full", "reduced")
+_RENDERED = (".svg", ".png", ".pdf")
+
+
+def _variable(node_id: str, node, is_output: bool) -> str:
+    rows = [f"<b>{escape(node.name)}</b>"]
+    if node.value is not None:
+        rows.append(f'<font color="darkgreen">{escape(show(node.value))}</font>')
+    if node.grad is not None:
+        rows.append(f'<font color="red">∇ {escape(show(node.grad))}</font>')
+    style = ', style=filled, fillcolor="#eeeeee"' if node.gate is None else ""
+    border = ", peripheries=2" if is_output else ""
+    return f'  {node_id} [shape=ellipse, label=<{"<br/>".join(rows)}>{style}{border}];'
+
+
+def to_dot(graph, output=None, form: str = "full") -> str:
+    """The DOT text of ``graph`` in the ``"full"`` or ``"reduced"`` form.
+
+    ``output`` (a node or name; default the last node) gets a double border. Values
+    and gradients are those of the last forward and backward passes (left out when
+    there are none). The reduced form labels each edge with its local derivative on
+    a scalar graph that has been run forward. Raises ValueError for another form.
+    """
+    if form not in FORMS:
+        raise ValueError(f"unknown DOT form {form!r}; use one of {FORMS}")
+    nodes = list(graph.nodes)
+    if output is None and nodes:
+        output = nodes[-1]
+    out = graph.node(output) if isinstance(output, str) else output
+    ids = {id(n): f"n{i}" for i, n in enumerate(nodes)}
+    ran = all(n.value is not None for n in nodes)
+    scalar = ran and all(np.ndim(n.value) == 0 for n in nodes)
+    lines = [f'digraph "{form}" {{', "  rankdir=LR;",
+             '  node [fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=11];']
+    for n in nodes:
+        nid = ids[id(n)]
+        if n.kind == "constant":
+            if form == "full":
+                lines.append(f'  {nid} [shape=plaintext, label="{escape(show(n.value))}"];')
+            continue
+        lines.append(_variable(nid, n, n is out))
+        if n.gate is None:
+            continue
+        local = local_derivatives(n) if scalar else (None,) * len(n.inputs)
+        if form == "full":
+            gid = f"g{ids[id(n)][1:]}"
+            lines.append(f'  {gid} [shape=circle, label="{escape(gate_label(n.gate))}"];')
+            lines += [f"  {ids[id(inp)]} -> {gid};" for inp in n.inputs]
+            lines.append(f"  {gid} -> {nid};")
+        else:
+            for inp, d in zip(n.inputs, local):
+                if inp.kind == "constant":
+                    continue
+                label = "" if d is None else (
+                    f' [label="∂{escape(n.name)}/∂{escape(inp.name)} = {fmt(d)}"]')
+                lines.append(f"  {ids[id(inp)]} -> {nid}{label};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class DotFiles:
+    """What :func:`write` produced: the ``.dot`` file, the rendered picture (None when
+    Graphviz is missing) and a one-line ``message`` saying which."""
+
+    dot: Path
+    rendered: Path | None
+    message: str
+
+
+def render(dot_file, picture) -> Path:
+    """Run Graphviz's ``dot`` on ``dot_file``, writing ``picture`` (format from its
+    suffix: .svg, .png or .pdf). Raises FileNotFoundError when ``dot`` is not
+    installed and RuntimeError with dot's message when it fails."""
+    exe = shutil.which("dot")
+    if exe is None:
+        raise FileNotFoundError("Graphviz's 'dot' program is not installed "
+                                "(Debian/Ubuntu: apt-get install graphviz)")
+    picture = Path(picture)
+    done = subprocess.run([exe, f"-T{picture.suffix[1:]}", str(dot_file), "-o", str(picture)],
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"dot failed on {dot_file}: {done.stderr.strip()}")
+    return picture
+
+
+def write(graph, path, output=None, form: str = "full") -> DotFiles:
+    """Write the ``form`` drawing of ``graph`` to ``path`` and render it if possible.
+
+    ``path`` ending in .dot writes the DOT text there and an SVG beside it; ending in
+    .svg, .png or .pdf writes the .dot beside it and renders that picture. Without
+    Graphviz only the .dot is written, and ``message`` says so. Raises ValueError for
+    another suffix.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".dot", *_RENDERED):
+        raise ValueError(f"cannot draw to {path}: use a .dot, .svg, .png or .pdf file name")
+    dot_file = path.with_suffix(".dot")
+    dot_file.write_text(to_dot(graph, output, form), encoding="utf-8")
+    picture = path if suffix in _RENDERED else path.with_suffix(".svg")
+    if shutil.which("dot") is None:
+        return DotFiles(dot_file, None, f"wrote {dot_file}; Graphviz's 'dot' is not "
+                                        f"installed, so {picture.name} was not rendered "
+                                        f"(run: dot -T{picture.suffix[1:]} {dot_file} "
+                                        f"-o {picture})")
+    render(dot_file, picture)
+    return DotFiles(dot_file, picture, f"wrote {dot_file} and {picture}")

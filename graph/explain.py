@@ -1,0 +1,205 @@
+"""The lecture's table: every node's value, the local derivative on each incoming edge,
+the gradient of the output with respect to it (reverse mode) and its derivative with
+respect to one chosen input (forward mode).
+
+For e = (a+b)(b+1) at a=2, b=1 (``explain(g, "e", wrt="b")``)::
+
+    node  gate  value  local derivatives     ∂e/∂node  ∂node/∂b
+    a     input 2                            2         0
+    b     input 1                            5         1
+    c     +     3      ∂c/∂a=1  ∂c/∂b=1      2         1
+    d     +     2      ∂d/∂b=1               3         1
+    e     ×     6      ∂e/∂c=2  ∂e/∂d=3      1         5
+
+On a graph with tensors the value and gradient columns show shape and norm, and the
+local derivatives (Jacobians) and path sums are left out with a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .paths import fmt, local_derivatives, paths as path_sum
+
+__all__ = ["Row", "Explanation", "explain", "gate_label", "show"]
+
+_SYMBOLS = {
+    "AddGate": "+", "SubtractGate": "−", "MultiplyGate": "×", "DivideGate": "/",
+    "NegateGate": "−x", "MaxGate": "max", "ReLUGate": "relu", "SigmoidGate": "σ",
+    "TanhGate": "tanh", "SinGate": "sin", "CosGate": "cos", "TanGate": "tan",
+    "ExpGate": "exp", "LogGate": "log", "SumGate": "sum", "MeanGate": "mean",
+    "L2Gate": "L2", "MatVecGate": "W·x", "MatMulGate": "A·B", "AffineGate": "xW+b",
+    "SoftmaxGate": "softmax", "SoftmaxCrossEntropyGate": "softmax+CE",
+}
+
+
+def gate_label(gate) -> str:
+    """A short symbol for a gate, as the lecture draws it: ``+``, ``×``, ``×2``, ``**2``,
+    ``σ``, ``max``; the class name for gates it does not know (students' gates)."""
+    name = type(gate).__name__
+    if name == "ScaleGate":
+        return f"×{gate.k:g}"
+    if name == "PowerGate":
+        return f"**{gate.n:g}"
+    return _SYMBOLS.get(name, name)
+
+
+def show(value) -> str:
+    """A scalar as 4 significant digits; a tensor as its shape and norm."""
+    if value is None:
+        return "—"
+    if np.ndim(value) == 0:
+        return fmt(value)
+    a = np.asarray(value)
+    return f"{a.shape} ‖·‖={fmt(np.linalg.norm(a))}"
+
+
+def _number(value):
+    """JSON form: a float for a scalar, nested lists for a tensor."""
+    if value is None:
+        return None
+    return float(value) if np.ndim(value) == 0 else np.asarray(value, dtype=float).tolist()
+
+
+@dataclass
+class Row:
+    """One node of the table. ``incoming`` holds (input node name, local derivative)
+    per edge (the derivative is None on a tensor graph or for a label input);
+    ``gradient`` is d output / d node; ``forward`` is d node / d wrt (None without wrt)."""
+
+    name: str
+    kind: str
+    value: object
+    incoming: list
+    gradient: object
+    forward: object = None
+
+
+@dataclass
+class Explanation:
+    """Everything :func:`explain` found; ``str()`` is the printed report and
+    :meth:`to_dict` the JSON one. ``paths`` maps each input name to its
+    :class:`~graph.paths.PathSum` (empty on a tensor graph, see ``note``)."""
+
+    output: str
+    wrt: str | None
+    assignments: list
+    rows: list
+    paths: dict = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def scalar(self) -> bool:
+        return not self.note
+
+    def table(self) -> str:
+        """The table of values, local derivatives, gradients and forward derivatives."""
+        z = self.output
+        head = ["node", "gate", "value", "local derivatives", f"∂{z}/∂node"]
+        if self.wrt:
+            head.append(f"∂node/∂{self.wrt}")
+        body = []
+        for r in self.rows:
+            local = "  ".join(f"∂{r.name}/∂{src}={fmt(d)}" for src, d in r.incoming
+                              if d is not None)
+            cells = [r.name, r.kind, show(r.value), local, show(r.gradient)]
+            if self.wrt:
+                cells.append(show(r.forward))
+            body.append(cells)
+        widths = [max(len(row[i]) for row in [head] + body) for i in range(len(head))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+                         for row in [head] + body)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.assignments:
+            parts.append("Simple assignments:\n" + "\n".join(f"  {a}" for a in self.assignments))
+        parts.append("Values, local derivatives and gradients:\n" + _indent(self.table()))
+        inputs = [r for r in self.rows if r.kind in ("input", "param")]
+        parts.append("Reverse mode (one backward pass gives all of them):\n" + "\n".join(
+            f"  ∂{self.output}/∂{r.name} = {show(r.gradient)}" for r in inputs))
+        if self.wrt:
+            fwd = next(r.forward for r in self.rows if r.name == self.output)
+            parts.append(f"Forward mode (one pass per input):\n  ∂{self.output}/∂{self.wrt}"
+                         f" = {show(fwd)}")
+        if self.paths:
+            parts.append("Sum over paths:\n" + "\n".join(_indent(str(p))
+                                                         for p in self.paths.values()))
+        if self.note:
+            parts.append(self.note)
+        return "\n\n".join(parts)
+
+    def to_dict(self) -> dict:
+        """``assignments`` (strings), ``values`` (node -> value), ``gradients`` (input
+        -> d output / d input), ``node_gradients`` (every node), ``local_derivatives``
+        (node -> {input: number}), and with ``wrt`` ``forward`` (d output / d wrt) and
+        ``forward_nodes``; ``paths`` (input -> path sum) on scalar graphs."""
+        out = {
+            "output": self.output,
+            "assignments": list(self.assignments),
+            "values": {r.name: _number(r.value) for r in self.rows},
+            "gradients": {r.name: _number(r.gradient) for r in self.rows
+                          if r.kind in ("input", "param")},
+            "node_gradients": {r.name: _number(r.gradient) for r in self.rows},
+            "local_derivatives": {r.name: {src: _number(d) for src, d in r.incoming}
+                                  for r in self.rows if r.incoming},
+        }
+        if self.wrt:
+            out["wrt"] = self.wrt
+            out["forward"] = _number(next(r.forward for r in self.rows
+                                          if r.name == self.output))
+            out["forward_nodes"] = {r.name: _number(r.forward) for r in self.rows}
+        if self.paths:
+            out["paths"] = {name: p.to_dict() for name, p in self.paths.items()}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) -> Explanation:
+    """Explain ``output`` of ``graph`` as of its last forward pass.
+
+    Runs ``graph.backward(output)`` for the gradients and, when ``wrt`` (a node or
+    name) is given, ``graph.derivative(node, wrt=wrt)`` for every node (forward mode).
+    Constant nodes are left out of the table. On a scalar graph it also lists the
+    paths from every input (or only from ``wrt``) to ``output``. ``assignments`` are
+    the simple assignments to print; by default those of ``graph.program`` when
+    ``Graph.from_expression`` built the graph.
+
+    Raises whatever the graph raises for a graph that was not run forward, and
+    KeyError for an unknown node name.
+    """
+    out = graph.node(output) if isinstance(output, str) else output
+    wrt_node = graph.node(wrt) if isinstance(wrt, str) else wrt
+    if assignments is None:
+        program = getattr(graph, "program", None)
+        assignments = program.assignments if program is not None else ()
+    graph.backward(out)
+    nodes = [n for n in graph.nodes if n.kind != "constant"]
+    scalar = all(np.ndim(n.value) == 0 for n in graph.nodes)
+    rows = []
+    for n in nodes:
+        local = local_derivatives(n) if scalar else (None,) * len(n.inputs)
+        incoming = [(inp.name, d) for inp, d in zip(n.inputs, local)
+                    if inp.kind != "constant"]
+        kind = n.kind if n.gate is None else gate_label(n.gate)
+        rows.append(Row(n.name, kind, n.value, incoming, n.grad))
+    if wrt_node is not None:
+        for row, n in zip(rows, nodes):
+            row.forward = graph.derivative(n, wrt=wrt_node)
+    result = Explanation(out.name, None if wrt_node is None else wrt_node.name,
+                         [str(a) for a in assignments], rows)
+    if not scalar:
+        result.note = ("Local derivatives and path sums are left out: this graph holds "
+                       "tensors, whose local derivatives are Jacobians, not numbers.")
+    elif with_paths:
+        sources = [wrt_node] if wrt_node is not None else [
+            n for n in nodes if n.kind in ("input", "param")]
+        result.paths = {s.name: path_sum(graph, out, s) for s in sources}
+    return result

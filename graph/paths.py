@@ -1,0 +1,255 @@
+"""Sum over paths: the chain rule on a graph, written out path by path.
+
+For an output z and an input x, dz/dx is the sum, over every path from x to z, of the
+product of the local derivatives on the path's edges (the lecture's "tổng theo các
+đường đi"). Reverse mode gets the same number without listing the paths, which is why
+it is used; listing them shows where the number comes from.
+
+Where every path passes through one node y (a *cut vertex*), the sum factors:
+dz/dx = (sum over paths x -> y) * (sum over paths y -> z), and the number of paths is
+the product of the stage counts: the lecture's 9 paths = 3 x 3.
+
+Only scalar graphs have a number on each edge; :func:`paths` refuses others.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GraphStateError
+
+__all__ = ["Edge", "Path", "PathSum", "edges", "local_derivatives", "paths", "fmt"]
+
+#: More paths than this are counted but not listed.
+MAX_PATHS = 10_000
+
+
+def fmt(x) -> str:
+    """A number as the tables print it: 4 significant digits, no '-0'."""
+    x = float(x)
+    return "0" if x == 0 else f"{x:.4g}"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """The edge from ``source`` into the gate of ``target``, at input ``index``.
+
+    ``derivative`` is the local derivative d target / d source on this edge alone
+    (a node used twice by one gate, as in x * x, has two edges)."""
+
+    source: object
+    target: object
+    index: int
+    derivative: float
+
+
+@dataclass(frozen=True)
+class Path:
+    """A path x -> ... -> z: its first node, its edges and the product of their local
+    derivatives (1 for the empty path from a node to itself)."""
+
+    start: object
+    edges: tuple
+
+    @property
+    def nodes(self) -> tuple:
+        return (self.start,) + tuple(e.target for e in self.edges)
+
+    @property
+    def product(self) -> float:
+        return math.prod(e.derivative for e in self.edges)
+
+    def __str__(self) -> str:
+        names = " → ".join(n.name for n in self.nodes)
+        if not self.edges:
+            return f"{names}:  (no edges) = 1"
+        factors = " × ".join(fmt(e.derivative) for e in self.edges)
+        return f"{names}:  {factors} = {fmt(self.product)}"
+
+
+@dataclass
+class PathSum:
+    """Every path from ``wrt`` to ``output`` and their sum, d output / d wrt.
+
+    ``count`` is the number of paths (counted even when there are too many to list);
+    ``paths`` lists them when ``count <= MAX_PATHS``, else it is ``None``; ``total`` is
+    the sum of their products. ``stages`` is the factorisation at the cut vertices, one
+    PathSum per stage (empty when there is no cut vertex or only one path), with
+    ``prod(stage.total) == total`` and ``prod(stage.count) == count``.
+    """
+
+    output: object
+    wrt: object
+    count: int
+    total: float
+    paths: list | None
+    stages: list = field(default_factory=list)
+
+    @property
+    def cut_vertices(self) -> list:
+        """The nodes every path passes through, in order from ``wrt`` to ``output``."""
+        return [s.output for s in self.stages[:-1]]
+
+    def factored(self) -> str:
+        """``'9 paths = 3 × 3 (through y)'``, or ``''`` without a cut vertex."""
+        if not self.stages:
+            return ""
+        counts = " × ".join(str(s.count) for s in self.stages)
+        through = ", ".join(v.name for v in self.cut_vertices)
+        return f"{self.count} paths = {counts} (through {through})"
+
+    def __str__(self) -> str:
+        z, x = self.output.name, self.wrt.name
+        head = f"∂{z}/∂{x} as a sum over {self.count} path{'s' * (self.count != 1)}"
+        lines = [head + ":"]
+        if self.paths is None:
+            lines.append(f"  (more than {MAX_PATHS} paths: not listed)")
+        else:
+            lines += [f"  {p}" for p in self.paths]
+        lines.append(f"  sum = {fmt(self.total)}")
+        if self.stages:
+            lines.append(f"  factored: {self.factored()}")
+            for s in self.stages:
+                lines.append(f"    stage {s.wrt.name} → {s.output.name}: "
+                             f"{s.count} path{'s' * (s.count != 1)}, sum {fmt(s.total)}")
+            product = " × ".join(fmt(s.total) for s in self.stages)
+            lines.append(f"  ∂{z}/∂{x} = {product} = {fmt(self.total)}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary: the paths as node-name lists with their products."""
+        return {
+            "output": self.output.name, "wrt": self.wrt.name, "count": self.count,
+            "sum": float(self.total),
+            "paths": None if self.paths is None else [
+                {"nodes": [n.name for n in p.nodes],
+                 "derivatives": [float(e.derivative) for e in p.edges],
+                 "product": float(p.product)} for p in self.paths],
+            "stages": [{"from": s.wrt.name, "to": s.output.name, "count": s.count,
+                        "sum": float(s.total)} for s in self.stages],
+        }
+
+
+def local_derivatives(node) -> tuple:
+    """The local derivative of ``node`` with respect to each of its inputs.
+
+    For a scalar node this is the gate's ``backward`` with upstream 1, called after a
+    forward pass: no gate needs a special case. Entries are None for inputs that are
+    not differentiable. Raises ValueError for a node or input that is not a scalar
+    (its local derivative is a Jacobian, not a number), and GraphStateError when the
+    node was not computed by a forward pass since its inputs last changed.
+    """
+    if node.gate is None:
+        return ()
+    if node.value is None or node.stale:
+        raise GraphStateError(f"node '{node.name}' has no current value, so its gate holds "
+                              f"no local derivatives; run g.forward(...) first")
+    _require_scalar(node)
+    for inp in node.inputs:
+        _require_scalar(inp)
+    return tuple(None if d is None else float(d) for d in node.gate.backward(1.0))
+
+
+def _require_scalar(node) -> None:
+    if node.value is not None and np.ndim(node.value) != 0:
+        raise ValueError(f"node '{node.name}' has shape {np.shape(node.value)}: local "
+                         f"derivatives and path sums are numbers only on scalar graphs")
+
+
+def edges(graph) -> list[Edge]:
+    """Every edge of a scalar graph with its local derivative, in node order."""
+    out = []
+    for node in graph.nodes:
+        for i, (inp, d) in enumerate(zip(node.inputs, local_derivatives(node))):
+            if d is not None:
+                out.append(Edge(inp, node, i, d))
+    return out
+
+
+def paths(graph, output, wrt, max_paths: int = MAX_PATHS) -> PathSum:
+    """Every path from ``wrt`` to ``output`` with its product of local derivatives.
+
+    ``output`` and ``wrt`` are nodes or node names; the graph must have been run
+    forward. The result's ``total`` equals d output / d wrt from ``graph.backward``;
+    its ``stages`` factor the sum at the cut vertices. Raises ValueError on a
+    non-scalar graph and KeyError for an unknown node name.
+    """
+    output, wrt = _node(graph, output), _node(graph, wrt)
+    out_edges: dict[int, list[Edge]] = {}
+    for edge in edges(graph):
+        out_edges.setdefault(id(edge.source), []).append(edge)
+    order = list(graph.nodes)
+    return _path_sum(order, out_edges, wrt, output, max_paths, factor=True)
+
+
+def _node(graph, node):
+    return graph.node(node) if isinstance(node, str) else node
+
+
+def _counts(order, out_edges, wrt, output):
+    """Paths from wrt to each node, and from each node to output (exact integers)."""
+    index = {id(n): i for i, n in enumerate(order)}
+    start, stop = index[id(wrt)], index[id(output)]
+    span = order[start:stop + 1]
+    into = {id(wrt): 1}
+    for node in span:
+        c = into.get(id(node), 0)
+        if c:
+            for e in out_edges.get(id(node), ()):
+                into[id(e.target)] = into.get(id(e.target), 0) + c
+    onward = {id(output): 1}
+    for node in reversed(span):
+        c = sum(onward.get(id(e.target), 0) for e in out_edges.get(id(node), ()))
+        if node is not output:
+            onward[id(node)] = c
+    return span, into, onward
+
+
+def _path_sum(order, out_edges, wrt, output, max_paths, factor):
+    span, into, onward = _counts(order, out_edges, wrt, output)
+    count = into.get(id(output), 0)
+    listed = None
+    if count <= max_paths:
+        listed = _walk(wrt, output, out_edges, onward)
+        total = math.fsum(p.product for p in listed)
+    else:
+        total = _sum_by_nodes(span, out_edges, wrt, output)
+    result = PathSum(output, wrt, count, total, listed)
+    if factor and count > 1:
+        cuts = [n for n in span[1:-1]
+                if into.get(id(n), 0) * onward.get(id(n), 0) == count]
+        if cuts:
+            ends = [wrt] + cuts + [output]
+            result.stages = [_path_sum(order, out_edges, a, b, max_paths, factor=False)
+                             for a, b in zip(ends, ends[1:])]
+    return result
+
+
+def _walk(wrt, output, out_edges, onward) -> list[Path]:
+    """Depth-first, with an explicit stack so long chains do not hit the recursion limit;
+    only into nodes from which the output can be reached."""
+    found = []
+    stack = [(wrt, ())]
+    while stack:
+        node, prefix = stack.pop()
+        if node is output:
+            found.append(Path(wrt, prefix))
+            continue
+        for e in reversed(out_edges.get(id(node), ())):
+            if onward.get(id(e.target), 0):
+                stack.append((e.target, prefix + (e,)))
+    return found
+
+
+def _sum_by_nodes(span, out_edges, wrt, output) -> float:
+    """The path sum without listing paths: accumulate along the topological order."""
+    acc = {id(wrt): 1.0}
+    for node in span:
+        a = acc.get(id(node))
+        if a is not None:
+            for e in out_edges.get(id(node), ()):
+                acc[id(e.target)] = acc.get(id(e.target), 0.0) + a * e.derivative
+    return acc.get(id(output), 0.0)
