@@ -10,7 +10,7 @@ import numpy as np
 
 from gates import AffineGate, Gate, GateArityError, GateShapeError, GateStateError, ReLUGate
 
-from .core import Node
+from .core import Node, _article
 from .errors import GraphBuildError
 
 __all__ = ["GraphGate", "as_gate", "mlp"]
@@ -75,8 +75,9 @@ class GraphGate(Gate):
                               f"output '{self.output.name}' has shape {self._out_shape}")
         wanted = self.needs_input_grad or (True,) * len(self.block_inputs)
         wrt = [n for n, w, d in zip(self.block_inputs, wanted, self.differentiable) if w and d]
-        if wrt:
-            self.graph.backward(self.output, upstream, wrt=wrt)
+        # the block's own parameters always get their gradients (an optimizer steps them)
+        wrt += [n for n in self.graph.params.values() if n not in self.block_inputs]
+        self.graph.backward(self.output, upstream, wrt=wrt)
         grads = []
         for node, w, d in zip(self.block_inputs, wanted, self.differentiable):
             if not (w and d):
@@ -133,7 +134,7 @@ def as_gate(graph, inputs, output, example_inputs=None) -> GraphGate:
     out = graph._own(output, "as_gate")
     for n in nodes:
         if n.kind not in ("input", "param"):
-            raise GraphBuildError(f"as_gate: '{n.name}' is a {n.kind}; block inputs must be "
+            raise GraphBuildError(f"as_gate: '{n.name}' is {_article(n.kind)}; block inputs must be "
                                   f"inputs or params")
     if len(set(nodes)) != len(nodes):
         raise GraphBuildError(f"as_gate: inputs repeat a node: {[n.name for n in nodes]}")
@@ -144,11 +145,6 @@ def as_gate(graph, inputs, output, example_inputs=None) -> GraphGate:
     return GraphGate(graph, nodes, out, example_inputs)
 
 
-def _he_normal(shape, rng, dtype):
-    """He initialisation for ReLU nets: N(0, 2 / fan_in)."""
-    return (rng.standard_normal(shape) * np.sqrt(2.0 / shape[0])).astype(dtype)
-
-
 def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = "") -> Node:
     """The lecture's fully connected net: ``len(sizes) - 1`` affine layers with ReLU
     between them (not after the last), returning the logits node.
@@ -156,8 +152,8 @@ def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = 
     ``sizes`` = (784, 10) is softmax regression, (784, H, 10) the 2-layer net,
     (784, 256, 128, 10) the 3-layer net, and so on. Parameters are named ``W1, b1, W2,
     b2, ...`` (after ``prefix``); the nodes ``z1, h1, z2, ...`` (affine, relu).
-    Weights are ``init(shape, rng, dtype)`` (default He normal, N(0, 2/fan_in)),
-    biases zero. ``rng`` is a numpy Generator (default ``default_rng(0)``).
+    Weights are ``init(fan_in, fan_out, rng, dtype)`` (default :func:`graph.init.he`,
+    N(0, 2/fan_in), right for relu layers), biases zero. ``rng`` is a numpy Generator (default ``default_rng(0)``).
 
     Raises GraphBuildError for fewer than two sizes or a non-positive size.
     """
@@ -166,12 +162,13 @@ def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = 
         raise GraphBuildError(f"mlp: sizes must be at least (inputs, outputs), all positive; "
                               f"got {sizes}")
     rng = np.random.default_rng(0) if rng is None else rng
-    init = init or _he_normal
+    if init is None:
+        from .init import he as init
     h = x
     layers = len(sizes) - 1
     for i in range(1, layers + 1):
         fan_in, fan_out = sizes[i - 1], sizes[i]
-        W = g.param(f"{prefix}W{i}", init((fan_in, fan_out), rng, dtype))
+        W = g.param(f"{prefix}W{i}", init(fan_in, fan_out, rng, dtype))
         b = g.param(f"{prefix}b{i}", np.zeros(fan_out, dtype))
         h = g.apply(AffineGate(), h, W, b, name=f"{prefix}z{i}")
         if i < layers:

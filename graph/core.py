@@ -474,9 +474,9 @@ class Graph:
             raise GraphBuildError(f"{what}: node '{node.name}' belongs to another graph")
         return node
 
-    def _feed(self, feeds, named):
+    def _feed(self, feeds, named=None):
         """Check every feed first, then store them all (no half-fed graph)."""
-        items = list((feeds or {}).items()) + list(named.items())
+        items = list((feeds or {}).items()) + list((named or {}).items())
         checked = []
         for key, value in items:
             node = self._feed_target(key)
@@ -488,10 +488,10 @@ class Graph:
                 shape = np.shape(value)
                 if len(shape) != len(spec) or any(s is not None and s != n
                                                    for s, n in zip(spec, shape)):
-                    raise GraphFeedError(
-                        f"input '{node.name}' expects shape "
-                        f"{tuple('None' if s is None else s for s in spec)}, "
-                        f"got a value of shape {shape}".replace("'", ""))
+                    want = ", ".join("None" if s is None else str(s) for s in spec)
+                    want = f"({want},)" if len(spec) == 1 else f"({want})"
+                    raise GraphFeedError(f"input '{node.name}' expects shape {want}, got a "
+                                         f"value of shape {shape}")
             checked.append((node, value))
         for node, value in checked:
             old = node._value
@@ -512,7 +512,8 @@ class Graph:
         if node.kind != "input":
             hint = (f"set {node.name}.value instead" if node.kind == "param"
                     else "only inputs are fed")
-            raise GraphFeedError(f"forward: '{node.name}' is a {node.kind}, not an input; {hint}")
+            raise GraphFeedError(f"forward: '{node.name}' is {_article(node.kind)}, not an input; "
+                                 f"{hint}")
         return node
 
     def _mark_changed(self, leaf: Node):
@@ -795,6 +796,11 @@ def _at_node(node, method, exc):
     if hasattr(exc, "add_note"):
         exc.add_note(f"raised by {prefix} during {method}")
     return exc
+
+
+def _article(kind: str) -> str:
+    """'an op', 'an input', 'a param', 'a constant'."""
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _listing(names) -> str:

@@ -1,0 +1,207 @@
+"""Blocks (a graph wrapped as a gate), the MLP builder, and parameters in .npz files."""
+
+import os
+
+import numpy as np
+import pytest
+
+import graph
+from gates import AddGate, Gate, GateStateError, MultiplyGate
+from graph import Graph, GraphBuildError, GraphShapeError
+
+
+def numeric_grads(f, inputs, h=1e-6):
+    """Central differences of the scalar f(*inputs) w.r.t. every entry of every input."""
+    grads = []
+    for k, x in enumerate(inputs):
+        x = np.array(x, dtype=np.float64)
+        g = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            plus, minus = x.copy(), x.copy()
+            plus[idx] += h
+            minus[idx] -= h
+            args_p = list(inputs)
+            args_m = list(inputs)
+            args_p[k], args_m[k] = plus, minus
+            g[idx] = (f(*args_p) - f(*args_m)) / (2 * h)
+        grads.append(g)
+    return grads
+
+
+def lecture_block():
+    g = Graph()
+    a, b = g.input("a"), g.input("b")
+    e = g.apply(MultiplyGate(), g.apply(AddGate(), a, b), b + 1, name="e")
+    return g, a, b, e
+
+
+def test_block_is_a_gate_with_the_lecture_numbers():
+    g, a, b, e = lecture_block()
+    block = g.as_gate(inputs=[a, b], output=e)
+    assert isinstance(block, Gate)
+    assert block.input_names == ("a", "b")
+    assert block.differentiable == (True, True)
+    assert block.kinks is False
+    assert block.forward(2.0, 1.0) == 6.0
+    assert block.backward(1.0) == (2.0, 5.0)
+    assert block.jvp(0.0, 1.0) == 5.0        # forward mode: de/db
+    assert block.jvp(None, 1.0) == 5.0
+
+
+def test_block_nests_in_another_graph():
+    inner, a, b, e = lecture_block()
+    outer = Graph()
+    x = outer.input("x")
+    y = outer.apply(inner.as_gate([a, b], e), x, 2 * x, name="block")   # e(x, 2x)
+    z = graph.sin(y)
+    value = outer.forward(x=0.3)
+    assert value == pytest.approx(np.sin((0.3 + 0.6) * (0.6 + 1)))
+    outer.backward(z)
+    # d/dx (3x)(2x+1) = 12x + 3
+    assert x.grad == pytest.approx(np.cos((0.9) * 1.6) * (12 * 0.3 + 3))
+    assert outer.derivative(z, wrt=x) == pytest.approx(x.grad)
+
+
+def test_block_gradients_match_finite_differences_and_examples():
+    g = Graph()
+    x = g.input("x")
+    W = g.input("W")
+    out = graph.mean(graph.tanh(graph.matvec(W, x)) ** 2)
+    block = g.as_gate([W, x], out)
+    rng = np.random.default_rng(3)
+    with pytest.raises(GateStateError, match="input 'W' has no value"):
+        block.example_inputs(rng)
+    g.forward(x=np.ones(3), W=np.ones((2, 3)))
+    Wv, xv = block.example_inputs(rng)
+    assert Wv.shape == (2, 3) and xv.shape == (3,)
+    block.forward(Wv, xv)
+    analytic = block.backward(1.0)
+    numeric = numeric_grads(lambda W_, x_: float(block.forward(W_, x_)), [Wv, xv])
+    block.forward(Wv, xv)
+    for an, nu in zip(analytic, numeric):
+        np.testing.assert_allclose(an, nu, rtol=1e-6, atol=1e-8)
+
+
+def test_block_used_twice_replays_its_own_inputs():
+    """Two gates over one inner graph: each backward sees its own forward."""
+    inner, a, b, e = lecture_block()
+    outer = Graph()
+    x = outer.input("x")
+    first = outer.apply(inner.as_gate([a, b], e), x, 1.0)        # (x+1) * 2
+    second = outer.apply(inner.as_gate([a, b], e), x, 3.0)       # (x+3) * 4
+    total = first + second
+    outer.forward(x=2.0)
+    outer.backward(total)
+    assert total.value == 6.0 + 20.0
+    assert x.grad == 2.0 + 4.0
+
+
+def test_as_gate_checks_its_inputs():
+    g, a, b, e = lecture_block()
+    with pytest.raises(GraphBuildError, match="depends on input\\(s\\) 'b' not listed"):
+        g.as_gate([a], e)
+    c = g.node("add1")
+    with pytest.raises(GraphBuildError, match="'add1' is an op"):
+        g.as_gate([c, b], e)
+
+
+def test_block_with_labels_and_params():
+    g = Graph()
+    x = g.input("x")
+    y = g.input("y", differentiable=False)
+    loss = graph.softmax_cross_entropy(graph.mlp(g, x, [3, 4, 2], dtype=np.float64), y)
+    block = g.as_gate([x, y], loss)
+    assert block.differentiable == (True, False)
+    assert block.kinks is True                # relu inside
+    labels = np.array([0, 1])
+    block.forward(np.ones((2, 3)), labels)
+    gx, gy = block.backward(1.0)
+    assert gx.shape == (2, 3) and gy is None
+    assert g.params["W1"].grad.shape == (3, 4)    # the block's params got gradients
+
+
+def test_mlp_builds_the_lecture_networks():
+    for sizes, n_layers in [((784, 100, 10), 2), ((784, 256, 128, 10), 3),
+                            ((784, 256, 128, 64, 10), 4)]:
+        g = Graph()
+        x = g.input("x", differentiable=False)
+        logits = graph.mlp(g, x, sizes, rng=np.random.default_rng(0))
+        assert list(g.params) == [f"{p}{i}" for i in range(1, n_layers + 1) for p in "Wb"]
+        gates = [type(n.gate).__name__ for n in g.nodes if n.kind == "op"]
+        assert gates == ["AffineGate", "ReLUGate"] * (n_layers - 1) + ["AffineGate"]
+        assert logits.name == f"z{n_layers}"
+        assert g.params["W1"].value.dtype == np.float32
+        assert g.forward(x=np.zeros((2, 784), np.float32)).shape == (2, 10)
+
+
+def test_mlp_gradients_match_finite_differences():
+    g = Graph()
+    x = g.input("x", differentiable=False)
+    y = g.input("y", differentiable=False)
+    loss = graph.softmax_cross_entropy(
+        graph.mlp(g, x, [3, 5, 4, 2], rng=np.random.default_rng(2), dtype=np.float64), y)
+    rng = np.random.default_rng(7)
+    feeds = dict(x=rng.standard_normal((4, 3)), y=np.array([0, 1, 1, 0]))
+    g.forward(**feeds)
+    g.backward(loss)
+    params = list(g.params.values())
+    analytic = [p.grad for p in params]
+
+    def f(*values):
+        for p, v in zip(params, values):
+            p.value = v
+        return float(g.forward(**feeds))
+
+    numeric = numeric_grads(f, [p.value for p in params])
+    for an, nu in zip(analytic, numeric):
+        np.testing.assert_allclose(an, nu, rtol=1e-5, atol=1e-8)
+
+
+def test_params_round_trip_through_npz(tmp_path):
+    g = Graph()
+    x = g.input("x", differentiable=False)
+    graph.mlp(g, x, [3, 4, 2], rng=np.random.default_rng(0))
+    path = tmp_path / "params.npz"
+    g.save_params(path)
+    assert os.listdir(tmp_path) == ["params.npz"]     # no temporary file left behind
+    saved = {k: v.value.copy() for k, v in g.params.items()}
+    other = Graph()
+    graph.mlp(other, other.input("x"), [3, 4, 2], rng=np.random.default_rng(99))
+    other.load_params(path)
+    for name, value in saved.items():
+        np.testing.assert_array_equal(other.params[name].value, value)
+        assert not other.params[name].value.flags.writeable
+
+
+def test_load_params_refuses_mismatches_naming_the_param(tmp_path):
+    g = Graph()
+    graph.mlp(g, g.input("x"), [3, 4, 2])
+    path = tmp_path / "p.npz"
+    g.save_params(path)
+    before = g.params["W1"].value.copy()
+
+    bigger = Graph()
+    graph.mlp(bigger, bigger.input("x"), [3, 5, 2])
+    with pytest.raises(GraphShapeError, match="parameter 'W1' is float32 \\(3, 4\\) in the "
+                                              "file but float32 \\(3, 5\\)"):
+        bigger.load_params(path)
+
+    f64 = Graph()
+    graph.mlp(f64, f64.input("x"), [3, 4, 2], dtype=np.float64)
+    with pytest.raises(GraphShapeError, match="parameter 'W1' is float32"):
+        f64.load_params(path)
+
+    deeper = Graph()
+    graph.mlp(deeper, deeper.input("x"), [3, 4, 4, 2])
+    with pytest.raises(GraphShapeError, match="missing parameter\\(s\\) 'W3', 'b3'"):
+        deeper.load_params(path)
+    np.testing.assert_array_equal(g.params["W1"].value, before)
+
+
+def test_load_params_refuses_pickles(tmp_path):
+    g = Graph()
+    g.param("w", np.zeros(2))
+    path = tmp_path / "evil.npz"
+    np.savez(path, w=np.array([{"not": "numbers"}], dtype=object))
+    with pytest.raises(ValueError, match="pickle"):
+        g.load_params(path)

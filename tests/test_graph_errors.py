@@ -1,0 +1,194 @@
+"""Misuse of a Graph: every error names the node, and a failed run leaves the graph
+ready for the next one."""
+
+import numpy as np
+import pytest
+
+import graph
+from gates import AddGate, GateDomainError, GateShapeError, LogGate, MultiplyGate
+from graph import (Graph, GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError)
+
+
+def test_missing_feed_names_the_input():
+    g = Graph()
+    a, b = g.input("a"), g.input("b")
+    a + b
+    with pytest.raises(GraphFeedError, match="'b' not fed"):
+        g.forward(a=1.0)
+
+
+def test_unknown_feed_name_lists_the_inputs():
+    g = Graph()
+    a = g.input("a")
+    graph.exp(a)
+    with pytest.raises(GraphFeedError, match="no input named 'z' \\(inputs: a\\)"):
+        g.forward(a=1.0, z=2.0)
+    assert a.value is None                   # nothing was fed: all feeds are checked first
+
+
+def test_feeding_a_param_or_none_is_refused():
+    g = Graph()
+    x = g.input("x")
+    w = g.param("w", 1.0)
+    x * w
+    with pytest.raises(GraphFeedError, match="'w' is a param, not an input"):
+        g.forward(x=1.0, w=2.0)
+    with pytest.raises(GraphFeedError, match="input 'x': fed None"):
+        g.forward(x=None)
+
+
+def test_declared_shape_is_checked_with_none_for_any_size():
+    g = Graph()
+    x = g.input("x", shape=(None, 3))
+    graph.sum(x)
+    assert g.forward(x=np.ones((5, 3))) == 15.0       # any batch size
+    with pytest.raises(GraphFeedError, match="input 'x' expects shape \\(None, 3\\), got a "
+                                             "value of shape \\(5, 4\\)"):
+        g.forward(x=np.ones((5, 4)))
+
+
+def test_node_of_another_graph_is_refused():
+    g1, g2 = Graph(), Graph()
+    a = g1.input("a")
+    b = g2.input("b")
+    with pytest.raises(GraphBuildError, match="node 'a' belongs to another graph"):
+        g2.apply(AddGate(), a, b)
+    with pytest.raises(GraphBuildError, match="node 'b' belongs to another graph"):
+        graph.add(a, b)
+
+
+def test_applying_one_gate_instance_twice_raises():
+    g = Graph()
+    a = g.input("a")
+    gate = AddGate()
+    g.apply(gate, a, a, name="c")
+    with pytest.raises(GraphBuildError, match="already computes node 'c'"):
+        g.apply(gate, a, 1)
+    with pytest.raises(GraphBuildError, match="already computes node 'c'"):
+        Graph().apply(gate, 1, 2)         # in any graph
+
+
+def test_wrong_arity_duplicate_name_and_gate_class():
+    g = Graph()
+    a = g.input("a")
+    with pytest.raises(GraphBuildError, match="takes 2 input\\(s\\) \\(x, y\\), got 1"):
+        g.apply(MultiplyGate(), a, name="m")
+    with pytest.raises(GraphBuildError, match="'a': the name is already taken"):
+        g.param("a", 1.0)
+    with pytest.raises(GraphBuildError, match="pass an instance such as AddGate\\(\\)"):
+        g.apply(AddGate, a, a)
+    with pytest.raises(GraphBuildError, match="no node named 'q'"):
+        g.node("q")
+
+
+def test_a_cycle_cannot_be_built():
+    """Gates take only nodes that exist, and nodes cannot be rewired."""
+    g = Graph()
+    a = g.input("a")
+    c = a + 1
+    with pytest.raises(AttributeError):
+        c.inputs = (c,)
+    with pytest.raises(AttributeError):
+        a.gate = AddGate()
+    order = {n: i for i, n in enumerate(g.nodes)}
+    assert all(order[i] < order[n] for n in g.nodes for i in n.inputs)
+
+
+def test_backward_from_non_scalar_needs_upstream():
+    g = Graph()
+    x = g.input("x")
+    y = graph.sigmoid(x, name="y")
+    g.forward(x=np.zeros(3))
+    with pytest.raises(GraphShapeError, match="node 'y' has shape \\(3,\\), not a scalar"):
+        g.backward(y)
+    with pytest.raises(GraphShapeError, match="upstream for 'y' has shape \\(2,\\)"):
+        g.backward(y, upstream=np.ones(2))
+
+
+def test_backward_before_forward_names_the_node():
+    g = Graph()
+    x = g.input("x")
+    y = graph.exp(x, name="y")
+    with pytest.raises(GraphStateError, match="node 'y' was never computed"):
+        g.backward(y)
+
+
+def test_gate_error_in_forward_is_reraised_naming_the_node_and_the_graph_recovers():
+    g = Graph()
+    x = g.input("x")
+    c = g.apply(AddGate(), x, 1.0, name="c")
+    e = g.apply(LogGate(), x, name="e")
+    f = g.apply(MultiplyGate(), c, e, name="f")
+    assert g.forward(x=1.0) == 0.0
+    with pytest.raises(GateDomainError, match="^node 'e' \\(LogGate\\): LogGate.forward: log "
+                                              "of a non-positive number"):
+        g.forward(x=-1.0)
+    # nothing half-updated: a good feed recomputes everything after the failure
+    assert g.forward(x=np.e) == pytest.approx(1.0 + np.e)
+    g.backward(f)
+    assert x.grad == pytest.approx(1.0 + (1.0 + np.e) / np.e)
+
+
+def test_gate_shape_error_keeps_its_class():
+    g = Graph()
+    x, y = g.input("x"), g.input("y")
+    g.apply(AddGate(), x, y, name="s")
+    with pytest.raises(GateShapeError, match="^node 's' \\(AddGate\\): AddGate.forward"):
+        g.forward(x=np.ones(3), y=np.ones(4))
+
+
+def test_backward_after_failed_forward_refuses_stale_caches():
+    g = Graph()
+    x = g.input("x")
+    y = graph.log(x, name="y")
+    g.forward(x=2.0)
+    with pytest.raises(GateDomainError):
+        g.forward(x=0.0)
+    with pytest.raises(GraphStateError, match="node 'y' is out of date"):
+        g.backward(y)
+
+
+def test_student_gate_error_gets_a_note_naming_the_node():
+    class Broken:
+        def forward(self, x):
+            raise ZeroDivisionError("oops")
+
+        def backward(self, dz):
+            return (dz,)
+
+    g = Graph()
+    x = g.input("x")
+    g.apply(Broken(), x, name="bad")
+    with pytest.raises(ZeroDivisionError) as info:
+        g.forward(x=1.0)
+    assert "raised by node 'bad' (Broken) during forward" in info.value.__notes__
+
+
+def test_power_needs_a_number_and_matmul_a_known_shape():
+    g = Graph()
+    x, y = g.input("x"), g.input("y")
+    with pytest.raises(GraphBuildError, match="node 'x' \\*\\* "):
+        x ** y
+    with pytest.raises(GraphBuildError, match="cannot tell whether 'y' is a vector"):
+        x @ y
+
+
+def test_setting_the_value_of_an_op_or_constant_raises():
+    g = Graph()
+    x = g.input("x")
+    y = x + 1
+    with pytest.raises(GraphStateError, match="node 'add1' is an op"):
+        y.value = 3.0
+    x.value = 2.0                            # the same as feeding
+    assert g.forward() == 3.0
+
+
+def test_derivative_wrt_a_tensor_and_bad_tangent_raise():
+    g = Graph()
+    x = g.input("x")
+    y = graph.l2(x)
+    g.forward(x=np.ones(3))
+    with pytest.raises(GraphShapeError, match="'x' has shape \\(3,\\); use g.jvp"):
+        g.derivative(y, wrt=x)
+    with pytest.raises(GraphShapeError, match="tangent for 'x' has shape \\(2,\\)"):
+        g.jvp(y, {x: np.ones(2)})
