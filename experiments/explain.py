@@ -80,12 +80,13 @@ def run(args) -> int:
             second = first.with_name(f"{first.stem}-reduced{first.suffix}")
             drawings = [dot.write(graph, first, output, "full"),
                         dot.write(graph, second, output, "reduced")]
+    except GateError as exc:
+        # a value outside a gate's domain: the expression itself was fine
+        print(f"compgraph explain: {exc}", file=sys.stderr)
+        return 1
     except (ExpressionError, ValueError, OSError, RuntimeError) as exc:
         print(f"compgraph explain: error: {exc}", file=sys.stderr)
         return 2
-    except GateError as exc:
-        print(f"compgraph explain: {exc}", file=sys.stderr)
-        return 1
     if args.json:
         data = report.to_dict()
         if drawings:

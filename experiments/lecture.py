@@ -1,0 +1,288 @@
+"""``python -m experiments.lecture``: every worked example and exercise of the lecture,
+each result printed beside the value the lecture (or the exact formula) expects.
+
+1. e = (a+b)(b+1) at a=2, b=1: the simple assignments, values, reverse mode, forward
+   mode, the sum over paths, and the update to a=4.
+2. a = 2(xy + max(z, w)) at x=3, y=-4, z=2, w=-1: the gate patterns (scale
+   amplifies, add distributes, multiply switches, max routes).
+3. Exercise 1: z = xy + sin(x) at x = pi/4, y = 4, against dz/dx = y + cos x, dz/dy = x.
+4. Exercise 2: logistic regression f = sigma(w0 + w1 x1 + w2 x2) (CS231n's numbers).
+5. Exercises 3 and 4: the + - x / and sin, cos gates on tensors, checked numerically.
+6. L = L2(W x) with W = [[0.1, 0.5], [-0.3, 0.8]], x = [0.2, 0.4].
+7. The softmax Jacobian and the softmax + cross-entropy block (gradient p - y).
+8. Sum over paths: 9 paths = 3 x 3 through a cut vertex.
+
+Every line ends with a check mark or MISMATCH; the exit status is 1 if any mismatched.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+import gates
+import graph
+from gates.check.gate_check import check_gate
+from graph import Graph
+
+#: Absolute tolerance of a computed number against an exact expected one.
+EXACT = 1e-9
+
+
+@dataclass
+class Check:
+    """One printed line: a result beside its expected value."""
+
+    section: str
+    label: str
+    got: object
+    expected: object
+    tol: float = EXACT
+
+    @property
+    def ok(self) -> bool:
+        if isinstance(self.expected, str):
+            return self.got == self.expected
+        got, want = np.asarray(self.got, dtype=float), np.asarray(self.expected, dtype=float)
+        return got.shape == want.shape and bool(np.allclose(got, want, rtol=0, atol=self.tol))
+
+    def line(self) -> str:
+        mark = "✓" if self.ok else "✗ MISMATCH"
+        return f"  {self.label:<46} {_show(self.got):<20} expected {_show(self.expected):<20} {mark}"
+
+
+def _show(value) -> str:
+    if isinstance(value, str):
+        return value
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        return f"{float(a):.6g}"
+    return np.array2string(a, precision=4, suppress_small=True, separator=", ").replace("\n", "")
+
+
+class Lecture:
+    """Collects the checks of every section and prints them as it goes."""
+
+    def __init__(self, out=sys.stdout):
+        self.checks: list[Check] = []
+        self.section = ""
+        self.out = out
+
+    def title(self, text: str):
+        self.section = text
+        print(f"\n{text}", file=self.out)
+
+    def say(self, text: str):
+        print("  " + text.replace("\n", "\n  "), file=self.out)
+
+    def check(self, label, got, expected, tol=EXACT):
+        c = Check(self.section, label, got, expected, tol)
+        self.checks.append(c)
+        print(c.line(), file=self.out)
+        return c
+
+
+def lecture_example(L: Lecture):
+    L.title("1. e = (a+b)(b+1) at a=2, b=1")
+    g = Graph.from_expression("e = (a+b)*(b+1)")
+    L.check("simple assignments", "; ".join(g.program.lines()),
+            "c ← a + b; d ← b + 1; e ← c × d")
+    g.forward(a=2, b=1)
+    for name, want in (("c", 3), ("d", 2), ("e", 6)):
+        L.check(f"{name}", g.node(name).value, want)
+    e = g.node("e")
+    g.backward(e)
+    L.check("reverse mode ∂e/∂a = d", g.node("a").grad, 2)
+    L.check("reverse mode ∂e/∂b = d + c (fan-out adds)", g.node("b").grad, 5)
+    L.check("forward mode ∂e/∂b", g.derivative(e, wrt="b"), 5)
+    p = g.paths(e, "b")
+    L.check("paths b→c→e, b→d→e: products", [q.product for q in p.paths], [2, 3])
+    L.check("sum over paths ∂e/∂b", p.total, 5)
+    L.say(str(g.explain(e, wrt="b").table()))
+    g.forward(a=4)
+    L.check("after a=4: e", e.value, 10)
+    L.check("after a=4: forward mode ∂e/∂b", g.derivative(e, wrt="b"), 7)
+    g.backward(e)
+    L.check("after a=4: reverse mode ∂e/∂b", g.node("b").grad, 7)
+
+
+def gate_patterns(L: Lecture):
+    L.title("2. a = 2(xy + max(z, w)) at x=3, y=-4, z=2, w=-1: the gate patterns")
+    g = Graph.from_expression("a = 2*(x*y + max(z, w))")
+    L.say("  ".join(g.program.lines()))
+    out = g.node("a")
+    L.check("a", g.forward(x=3, y=-4, z=2, w=-1), -20)
+    g.backward(out)
+    grad = {n.name: n.grad for n in g.nodes}
+    L.check("scale amplifies: ∂a/∂d = k", grad["d"], 2)
+    L.check("add distributes: ∂a/∂b, ∂a/∂c = ∂a/∂d", [grad["b"], grad["c"]], [2, 2])
+    L.check("multiply switches: ∂a/∂x = y·2", grad["x"], -8)
+    L.check("multiply switches: ∂a/∂y = x·2", grad["y"], 6)
+    L.check("max routes: ∂a/∂z (z won)", grad["z"], 2)
+    L.check("max routes: ∂a/∂w (w lost)", grad["w"], 0)
+
+
+def exercise_1(L: Lecture):
+    L.title("3. Exercise 1: z = xy + sin(x) at x = π/4, y = 4")
+    x, y = math.pi / 4, 4.0
+    g = Graph.from_expression("z = x*y + sin(x)")
+    L.say("  ".join(g.program.lines()))
+    z = g.node("z")
+    L.check("z = π + √2/2", g.forward(x=x, y=y), x * y + math.sin(x))
+    g.backward(z)
+    L.check("∂z/∂x = y + cos x", g.node("x").grad, y + math.cos(x))
+    L.check("∂z/∂y = x", g.node("y").grad, x)
+    L.check("forward mode ∂z/∂x", g.derivative(z, wrt="x"), y + math.cos(x))
+    L.check("sum over 2 paths ∂z/∂x", g.paths(z, "x").total, y + math.cos(x))
+
+
+def exercise_2(L: Lecture):
+    L.title("4. Exercise 2: f = σ(w0 + w1·x1 + w2·x2) at w0=-3, w1=2, w2=-3, x1=-1, x2=-2")
+    g = Graph.from_expression("f = sigmoid(w0 + w1*x1 + w2*x2)")
+    L.say("  ".join(g.program.lines()))
+    f = g.node("f")
+    value = g.forward(w0=-3, w1=2, w2=-3, x1=-1, x2=-2)
+    s = -3 + 2 * -1 + -3 * -2                       # = 1
+    sig = 1 / (1 + math.exp(-s))
+    ds = sig * (1 - sig)                            # σ'(1) = 0.1966
+    L.check("the sum w0 + w1·x1 + w2·x2", g.node("d").value, 1)
+    L.check("f = σ(1) (CS231n: 0.73)", value, sig)
+    L.check("f to 2 decimals", round(float(value), 2), 0.73)
+    g.backward(f)
+    grads = {n: g.node(n).grad for n in ("w0", "w1", "w2", "x1", "x2")}
+    L.check("∂f/∂sum = (1 - f)·f", g.node("d").grad, ds)
+    L.check("∂f/∂w0 = dsum (the bias)", grads["w0"], ds)
+    L.check("∂f/∂w1 = x1·dsum (CS231n: -0.2)", grads["w1"], -1 * ds)
+    L.check("∂f/∂w2 = x2·dsum (CS231n: -0.39)", grads["w2"], -2 * ds)
+    L.check("∂f/∂x1 = w1·dsum (CS231n: 0.39)", grads["x1"], 2 * ds)
+    L.check("∂f/∂x2 = w2·dsum (CS231n: -0.59)", grads["x2"], -3 * ds)
+    rounded = [round(float(grads[n]), 2) for n in ("w0", "w1", "w2", "x1", "x2")]
+    L.check("all five to 2 decimals", rounded, [0.2, -0.2, -0.39, 0.39, -0.59])
+
+
+def exercises_3_4(L: Lecture):
+    L.title("5. Exercises 3 and 4: tensor gates, backward and jvp checked against "
+            "scipy.differentiate")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    away = rng.uniform(0.5, 2.0, (2, 3)) * rng.choice([-1.0, 1.0], (2, 3))
+    row = rng.standard_normal(3)
+    cases = [
+        ("x + y", gates.AddGate(), (x, y)),
+        ("x - y", gates.SubtractGate(), (x, y)),
+        ("x * y", gates.MultiplyGate(), (x, y)),
+        ("x / y (y away from 0)", gates.DivideGate(), (x, away)),
+        ("x * row (broadcast, summed back)", gates.MultiplyGate(), (x, row)),
+        ("sin x", gates.SinGate(), (x,)),
+        ("cos x", gates.CosGate(), (x,)),
+    ]
+    for label, gate, inputs in cases:
+        report = check_gate(gate, *inputs)
+        worst = max((c.worst.abs_error for inp in report.inputs for c in inp.comparisons
+                     if c.worst is not None), default=0.0)
+        L.check(f"{label}: max error {worst:.0e}",
+                "PASS" if report.ok else report.verdict, "PASS")
+
+
+def l2_of_matvec(L: Lecture):
+    L.title("6. L = L2(W·x), W = [[0.1, 0.5], [-0.3, 0.8]], x = [0.2, 0.4]")
+    g = Graph()
+    W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))
+    x = g.input("x")
+    q = graph.matvec(W, x, name="q")
+    loss = graph.l2(q, name="L")
+    L.check("q = W·x", g.forward(x=np.array([0.2, 0.4]), outputs=q), [0.22, 0.26])
+    L.check("L = 0.22² + 0.26²", g.forward(outputs=loss), 0.116)
+    g.backward(loss)
+    L.check("∂L/∂q = 2q", q.grad, [0.44, 0.52])
+    L.check("∂L/∂W = 2q xᵀ", W.grad, [[0.088, 0.176], [0.104, 0.208]])
+    L.check("∂L/∂x = Wᵀ 2q", x.grad, [-0.112, 0.636])
+    report = check_gate(g.as_gate([W, x], loss), W.value, x.value)
+    L.check("the graph as a gate, checked numerically",
+            "PASS" if report.ok else report.verdict, "PASS")
+
+
+def softmax_blocks(L: Lecture):
+    L.title("7. Softmax Jacobian and softmax + cross-entropy")
+    logits = np.array([1.0, 2.0, 0.5])
+    gate = gates.SoftmaxGate()
+    p = gate.forward(logits[None, :])[0]
+    # row i of the Jacobian is backward(e_i): the gradient of p_i
+    J = np.array([gate.backward(np.eye(3)[i][None, :])[0][0] for i in range(3)])
+    L.check("p = softmax([1, 2, 0.5])", p, np.exp(logits) / np.exp(logits).sum())
+    L.check("diagonal ∂p_i/∂x_i = p_i(1 - p_i)", np.diag(J), p * (1 - p))
+    off = ~np.eye(3, dtype=bool)
+    L.check("off diagonal ∂p_i/∂x_j = -p_i·p_j", J[off], -np.outer(p, p)[off])
+    report = check_gate(gates.SoftmaxGate(), logits[None, :])
+    L.check("softmax gate checked numerically", "PASS" if report.ok else report.verdict, "PASS")
+
+    labels = np.array([0])
+    fused = gates.SoftmaxCrossEntropyGate()
+    loss = fused.forward(logits[None, :], labels)
+    dlogits, dlabels = fused.backward(1.0)
+    y = np.eye(3)[labels[0]]
+    L.check("loss = -log p_y", loss, -math.log(p[0]))
+    L.check("fused gradient = p - y", dlogits[0], p - y)
+    L.check("labels get no gradient", str(dlabels), "None")
+
+    g = Graph()                 # the same loss from separate gates: -log(sum(onehot * p))
+    x = g.input("x")
+    picked = graph.sum(graph.softmax(x) * y[None, :], name="p_y")
+    composed = graph.negate(graph.log(picked), name="loss")
+    L.check("composed gates: softmax, ×y, sum, log, -", g.forward(x=logits[None, :],
+                                                              outputs=composed), loss)
+    g.backward(composed)
+    L.check("composed gradient = p - y too", x.grad[0], p - y)
+    report = check_gate(gates.SoftmaxCrossEntropyGate(), 3 * np.random.default_rng(1)
+                        .standard_normal((4, 3)), np.array([0, 2, 1, 2]))
+    L.check("fused gate (batch of 4) checked numerically",
+            "PASS" if report.ok else report.verdict, "PASS")
+
+
+def nine_paths(L: Lecture):
+    L.title("8. Sum over paths: 9 paths = 3 × 3 through the cut vertex y")
+    g = Graph.from_expression("p1 = 2*x; p2 = x**2; p3 = sin(x); y = p1 + p2 + p3\n"
+                              "q1 = 3*y; q2 = y**2; q3 = cos(y); z = q1 + q2 + q3")
+    L.say("  ".join(g.program.lines()))
+    z = g.node("z")
+    g.forward(x=0.5)
+    g.backward(z)
+    p = g.paths(z, "x")
+    L.say(str(p))
+    L.check("number of paths", p.count, 9)
+    L.check("factored", p.factored(), "9 paths = 3 × 3 (through y)")
+    xv = 0.5
+    yv = 2 * xv + xv ** 2 + math.sin(xv)
+    dy = 2 + 2 * xv + math.cos(xv)
+    dz = 3 + 2 * yv - math.sin(yv)
+    L.check("stage x → y: ∂y/∂x = 2 + 2x + cos x", p.stages[0].total, dy)
+    L.check("stage y → z: ∂z/∂y = 3 + 2y - sin y", p.stages[1].total, dz)
+    L.check("sum of 9 products = product of stage sums", p.total, dy * dz)
+    L.check("= reverse mode ∂z/∂x", g.node("x").grad, dy * dz)
+
+
+SECTIONS = (lecture_example, gate_patterns, exercise_1, exercise_2, exercises_3_4,
+            l2_of_matvec, softmax_blocks, nine_paths)
+
+
+def run(out=sys.stdout) -> Lecture:
+    """Run every section, printing to ``out``; return the lecture with its checks."""
+    lecture = Lecture(out)
+    for section in SECTIONS:
+        section(lecture)
+    return lecture
+
+
+def main() -> int:
+    lecture = run()
+    bad = [c for c in lecture.checks if not c.ok]
+    print(f"\n{len(lecture.checks) - len(bad)} of {len(lecture.checks)} results match the "
+          f"lecture" + ("" if not bad else f"; MISMATCH: {', '.join(c.label for c in bad)}"))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
