@@ -1,0 +1,1 @@
+def grade_folder(*a, **k): raise NotImplementedError

@@ -1,0 +1,146 @@
+"""The hidden test cases: for each gate, several input shapes, batch sizes and
+constructor parameters, with values drawn from a seed.
+
+Shapes are listed per family of gates (elementwise one-input, broadcasting
+two-input, reductions, linear, softmax); values are resampled from the gate's own
+``example_inputs``, so each input stays inside the gate's domain (positive for log,
+away from zero for a divisor, away from the poles of tan) without a rule per gate.
+Gates with kinks (max, relu) get inputs at least :data:`KINK_MARGIN` away from them,
+where the derivative is defined and a numerical derivative can be trusted.
+Every gate also gets float32 cases, and an upstream gradient u1, a second one u2,
+and (for jvp) one tangent per differentiable input, all seeded.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+KINK_MARGIN = 0.05
+
+_ELEMENTWISE = [(4, 3), (1, 5), (2, 3, 4), (7,), ()]
+_BROADCAST = [((4, 3), (4, 3)), ((1, 5), (1, 5)), ((6, 2), (2,)), ((2, 3, 4), (3, 1)),
+              ((5,), ())]
+_REDUCTION = [((3, 4, 2), 1), ((4, 3), None), ((4, 3), 0), ((3, 4, 2), (0, 2)), ((2, 5), -1)]
+
+#: gate name -> list of (input shapes, constructor parameters); float32 repeats case 0
+SHAPES = {
+    **{name: [((s,), {}) for s in _ELEMENTWISE] for name in (
+        "NegateGate", "ReLUGate", "SigmoidGate", "TanhGate", "SinGate", "CosGate",
+        "TanGate", "ExpGate", "LogGate", "L2Gate")},
+    **{name: [(s, {}) for s in _BROADCAST] for name in (
+        "AddGate", "SubtractGate", "MultiplyGate", "DivideGate", "MaxGate")},
+    "ScaleGate": [((s,), {"k": k}) for s, k in zip(_ELEMENTWISE, (-2.5, 0.5, 3.0, -1.0, 2.0))],
+    "PowerGate": [((s,), {"n": n}) for s, n in zip(_ELEMENTWISE, (2.5, 2.0, 3.0, 0.5, 1.5))],
+    "SumGate": [((s,), {"axis": a}) for s, a in _REDUCTION],
+    "MeanGate": [((s,), {"axis": a}) for s, a in _REDUCTION],
+    "MatVecGate": [(((3, 4), (4,)), {}), (((1, 5), (5,)), {}), (((6, 2), (2,)), {}),
+                   (((4, 1), (1,)), {})],
+    "MatMulGate": [(((3, 4), (4, 2)), {}), (((1, 5), (5, 3)), {}), (((6, 2), (2, 1)), {}),
+                   (((2, 3), (3, 4)), {})],
+    "AffineGate": [(((5, 4), (4, 3), (3,)), {}), (((1, 4), (4, 2), (2,)), {}),
+                   (((8, 3), (3, 5), (5,)), {}), (((2, 1), (1, 1), (1,)), {})],
+    "SoftmaxGate": [(((3, 5),), {}), (((1, 4),), {}), (((6, 2),), {}), (((2, 3, 4),), {})],
+    "SoftmaxCrossEntropyGate": [(((5, 4), (5,)), {}), (((1, 3), (1,)), {}),
+                                (((8, 6), (8,)), {}), (((3, 2), (3,)), {})],
+}
+
+
+@dataclass
+class Case:
+    """One hidden test: constructor parameters, inputs, upstreams u1/u2, tangents."""
+
+    label: str
+    params: dict
+    inputs: list
+    differentiable: tuple
+    float32: bool = False
+    up1: np.ndarray | None = None
+    up2: np.ndarray | None = None
+    tangents: list = field(default_factory=list)
+    names: tuple = ()
+
+    @property
+    def arity(self) -> int:
+        return len(self.inputs)
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(self.names, self.inputs))
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        kind = "float32" if self.float32 else "float64"
+        return f"case {self.label} ({kind}: {shapes}{params})"
+
+
+def _seed(seed: int, name: str) -> np.random.Generator:
+    # one stream per gate, so --gates SigmoidGate sees the same inputs as a full run
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def _pools(cls, rng):
+    """Many valid values per input, from the gate's own example_inputs."""
+    draws = [cls.example_inputs(rng) for _ in range(8)]
+    return [np.concatenate([np.ravel(d[j]) for d in draws]) for j in range(len(draws[0]))]
+
+
+def _draw(pool, shape, rng, first):
+    if pool.dtype.kind in "iu":  # class labels: any class of the first input's last axis
+        return rng.integers(0, first.shape[-1], size=shape)
+    return np.asarray(rng.choice(pool, size=shape), dtype=np.float64)
+
+
+def _kink_distance(name, inputs):
+    if name == "ReLUGate":
+        return np.min(np.abs(inputs[0]), initial=np.inf)
+    if name == "MaxGate":
+        return np.min(np.abs(inputs[0] - inputs[1]), initial=np.inf)
+    return np.inf
+
+
+def _params(cls, params):
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+def build_cases(cls, seed: int) -> list[Case]:
+    """The hidden cases for gate class ``cls`` (a reference gate) under ``seed``.
+
+    Falls back to the shapes of ``example_inputs`` for a gate not in :data:`SHAPES`.
+    """
+    name = cls.__name__
+    rng = _seed(seed, name)
+    pools = _pools(cls, rng)
+    example = cls.example_gate()
+    specs = SHAPES.get(name) or [(tuple(np.shape(a) for a in cls.example_inputs(rng)), {})]
+    default_params = {k: getattr(example, k) for k in getattr(example, "__dict__", {})
+                      if not k.startswith("_")}
+    diff = example.differentiable_inputs()
+    cases = []
+    for index, (shapes, params) in enumerate(specs + specs[:1]):
+        for _ in range(100):
+            inputs = []
+            for pool, shape in zip(pools, shapes):
+                inputs.append(_draw(pool, shape, rng, inputs[0] if inputs else None))
+            if _kink_distance(name, inputs) > KINK_MARGIN or cls.kinks is False:
+                break
+        params = params if name in SHAPES else default_params
+        f32 = index == len(specs)
+        if f32:
+            inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in inputs]
+        cases.append(Case(label=str(index + 1), params=_params(cls, params), inputs=inputs,
+                          differentiable=diff, float32=f32, names=tuple(cls.input_names)))
+    return cases
+
+
+def add_directions(case: Case, out_shape, rng: np.random.Generator) -> None:
+    """Seeded upstream gradients (output's shape) and tangents (each input's shape)."""
+    dtype = np.float32 if case.float32 else np.float64
+    case.up1 = rng.standard_normal(out_shape).astype(dtype)
+    case.up2 = rng.standard_normal(out_shape).astype(dtype)
+    case.tangents = [rng.standard_normal(a.shape).astype(dtype) if d else None
+                     for a, d in zip(case.inputs, case.differentiable)]
+
+
+def directions_rng(seed: int, name: str) -> np.random.Generator:
+    """The seeded stream for upstreams and tangents, separate from the inputs' stream."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode()), 1])

@@ -1,0 +1,162 @@
+"""Grading results and their three renderings: a terminal table, JSON, and Gradescope.
+
+:class:`SubmissionResult` holds one :class:`GateResult` per expected gate, each with
+one :class:`CheckResult` per check (points earned, points possible, and a reason a
+student can act on for every point lost). Files are written atomically (a temporary
+file in the same directory, then ``os.replace``), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .rubric import CHECK_TITLES
+
+#: Reasons kept per check (the rest are counted), so a report stays readable.
+MAX_REASONS = 3
+
+
+@dataclass
+class CheckResult:
+    """One check of one gate: ``passed`` of ``total`` cases, worth ``max_points``."""
+
+    name: str
+    points: float
+    max_points: float
+    passed: int = 0
+    total: int = 0
+    reasons: list = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return CHECK_TITLES.get(self.name, self.name)
+
+
+@dataclass
+class GateResult:
+    """A gate's checks, a one-word status, notes for the whole gate, and what it printed."""
+
+    name: str
+    checks: list
+    status: str = "graded"
+    notes: list = field(default_factory=list)
+    output: str = ""
+    elapsed: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_points for c in self.checks)
+
+    def text(self) -> str:
+        """The feedback for this gate: notes, then each check with its lost points explained."""
+        lines = list(self.notes)
+        for c in self.checks:
+            mark = "ok  " if c.points >= c.max_points - 1e-9 else "LOST"
+            lines.append(f"[{mark}] {c.title}: {c.points:.2f}/{c.max_points:.2f}"
+                         + (f" ({c.passed}/{c.total} cases)" if c.total else ""))
+            shown = c.reasons[:MAX_REASONS]
+            lines += [f"       - {r}" for r in shown]
+            if len(c.reasons) > len(shown):
+                lines.append(f"       - ... and {len(c.reasons) - len(shown)} more like these")
+        if self.output:
+            lines.append("Printed by your code (start):\n" + self.output)
+        return "\n".join(lines)
+
+
+@dataclass
+class SubmissionResult:
+    """Everything about one graded file; ``notes`` apply to the whole submission."""
+
+    submission: str
+    gates: list
+    notes: list = field(default_factory=list)
+    output: str = ""
+    elapsed: float = 0.0
+    seed: int = 0
+    jvp: bool = False
+
+    @property
+    def score(self) -> float:
+        return sum(g.score for g in self.gates)
+
+    @property
+    def max_score(self) -> float:
+        return sum(g.max_score for g in self.gates)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+    def to_dict(self) -> dict:
+        """A plain, JSON-ready dict (the ``--json`` report)."""
+        data = asdict(self)
+        data.update(score=round(self.score, 4), max_score=round(self.max_score, 4),
+                    percent=round(self.percent, 2))
+        for g, gd in zip(self.gates, data["gates"]):
+            gd.update(score=round(g.score, 4), max_score=round(g.max_score, 4))
+        return data
+
+
+def format_table(result: SubmissionResult, details: bool = True) -> str:
+    """The terminal report: one row per gate with points per check, then the reasons."""
+    names = [c.name for c in result.gates[0].checks] if result.gates else []
+    short = {"forward": "fwd", "backward": "bwd", "gradients": "grads",
+             "inputs_unchanged": "inputs", "repeatable": "repeat", "float32": "f32", "jvp": "jvp"}
+    width = max([len(g.name) for g in result.gates] + [4])
+    head = f"{'gate':<{width}}  " + "  ".join(f"{short.get(n, n):>6}" for n in names)
+    lines = [f"Grading {result.submission}", *result.notes, "",
+             head + f"  {'score':>11}  status", "-" * (len(head) + 22)]
+    for g in result.gates:
+        cells = "  ".join(f"{c.points:6.2f}" for c in g.checks)
+        lines.append(f"{g.name:<{width}}  {cells}  {g.score:5.1f}/{g.max_score:<5.1f}  {g.status}")
+    lines.append("-" * (len(head) + 22))
+    lines.append(f"{'total':<{width}}  {' ' * (8 * len(names) - 2)}  "
+                 f"{result.score:5.1f}/{result.max_score:<5.1f}  {result.percent:.1f}%"
+                 f"   ({result.elapsed:.1f} s)")
+    if details:
+        for g in result.gates:
+            if g.score < g.max_score - 1e-9 or g.notes:
+                lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}", g.text()]
+    return "\n".join(lines)
+
+
+def gradescope(result: SubmissionResult) -> dict:
+    """Gradescope's ``results.json``: one test per gate, with the whole feedback as output."""
+    tests = []
+    for number, g in enumerate(result.gates, 1):
+        tests.append({
+            "name": g.name, "number": str(number),
+            "score": round(g.score, 4), "max_score": round(g.max_score, 4),
+            "status": "passed" if g.score >= g.max_score - 1e-9 else "failed",
+            "output": g.text(), "visibility": "visible"})
+    summary = [f"{result.score:.2f}/{result.max_score:.2f} points ({result.percent:.1f}%)",
+               *result.notes]
+    if result.output:
+        summary.append("Printed while importing your file (start):\n" + result.output)
+    return {"score": round(result.score, 4), "execution_time": round(result.elapsed, 3),
+            "output": "\n".join(summary), "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """Write ``data`` as JSON atomically: all of it or (on a crash) the old file, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, allow_nan=False, default=str)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,211 @@
+"""The code that runs *inside* the child process: import a submission, call its gates.
+
+This file is executed by path (``python -I runner.py WORKDIR``), never imported by the
+grader, and imports nothing but the standard library and numpy, so it works in a
+child whose ``sys.path`` holds neither compgraph's source nor the current directory.
+
+It reads ``WORKDIR/task.json`` (what to do) and ``WORKDIR/cases.npz`` (the inputs,
+upstream gradients and tangents the grader chose), calls the submission, and writes
+what came back, raw, into ``WORKDIR/out/``: one ``<step>.npz`` of arrays and one
+``<step>.json`` of descriptions (types, errors) per step, each written atomically as
+soon as the step ends, so a later crash or timeout keeps the earlier steps. It judges
+nothing: the grader compares the arrays with its own expectations.
+
+Steps of a gate task, per case ``i``: ``c<i>_forward`` (the output, and the inputs
+as they are afterwards), ``c<i>_backward`` (backward(u1), backward(u1) again,
+backward(u2), and the inputs afterwards), ``c<i>_jvp`` (if asked). All forwards run
+before any backward, so a backward that hangs still leaves the forward results.
+"""
+
+import json
+import os
+import resource
+import sys
+import traceback
+
+# Limits first, before anything the submission controls runs in this process.
+_TASK_DIR = sys.argv[1]
+with open(os.path.join(_TASK_DIR, "task.json"), encoding="utf-8") as _f:
+    TASK = json.load(_f)
+_LIMITS = TASK["limits"]
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+resource.setrlimit(resource.RLIMIT_CPU, (_LIMITS["cpu"], _LIMITS["cpu"] + 1))
+resource.setrlimit(resource.RLIMIT_AS, (_LIMITS["memory"], _LIMITS["memory"]))
+resource.setrlimit(resource.RLIMIT_FSIZE, (_LIMITS["fsize"], _LIMITS["fsize"]))
+
+import importlib.abc  # noqa: E402  (after the limits on purpose)
+import importlib.util  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+OUT = os.path.join(_TASK_DIR, "out")
+# Bound now, so a submission that rebinds np.savez or json.dump cannot change how
+# results are written (it can still only write numbers it computed).
+_savez, _dump, _replace, _asarray = np.savez, json.dump, os.replace, np.asarray
+_MAX_TEXT = 2000
+
+
+class _BlockReference(importlib.abc.MetaPathFinder):
+    """Refuse to import compgraph's own packages: a submission must write its gates."""
+
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in self.names:
+            raise ImportError(f"a submission may not import compgraph's reference package "
+                              f"'{fullname}': write the gates yourself")
+        return None
+
+
+def _error(exc):
+    """A description of an exception: type, message, and the submission line it came from."""
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == SUBMISSION:
+            where = {"line": frame.lineno, "code": (frame.line or "")[:200],
+                     "function": frame.name}
+    if isinstance(exc, SystemExit):
+        text = f"called sys.exit({exc.code!r})"
+    else:
+        text = str(exc)
+    return {"type": type(exc).__name__, "message": text[:_MAX_TEXT], "where": where}
+
+
+def _frameworks():
+    return sorted(n for n in TASK["frameworks"] if n in sys.modules)
+
+
+def _write(step, arrays, info):
+    """Write one step's arrays and descriptions atomically (temp file, then rename)."""
+    info = dict(info, frameworks=_frameworks())
+    tmp = os.path.join(OUT, step + ".tmp.npz")
+    _savez(tmp, **arrays)
+    _replace(tmp, os.path.join(OUT, step + ".npz"))
+    tmp = os.path.join(OUT, step + ".tmp.json")
+    with open(tmp, "w", encoding="utf-8") as f:
+        _dump(info, f)
+    _replace(tmp, os.path.join(OUT, step + ".json"))
+
+
+def _describe(value, arrays, key):
+    """Store ``value`` under ``key`` if it is a real numeric array or number; say what it was."""
+    kind = type(value).__name__
+    if value is None:
+        return {"kind": "None"}
+    try:
+        arr = _asarray(value)
+    except Exception as exc:  # noqa: BLE001  (anything a submission returns)
+        return {"kind": kind, "problem": f"cannot be read as an array: {str(exc)[:200]}"}
+    if arr.dtype.kind not in "biuf":
+        return {"kind": kind, "problem": f"holds {arr.dtype} values, not real numbers"}
+    arrays[key] = np.array(arr, copy=True)
+    return {"kind": kind}
+
+
+def _grads(value, arrays, prefix):
+    """Describe what backward returned: a tuple/list of gradients, or a bare array."""
+    if isinstance(value, (tuple, list)):
+        return {"container": type(value).__name__, "length": len(value),
+                "items": [_describe(g, arrays, f"{prefix}_{j}") for j, g in enumerate(value)]}
+    return {"container": None, "length": None, "items": [_describe(value, arrays, f"{prefix}_0")]}
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args), None
+    except BaseException as exc:  # noqa: BLE001  (SystemExit and KeyboardInterrupt too)
+        return None, _error(exc)
+
+
+def _arg(arr):
+    """0-d arrays go in as numpy scalars, as a gate's 0-d output would come out."""
+    return arr[()] if arr.ndim == 0 else arr
+
+
+def _import():
+    spec = importlib.util.spec_from_file_location("submission", SUBMISSION)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _probe(module):
+    classes = {}
+    for name in TASK["gates"]:
+        cls = getattr(module, name, None)
+        classes[name] = {
+            "found": isinstance(cls, type),
+            "methods": [m for m in ("forward", "backward", "jvp")
+                        if callable(getattr(cls, m, None))] if isinstance(cls, type) else []}
+    return classes
+
+
+def _grade_gate(module):
+    cls = getattr(module, TASK["gate"])
+    data = np.load(os.path.join(_TASK_DIR, "cases.npz"), allow_pickle=False)
+    gates = []
+    for i, case in enumerate(TASK["cases"]):
+        inputs = [data[f"c{i}_in{j}"].copy() for j in range(case["arity"])]
+        arrays, info = {}, {}
+        gate, err = _call(lambda: cls(**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in case["params"].items()}))
+        if err is None:
+            out, err = _call(gate.forward, *[_arg(a) for a in inputs])
+            if err is None:
+                info["output"] = _describe(out, arrays, "out")
+        info["error"] = err
+        for j, a in enumerate(inputs):
+            arrays[f"after_{j}"] = a
+        _write(f"c{i}_forward", arrays, info)
+        gates.append((gate if err is None else None, inputs))
+    for i, case in enumerate(TASK["cases"]):
+        gate, inputs = gates[i]
+        if gate is None:
+            continue
+        arrays, info = {}, {"error": None}
+        for call, key in (("up1", "g1"), ("up1", "g1again"), ("up2", "g2")):
+            value, err = _call(gate.backward, _arg(data[f"c{i}_{call}"].copy()))
+            if err is not None:
+                info["error"] = dict(err, call=key)
+                break
+            info[key] = _grads(value, arrays, key)
+        for j, a in enumerate(inputs):
+            arrays[f"after_{j}"] = a
+        _write(f"c{i}_backward", arrays, info)
+    if not TASK["jvp"]:
+        return
+    for i, case in enumerate(TASK["cases"]):
+        gate, inputs = gates[i]
+        if gate is None:
+            continue
+        tangents = [_arg(data[f"c{i}_t{j}"].copy()) if f"c{i}_t{j}" in data else None
+                    for j in range(case["arity"])]
+        arrays, info = {}, {}
+        value, info["error"] = _call(gate.jvp, *tangents)
+        if info["error"] is None:
+            info["tangent"] = _describe(value, arrays, "tangent")
+        _write(f"c{i}_jvp", arrays, info)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    sys.meta_path.insert(0, _BlockReference(TASK["blocked"]))
+    module, err = _call(_import)
+    if err is not None or TASK["mode"] == "probe":
+        info = {"error": err, "modules": sorted(m for m in sys.modules if "." not in m)}
+        if err is None:
+            info["classes"] = _probe(module)
+        _write("import", {}, info)
+        return
+    _grade_gate(module)
+
+
+SUBMISSION = os.path.join(_TASK_DIR, TASK["submission"])
+
+if __name__ == "__main__":
+    main()
+    # Flush the submission's prints, then leave without running its atexit hooks.
+    sys.stdout.flush()
+    os._exit(0)

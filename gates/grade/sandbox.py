@@ -1,0 +1,160 @@
+"""Run :mod:`gates.grade.runner` in a child process with limits, and read what it wrote.
+
+The child is ``python -I runner.py WORKDIR``: isolated mode (no PYTHON* variables, no
+user site-packages, neither the current nor the script's directory on ``sys.path``),
+its own session (so a timeout kills the whole process group, grandchildren included),
+a temporary working directory, and stdout/stderr going to files in that directory.
+The runner sets its own limits before importing the submission: CPU seconds
+(RLIMIT_CPU), address space (RLIMIT_AS, so a 4 GB allocation fails with MemoryError),
+file size (RLIMIT_FSIZE, so a flood of prints stops at the cap) and no core dumps.
+The grader keeps a wall-clock timeout on top. Only the first few kilobytes of the
+captured output are ever read back, so 10 MB of prints cost the grader nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RUNNER = Path(__file__).with_name("runner.py")
+
+#: How much of the child's stdout/stderr is kept for the report.
+OUTPUT_EXCERPT = 2000
+
+
+@dataclass
+class Limits:
+    """Per-child limits: wall-clock seconds, CPU seconds, bytes of memory and of any file."""
+
+    timeout: float = 10.0
+    memory: int = 1 << 30
+    fsize: int = 16 << 20
+
+    @property
+    def cpu(self) -> int:
+        return max(1, int(self.timeout + 1))
+
+
+@dataclass
+class ChildRun:
+    """How one child ended, and the raw steps it wrote (``step -> (arrays, info)``)."""
+
+    returncode: int | None
+    timed_out: bool
+    elapsed: float
+    stdout: str
+    stderr: str
+    stdout_bytes: int
+    steps: dict = field(default_factory=dict)
+
+    @property
+    def ending(self) -> str | None:
+        """A sentence on an abnormal end, or None when the child exited normally."""
+        if self.timed_out:
+            return f"did not finish within the time limit ({self.elapsed:.1f} s): an endless loop?"
+        code = self.returncode
+        if code is None or code == 0:
+            return None
+        if code < 0:
+            sig = -code
+            name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else sig
+            why = {"SIGSEGV": "a segmentation fault (memory corruption, e.g. via ctypes)",
+                   "SIGXCPU": "the CPU time limit was exceeded: an endless loop?",
+                   "SIGKILL": "it was killed (out of time or memory)",
+                   "SIGXFSZ": "it wrote more output than allowed"}.get(str(name), "a signal")
+            return f"crashed with {name}: {why}"
+        return f"exited with status {code} (sys.exit or os._exit in the submission?)"
+
+    def output_excerpt(self) -> str:
+        """The start of what the submission printed, marked when cut."""
+        text = self.stdout + self.stderr
+        if self.stdout_bytes > OUTPUT_EXCERPT:
+            text += f"\n... ({self.stdout_bytes} bytes of output in all, cut)"
+        return text
+
+
+def _read_excerpt(path: Path) -> tuple[str, int]:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(OUTPUT_EXCERPT)
+    except OSError:
+        return "", 0
+    return head.decode("utf-8", errors="replace"), size
+
+
+def _read_steps(out: Path, max_bytes: int) -> dict:
+    """Every complete step the child wrote; anything malformed is skipped, never trusted."""
+    steps = {}
+    if not out.is_dir():
+        return steps
+    for meta in out.glob("*.json"):
+        if meta.name.endswith(".tmp.json"):
+            continue
+        data = meta.with_suffix(".npz")
+        try:
+            if meta.stat().st_size > max_bytes or not data.is_file():
+                continue
+            info = json.loads(meta.read_text(encoding="utf-8"))
+            with np.load(data, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, json.JSONDecodeError):
+            continue
+        if isinstance(info, dict):
+            steps[meta.stem] = (arrays, info)
+    return steps
+
+
+def child_env() -> dict:
+    """The grader's environment with BLAS held to one thread (children run side by side)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env
+
+
+def start(workdir: Path, task: dict, limits: Limits) -> tuple[subprocess.Popen, float]:
+    """Write ``task.json`` with the limits and start the runner on ``workdir``."""
+    task = dict(task, limits={"cpu": limits.cpu, "memory": limits.memory,
+                              "fsize": limits.fsize})
+    (workdir / "task.json").write_text(json.dumps(task), encoding="utf-8")
+    with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(RUNNER), str(workdir)], cwd=workdir,
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(),
+            start_new_session=True)
+    return proc, time.perf_counter()
+
+
+def finish(proc: subprocess.Popen, started: float, workdir: Path, limits: Limits) -> ChildRun:
+    """Wait for the child (killing its process group at the timeout) and collect its steps."""
+    timed_out = False
+    remaining = max(0.0, limits.timeout - (time.perf_counter() - started))
+    try:
+        proc.wait(timeout=remaining)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    try:
+        # the runner os._exit()s at the end; anything left in its group is the submission's
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.wait()
+    elapsed = time.perf_counter() - started
+    stdout, size = _read_excerpt(workdir / "stdout.txt")
+    stderr, _ = _read_excerpt(workdir / "stderr.txt")
+    return ChildRun(proc.returncode, timed_out, elapsed, stdout, stderr, size,
+                    _read_steps(workdir / "out", limits.fsize))
+
+
+def run(workdir: Path, task: dict, limits: Limits) -> ChildRun:
+    """:func:`start` then :func:`finish`."""
+    proc, started = start(workdir, task, limits)
+    return finish(proc, started, workdir, limits)

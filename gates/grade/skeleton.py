@@ -1,0 +1,188 @@
+"""The file students complete, generated from the gate registry; and the reference
+solution written out as a submission (to check a grading set-up end to end).
+
+:func:`skeleton_source` writes one class per gate, named as in ``gates.ALL_GATES``,
+with the contract's signatures (``forward(self, x, y)`` from ``input_names``,
+``__init__`` from the reference constructor, e.g. ``ScaleGate(k)``, ``SumGate(axis)``),
+a docstring with the forward formula (the reference docstring's sentences that do not
+give the gradient away), what the reference caches, the shape rules, and bodies that
+raise ``NotImplementedError``. It imports only numpy and runs as is.
+
+:func:`solution_source` concatenates the reference modules (base, arithmetic, ...)
+into one standalone file, relative imports removed: a submission that imports only
+numpy and deserves 100%.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import textwrap
+
+import numpy as np
+
+import gates as reference
+
+#: Sentences mentioning any of these are left out of a skeleton docstring: they say
+#: how to do backward, which is the student's job.
+_GIVES_AWAY = re.compile(
+    r"gradient|derivativ|jacobian|backward|d\w*/d\w|distributes|switches|routes|amplif|"
+    r"transpose|p - y|chain|raises|GateError", re.IGNORECASE)
+
+HEADER = '''"""Gates of a computational graph: implement forward and backward for each class.
+
+Rules (the autograder checks each of them):
+- forward(*inputs) takes numpy arrays, returns ONE array, and stores on self what
+  backward needs (the local gradients, or the inputs to compute them from).
+- backward(dz) takes the upstream gradient dz (same shape as forward's output) and
+  returns a TUPLE with one gradient per input, each with exactly that input's shape
+  (an input that was broadcast gets dz summed back to its shape), or None for an
+  input that is not differentiable (class labels).
+- backward may be called several times after one forward and must give the same
+  answer each time: do not change what you cached.
+- Never change an input in place (no x += ..., x[...] = ... on an input).
+- float32 inputs give float32 outputs and gradients; float64 stays float64.
+- Import only numpy. Autodiff libraries (torch, jax, autograd, ...) earn no credit.
+{jvp_rule}"""
+
+import numpy as np
+'''
+
+_JVP_RULE = ("- jvp(*tangents) (forward mode) returns the output's tangent for one tangent\n"
+             "  per input (None means zero), from the same cache as backward.\n")
+
+
+def _sentences(doc: str) -> list[str]:
+    text = " ".join(inspect.cleandoc(doc or "").split())
+    return [s for s in re.split(r"(?<=[.;:])\s+(?=[A-Z`(])", text) if s]
+
+
+def forward_formula(cls) -> str:
+    """The reference docstring without the sentences that give the gradient away."""
+    kept = [s for s in _sentences(cls.__doc__) if not _GIVES_AWAY.search(s)]
+    return " ".join(kept) or f"the {cls.__name__[:-4].lower()} operation"
+
+
+def _cached(cls) -> list[str]:
+    """Public attributes a reference instance holds after forward: what it caches."""
+    gate = cls.example_gate()
+    before = set(vars(gate))
+    gate.forward(*cls.example_inputs(np.random.default_rng(0)))
+    return sorted(k for k in vars(gate) if not k.startswith("_") and k not in before)
+
+
+def _init_params(cls) -> list[inspect.Parameter]:
+    if cls.__init__ is object.__init__:
+        return []
+    return list(inspect.signature(cls.__init__).parameters.values())[1:]
+
+
+def _output_shape(cls) -> tuple[list, tuple]:
+    gate = cls.example_gate()
+    inputs = cls.example_inputs(np.random.default_rng(0))
+    return [np.shape(a) for a in inputs], np.shape(gate.forward(*inputs))
+
+
+def _broadcasts(shapes, out_shape) -> bool:
+    if len(shapes) != 2 or len(set(shapes)) == 1:
+        return False
+    try:
+        return np.broadcast_shapes(*shapes) == out_shape
+    except ValueError:
+        return False
+
+
+def gate_skeleton(cls, jvp: bool = False) -> str:
+    """The source of one skeleton class for the reference class ``cls``."""
+    names = list(cls.input_names)
+    params = _init_params(cls)
+    shapes, out_shape = _output_shape(cls)
+    diff = cls.example_gate().differentiable_inputs()
+    example = cls.example_gate()
+    doc = [forward_formula(cls), ""]
+    example_text = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
+    doc.append(f"Example shapes: {example_text} -> output {out_shape}.")
+    if _broadcasts(shapes, out_shape):
+        doc.append("The two inputs broadcast like numpy (e.g. x (3, 4) with y (4,)).")
+    cached = _cached(cls)
+    if cached:
+        doc.append("The reference implementation caches: "
+                   + ", ".join(f"self.{c}" for c in cached) + ".")
+    if params:
+        values = ", ".join(f"{p.name}={getattr(example, p.name, '?')!r}" for p in params)
+        doc.append(f"Constructor parameters, stored on self: {values} for example"
+                   + (" (axis: None = every axis, an int, or a tuple of ints)."
+                      if any(p.name == "axis" for p in params) else "."))
+    lines = [f"class {cls.__name__}:"]
+    lines.append(textwrap.fill(doc[0], 88, initial_indent='    """', subsequent_indent="    "))
+    lines += [textwrap.fill(d, 88, initial_indent="    ", subsequent_indent="    ") if d else ""
+              for d in doc[1:]] + ['    """', ""]
+    if params:
+        sig = ", ".join(str(p).split(":")[0].replace(" ", "") for p in params)
+        lines.append(f"    def __init__(self, {sig}):")
+        lines += [f"        self.{p.name} = {p.name}" for p in params]
+        lines.append("")
+    grads = ", ".join(f"d{n}" if d else "None" for n, d in zip(names, diff))
+    lines += [
+        f"    def forward(self, {', '.join(names)}):",
+        '        """Compute and return the output; cache what backward needs on self."""',
+        "        raise NotImplementedError",
+        "",
+        "    def backward(self, dz):",
+        f'        """Return ({grads}{"," if len(names) == 1 else ""}): one gradient per input, '
+        f'each of its input\'s shape."""',
+        "        raise NotImplementedError",
+    ]
+    if jvp:
+        lines += ["",
+                  f"    def jvp(self, {', '.join('t' + n for n in names)}):",
+                  '        """Forward mode: the output\'s tangent (None tangent = zero)."""',
+                  "        raise NotImplementedError"]
+    return "\n".join(lines) + "\n"
+
+
+def skeleton_source(classes=None, jvp: bool = False) -> str:
+    """The whole student file for ``classes`` (default every gate of ``gates.ALL_GATES``)."""
+    classes = list(classes or reference.ALL_GATES)
+    parts = [HEADER.format(jvp_rule=_JVP_RULE if jvp else "")]
+    parts += ["\n" + gate_skeleton(cls, jvp) for cls in classes]
+    return "\n".join(parts)
+
+
+def _module_order(classes) -> list:
+    """The reference modules the classes live in, each after the modules it imports."""
+    import importlib
+    order, seen = [], set()
+
+    def visit(module):
+        if module.__name__ in seen:
+            return
+        seen.add(module.__name__)
+        tree = ast.parse(inspect.getsource(module))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                visit(importlib.import_module(f"{module.__package__}.{node.module}"))
+        order.append(module)
+
+    for cls in classes:
+        visit(inspect.getmodule(cls))
+    return order
+
+
+def solution_source(classes=None) -> str:
+    """The reference gates as one standalone submission (imports numpy and stdlib only)."""
+    classes = list(classes or reference.ALL_GATES)
+    out = ["from __future__ import annotations"]
+    for module in _module_order(classes):
+        source = inspect.getsource(module)
+        lines = source.splitlines()
+        drop = set()
+        for node in ast.parse(source).body:
+            relative = isinstance(node, ast.ImportFrom) and (node.level > 0
+                                                              or node.module == "__future__")
+            if relative or (isinstance(node, ast.Expr) and node is ast.parse(source).body[0]):
+                drop.update(range(node.lineno - 1, node.end_lineno))
+        out.append(f"\n# ---- {module.__name__} ----")
+        out += [line for k, line in enumerate(lines) if k not in drop]
+    return "\n".join(out) + "\n"
