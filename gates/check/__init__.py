@@ -1,0 +1,22 @@
+"""Numerical checkers: verify any object that follows the gate contract against
+derivatives computed by ``scipy.differentiate``.
+
+    >>> from gates import SigmoidGate
+    >>> from gates.check import check_gate
+    >>> report = check_gate(SigmoidGate(), np.array([[0.5, -1.0]]))
+    >>> report.ok, report.verdict
+    (True, 'PASS SigmoidGate() (float64, seed 0)')
+
+:func:`check_gate` checks one gate at given inputs (structure, reverse mode, forward
+mode, kinks) and returns a :class:`GateReport`; :func:`check_all` checks every gate of
+:data:`gates.ALL_GATES` (or any list of gate classes) on its example inputs over
+several seeds. Graphs wrapped with ``as_gate`` are checked by the same code.
+"""
+
+from .gate_check import TOLERANCES, check_gate
+from .report import Comparison, GateReport, InputReport, Problem, Worst, rel_error
+from .suite import SuiteReport, check_all, check_example, gate_classes
+
+__all__ = ["check_gate", "check_all", "check_example", "gate_classes", "TOLERANCES",
+           "GateReport", "InputReport", "Comparison", "Problem", "Worst", "SuiteReport",
+           "rel_error"]

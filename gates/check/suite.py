@@ -1,0 +1,147 @@
+"""``check_all``: every gate of a registry (or of a user's module) over several seeds.
+
+A *target* is anything with ``example_inputs(rng)`` and, optionally,
+``example_gate()`` (else it is called with no arguments): a gate class, or an object
+that builds a block. Each target is checked on its example inputs for seeds 0..N-1,
+and once more in float32 (seed 0) when it has float inputs, so "float32 stays
+float32" is checked too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .gate_check import check_gate
+from .report import GateReport, Problem
+
+
+@dataclass
+class SuiteReport:
+    """The reports of :func:`check_all`: ``ok`` only if every one passed."""
+
+    reports: list = field(default_factory=list)
+    incomplete: list = field(default_factory=list)  # (class name, what is missing)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.incomplete and all(r.ok for r in self.reports)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def by_gate(self) -> dict:
+        """Gate name -> its reports, in the order checked."""
+        out: dict = {}
+        for r in self.reports:
+            out.setdefault(r.target, []).append(r)
+        return out
+
+    def __str__(self) -> str:
+        lines = []
+        for target, reports in self.by_gate().items():
+            bad = [r for r in reports if not r.ok]
+            ms = sum(r.seconds for r in reports) * 1000
+            runs = ", ".join(sorted({f"{r.dtype}" for r in reports}))
+            if not bad:
+                lines.append(f"PASS {target:28s} {len(reports)} run(s) ({runs}) {ms:7.0f} ms")
+            else:
+                lines.append(f"FAIL {target:28s} {len(bad)} of {len(reports)} run(s) failed")
+                for r in bad:
+                    lines.extend("  " + line for line in str(r).splitlines())
+        for name, text in self.incomplete:
+            lines.append(f"SKIP {name:28s} not checked: {text}")
+        n_bad = sum(1 for reports in self.by_gate().values() if any(not r.ok for r in reports))
+        total = len(self.by_gate())
+        lines.append(f"{total - n_bad} of {total} gate(s) passed"
+                     + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
+                     + f" in {self.seconds:.2f} s")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "seconds": round(self.seconds, 4),
+                "reports": [r.to_dict() for r in self.reports],
+                "incomplete": [{"name": n, "missing": t} for n, t in self.incomplete]}
+
+
+def check_all(targets=None, seeds=3, *, float32=True, **options) -> SuiteReport:
+    """Check every target (default: :data:`gates.ALL_GATES`) on its example inputs.
+
+    ``seeds`` runs per target (seeds 0..seeds-1, each drawing its own inputs), plus
+    one float32 run if ``float32``; ``options`` go to :func:`check_gate`. A target
+    whose ``example_inputs`` or ``example_gate`` raises gives a failing report.
+    """
+    if targets is None:
+        from .. import ALL_GATES
+        targets = ALL_GATES
+    start = time.perf_counter()
+    suite = SuiteReport()
+    for target in targets:
+        name = getattr(target, "__name__", None) or type(target).__name__
+        runs = [(seed, False) for seed in range(seeds)] + ([(0, True)] if float32 else [])
+        for seed, single in runs:
+            report = check_example(target, seed, float32=single, **options)
+            if report is None:
+                continue
+            report.target = name
+            suite.reports.append(report)
+    suite.seconds = time.perf_counter() - start
+    return suite
+
+
+def check_example(target, seed, *, float32=False, **options):
+    """One run of :func:`check_all`: the target's example gate and inputs for ``seed``.
+
+    With ``float32`` the float64 inputs are cast to float32 first; returns None if
+    there is nothing float to cast."""
+    name = getattr(target, "__name__", None) or type(target).__name__
+    try:
+        maker = getattr(target, "example_gate", None)
+        gate = maker() if maker is not None else target()
+    except Exception as exc:
+        return _failed(name, seed, "example_gate", exc)
+    try:
+        inputs = tuple(target.example_inputs(np.random.default_rng(seed)))
+    except Exception as exc:
+        return _failed(name, seed, "example_inputs", exc)
+    if float32:
+        if not any(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in inputs):
+            return None
+        inputs = tuple(x.astype(np.float32) if isinstance(x, np.ndarray)
+                       and x.dtype == np.float64 else x for x in inputs)
+    return check_gate(gate, *inputs, seed=seed, **options)
+
+
+def _failed(name, seed, method, exc) -> GateReport:
+    report = GateReport(name, seed, "float64", {})
+    report.problems.append(Problem(method, f"raised {type(exc).__name__}: {exc}"))
+    return report
+
+
+def gate_classes(module):
+    """The gate classes a user's module defines, and those it defines incompletely.
+
+    A class defined in ``module`` (not imported into it) that has ``forward`` or
+    ``backward`` is a gate; it is checked if it has ``forward``, ``backward`` and
+    ``example_inputs``, else listed as (name, what is missing). Returns
+    (classes, incomplete).
+    """
+    found, incomplete = [], []
+    for name, cls in vars(module).items():
+        if not inspect.isclass(cls) or cls.__module__ != module.__name__:
+            continue
+        has = {m: callable(getattr(cls, m, None)) for m in ("forward", "backward",
+                                                             "example_inputs")}
+        if not (has["forward"] or has["backward"]):
+            continue
+        missing = [m for m, present in has.items() if not present]
+        if missing:
+            incomplete.append((name, "missing " + " and ".join(
+                f"{m}(rng)" if m == "example_inputs" else m for m in missing)))
+        else:
+            found.append(cls)
+    return found, incomplete
