@@ -66,10 +66,10 @@ def _show(value) -> str:
 class Lecture:
     """Collects the checks of every section and prints them as it goes."""
 
-    def __init__(self, out=sys.stdout):
+    def __init__(self, out=None):
         self.checks: list[Check] = []
         self.section = ""
-        self.out = out
+        self.out = out or sys.stdout
 
     def title(self, text: str):
         self.section = text
@@ -268,8 +268,9 @@ SECTIONS = (lecture_example, gate_patterns, exercise_1, exercise_2, exercises_3_
             l2_of_matvec, softmax_blocks, nine_paths)
 
 
-def run(out=sys.stdout) -> Lecture:
-    """Run every section, printing to ``out``; return the lecture with its checks."""
+def run(out=None) -> Lecture:
+    """Run every section, printing to ``out`` (default stdout); return the lecture with
+    its checks."""
     lecture = Lecture(out)
     for section in SECTIONS:
         section(lecture)

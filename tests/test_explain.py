@@ -1,0 +1,143 @@
+"""The lecture's table (values, local derivatives, gradients, forward mode) and the
+``compgraph explain`` command built on it."""
+
+import json
+
+import numpy as np
+import pytest
+
+import graph
+from experiments.cli import main
+from graph import Graph
+from graph.explain import explain, gate_label
+
+
+def lecture_explanation(wrt="b"):
+    g = Graph.from_expression("e = (a+b)*(b+1)")
+    g.forward(a=2, b=1)
+    return g, g.explain("e", wrt=wrt)
+
+
+def test_the_table_has_the_lecture_values_local_derivatives_and_gradients():
+    _, ex = lecture_explanation()
+    rows = {r.name: r for r in ex.rows}
+    assert {n: r.value for n, r in rows.items()} == {"a": 2, "b": 1, "c": 3, "d": 2, "e": 6}
+    assert rows["c"].incoming == [("a", 1), ("b", 1)]
+    assert rows["d"].incoming == [("b", 1)]           # the constant 1 is not an edge
+    assert rows["e"].incoming == [("c", 2), ("d", 3)]  # multiply switches: ∂e/∂c = d
+    assert {n: r.gradient for n, r in rows.items()} == {"a": 2, "b": 5, "c": 2, "d": 3,
+                                                        "e": 1}
+    assert {n: r.forward for n, r in rows.items()} == {"a": 0, "b": 1, "c": 1, "d": 1,
+                                                       "e": 5}
+    assert [r.kind for r in ex.rows] == ["input", "input", "+", "+", "×"]
+
+
+def test_the_printed_report_shows_assignments_table_modes_and_paths():
+    _, ex = lecture_explanation()
+    text = str(ex)
+    assert "c ← a + b\n  d ← b + 1\n  e ← c × d" in text
+    assert "e     ×      6      ∂e/∂c=2  ∂e/∂d=3   1         5" in ex.table()
+    assert "∂e/∂a = 2" in text and "∂e/∂b = 5" in text
+    assert "Forward mode (one pass per input):\n  ∂e/∂b = 5" in text
+    assert "b → d → e:  1 × 3 = 3" in text
+
+
+def test_after_the_update_a_4_the_table_follows():
+    g, _ = lecture_explanation()
+    g.forward(a=4)
+    ex = g.explain("e", wrt="b")
+    rows = {r.name: r for r in ex.rows}
+    assert (rows["c"].value, rows["e"].value) == (5, 10)
+    assert rows["e"].forward == 7 and rows["b"].gradient == 7
+    assert rows["e"].incoming == [("c", 2), ("d", 5)]
+
+
+def test_to_dict_has_the_keys_the_cli_prints():
+    _, ex = lecture_explanation()
+    d = ex.to_dict()
+    assert d["assignments"] == ["c ← a + b", "d ← b + 1", "e ← c × d"]
+    assert d["values"] == {"a": 2, "b": 1, "c": 3, "d": 2, "e": 6}
+    assert d["gradients"] == {"a": 2, "b": 5}
+    assert d["forward"] == 5
+    assert d["local_derivatives"]["e"] == {"c": 2, "d": 3}
+    assert d["paths"]["b"]["sum"] == 5
+    json.dumps(d)
+
+
+def test_gate_labels_are_the_lecture_symbols():
+    import gates
+    assert [gate_label(gt) for gt in (gates.AddGate(), gates.MultiplyGate(),
+                                      gates.ScaleGate(2), gates.PowerGate(2),
+                                      gates.SigmoidGate(), gates.MaxGate())] == \
+        ["+", "×", "×2", "**2", "σ", "max"]
+
+
+def test_a_tensor_graph_shows_shapes_and_norms_and_says_why_it_skips_jacobians():
+    g = Graph()
+    W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))
+    x = g.input("x")
+    loss = graph.l2(graph.matvec(W, x, name="q"), name="L")
+    g.forward(x=np.array([0.2, 0.4]))
+    ex = explain(g, loss)
+    rows = {r.name: r for r in ex.rows}
+    assert float(rows["L"].value) == pytest.approx(0.116)
+    np.testing.assert_allclose(rows["W"].gradient, [[0.088, 0.176], [0.104, 0.208]])
+    np.testing.assert_allclose(rows["x"].gradient, [-0.112, 0.636])
+    assert "(2, 2) ‖·‖=" in ex.table()
+    assert not ex.paths and "Jacobians" in str(ex)
+    assert ex.to_dict()["gradients"]["x"] == pytest.approx([-0.112, 0.636])
+
+
+# -- compgraph explain --------------------------------------------------------------
+
+def run_cli(capsys, *argv):
+    status = main(["explain", *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_json_gives_the_lecture_values_gradients_and_forward_mode(capsys):
+    status, out, _ = run_cli(capsys, "e = (a+b)*(b+1)", "--at", "a=2", "b=1", "--wrt", "b",
+                             "--json")
+    data = json.loads(out)
+    assert status == 0
+    assert data["assignments"] == ["c ← a + b", "d ← b + 1", "e ← c × d"]
+    assert {k: data["values"][k] for k in "cde"} == {"c": 3, "d": 2, "e": 6}
+    assert data["gradients"] == {"a": 2, "b": 5}
+    assert data["forward"] == 5
+
+
+def test_cli_text_prints_assignments_table_and_paths(capsys):
+    status, out, _ = run_cli(capsys, "e = (a+b)*(b+1)", "--at", "a=4", "b=1", "--wrt", "b")
+    assert status == 0
+    assert "e ← c × d" in out and "∂e/∂b = 7" in out and "sum = 7" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["e = (a+b)*foo(b+1)", "--at", "a=2", "b=1"], "line 1, column 11: unknown function 'foo'"),
+    (["e = (a+b", "--at", "a=2", "b=1"], "line 1, column 5: syntax error"),
+    (["e = (a+b)*(b+1)", "--at", "a=2"], "line 1, column 8: unknown name 'b'"),
+    (["e = (a+b)*(b+1)", "--at", "a=2", "b=1", "q=3"], "'q', which is not an input"),
+    (["e = (a+b)*(b+1)", "--at", "a=two", "b=1"], "'two' is not a number"),
+    (["e = (a+b)*(b+1)", "--at", "a=2", "b=1", "--wrt", "z"], "--wrt z"),
+])
+def test_cli_errors_are_one_clear_line_and_status_2(capsys, argv, words):
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 2 and out == ""
+    assert words in err and "Traceback" not in err
+
+
+def test_cli_a_value_outside_a_gate_domain_is_status_1(capsys):
+    status, _, err = run_cli(capsys, "y = log(x)", "--at", "x=-1")
+    assert status == 1 and "log of a non-positive number" in err
+
+
+def test_cli_dot_writes_and_renders_both_forms(capsys, tmp_path):
+    target = tmp_path / "lecture.svg"
+    status, out, _ = run_cli(capsys, "e = (a+b)*(b+1)", "--at", "a=2", "b=1",
+                             "--dot", str(target))
+    assert status == 0
+    for name in ("lecture.dot", "lecture.svg", "lecture-reduced.dot", "lecture-reduced.svg"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "∂e/∂d = 3" in (tmp_path / "lecture-reduced.svg").read_text()
+    assert f"wrote {tmp_path / 'lecture.dot'} and {target}" in out
