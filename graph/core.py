@@ -206,6 +206,8 @@ def _param_array(node, new, old):
                                                 else np.dtype(np.float64))
     # a private copy: nobody else holds a writeable view of it
     arr = np.array(arr, dtype=dtype, copy=True)
+    if arr.ndim == 0:
+        return arr[()]      # a numpy scalar: immutable, and gates run faster on it
     arr.flags.writeable = False
     return arr
 
@@ -280,6 +282,8 @@ class Graph:
                 raise GraphBuildError(f"constant {name or ''}: dtype {value.dtype} is not "
                                       f"real numbers")
             value.flags.writeable = False
+            if value.ndim == 0:
+                value = value[()]
         if name is None:
             base = f"{value:g}" if isinstance(value, numbers.Real) else "const"
             name = self._fresh(base, always_number=not isinstance(value, numbers.Real))
@@ -446,9 +450,16 @@ class Graph:
     def _run(self, plan):
         node = None
         try:
-            for node, fwd, ins in plan.steps:
+            # one or two inputs are spelled out: building an argument list per node
+            # would cost more than the graph's whole bookkeeping
+            for node, fwd, k, a, b, ins in plan.steps:
                 if node._dirty:
-                    node._value = fwd(*[i._value for i in ins])
+                    if k == 1:
+                        node._value = fwd(a._value)
+                    elif k == 2:
+                        node._value = fwd(a._value, b._value)
+                    else:
+                        node._value = fwd(*[i._value for i in ins])
                     node._dirty = False
         except Exception as exc:
             raise _at_node(node, "forward", exc) from exc
@@ -547,7 +558,9 @@ class Graph:
             nodes = self._ancestors(outs)
             plan = _Plan()
             plan.nodes = nodes
-            plan.steps = [(n, n.gate.forward, n.inputs) for n in nodes if n.kind == "op"]
+            plan.steps = [(n, n.gate.forward, len(n.inputs), (n.inputs + (None,))[0],
+                           (n.inputs + (None, None))[1], n.inputs)
+                          for n in nodes if n.kind == "op"]
             plan.inputs = [n for n in nodes if n.kind == "input"]
             plan.full = len(plan.steps) == self._op_count
             self._forward_plans[key] = plan

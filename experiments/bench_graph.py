@@ -1,0 +1,174 @@
+"""Benchmark of the Graph's own cost (a script, not a test).
+
+1. The 3-layer MNIST network (784-256-128-10, batch 128, float32, softmax +
+   cross-entropy): forward + backward through the Graph, next to the same computation
+   written by hand with numpy (the same parameter gradients; neither computes dL/dx of
+   the data: the graph skips it because x is an input with differentiable=False).
+   Timings are interleaved in one run and the best of the repeats is kept; the ratio
+   numpy_time / graph_time is 1.0 when the graph costs nothing on top of numpy.
+2. A long scalar chain x <- tanh(x * w + b) (0-d float64, w and b shared parameters):
+   forward + backward time per gate node (each of multiply, add, tanh is one node;
+   the input and the two parameters are not counted), next to the same gates called
+   in a plain Python loop without the graph.
+
+Run with the BLAS settings of a user's machine:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python experiments/bench_graph.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import graph
+from gates import AddGate, MultiplyGate, TanhGate
+
+
+def mlp_graph(rng, sizes=(784, 256, 128, 10)):
+    g = graph.Graph()
+    x = g.input("x", differentiable=False)
+    y = g.input("y", differentiable=False)
+    loss = graph.softmax_cross_entropy(graph.mlp(g, x, sizes, rng=rng), y, name="loss")
+    return g, loss
+
+
+def numpy_step(X, Y, p):
+    """Forward + backward of the 3-layer net by hand: returns the loss and dL/dparams."""
+    W1, b1, W2, b2, W3, b3 = p
+    z1 = X @ W1 + b1
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ W2 + b2
+    h2 = np.maximum(z2, 0)
+    z3 = h2 @ W3 + b3
+    n = X.shape[0]
+    rows = np.arange(n)
+    shifted = z3 - z3.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1)
+    loss = -(shifted[rows, Y] - np.log(total)).mean()
+    dz3 = e / total[:, None]
+    dz3[rows, Y] -= 1
+    dz3 /= n
+    dW3, db3 = h2.T @ dz3, dz3.sum(axis=0)
+    dz2 = (dz3 @ W3.T) * (z2 > 0)
+    dW2, db2 = h1.T @ dz2, dz2.sum(axis=0)
+    dz1 = (dz2 @ W2.T) * (z1 > 0)
+    dW1, db1 = X.T @ dz1, dz1.sum(axis=0)
+    return loss, (dW1, db1, dW2, db2, dW3, db3)
+
+
+def bench_mlp(repeats: int, inner: int, batch: int = 128):
+    rng = np.random.default_rng(0)
+    g, loss = mlp_graph(rng)
+    params = [p.value for p in g.params.values()]
+    X = rng.standard_normal((batch, 784)).astype(np.float32)
+    Y = rng.integers(0, 10, size=batch)
+
+    # the same numbers first: the comparison is of equal work
+    value = g.forward(x=X, y=Y)
+    g.backward(loss)
+    ref_loss, ref_grads = numpy_step(X, Y, params)
+    assert np.isclose(value, ref_loss, rtol=1e-5), (value, ref_loss)
+    for node, ref in zip(g.params.values(), ref_grads):
+        np.testing.assert_allclose(node.grad, ref, rtol=1e-4, atol=1e-6)
+
+    def run_graph():
+        for _ in range(inner):
+            g.forward(x=X, y=Y)     # a fed array always counts as new data
+            g.backward(loss)
+
+    def run_numpy():
+        for _ in range(inner):
+            numpy_step(X, Y, params)
+
+    best_graph = best_numpy = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_graph()
+        t1 = time.perf_counter()
+        run_numpy()
+        t2 = time.perf_counter()
+        best_graph = min(best_graph, (t1 - t0) / inner)
+        best_numpy = min(best_numpy, (t2 - t1) / inner)
+    return best_graph, best_numpy
+
+
+def chain_graph(steps: int):
+    g = graph.Graph()
+    x = g.input("x")
+    w, b = g.param("w", 0.9), g.param("b", 0.1)
+    h = x
+    for _ in range(steps):
+        h = graph.tanh(h * w + b)
+    return g, h
+
+
+def bench_chain(repeats: int, gate_nodes: int = 10_000):
+    steps = gate_nodes // 3
+    count = 3 * steps
+    g, out = chain_graph(steps)
+    def feed(i):
+        return 0.3 + 1e-3 * i           # a new value each run: every node recomputes
+
+    def run_graph(i):
+        g.forward(x=feed(i))
+        g.backward(out)
+
+    # the same gates without a graph: a plain loop forward, then backward in reverse
+    w, b = np.float64(0.9), np.float64(0.1)   # as the graph stores 0-d parameters
+    chain = [(MultiplyGate(), AddGate(), TanhGate()) for _ in range(steps)]
+
+    def run_gates(i):
+        h = np.float64(feed(i))
+        for mul, add, tanh in chain:
+            h = tanh.forward(add.forward(mul.forward(h, w), b))
+        dh = np.float64(1.0)
+        dw = db = np.float64(0.0)
+        for mul, add, tanh in reversed(chain):
+            (da,) = tanh.backward(dh)
+            dm, gb = add.backward(da)
+            dh, gw = mul.backward(dm)
+            dw = dw + gw
+            db = db + gb
+        return dw, db
+
+    run_graph(0)
+    assert np.isclose(g.params["w"].grad, run_gates(0)[0])
+    best_graph = best_gates = float("inf")
+    for i in range(1, repeats + 1):
+        t0 = time.perf_counter()
+        run_graph(i)
+        t1 = time.perf_counter()
+        run_gates(i)
+        t2 = time.perf_counter()
+        best_graph = min(best_graph, t1 - t0)
+        best_gates = min(best_gates, t2 - t1)
+    return count, best_graph, best_gates
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=15, help="timed repeats (best kept)")
+    parser.add_argument("--inner", type=int, default=10, help="MLP steps per repeat")
+    args = parser.parse_args(argv)
+
+    t_graph, t_numpy = bench_mlp(args.repeats, args.inner)
+    print("3-layer MLP 784-256-128-10, batch 128, float32, softmax-CE, forward+backward")
+    print(f"  graph      {t_graph * 1e3:8.3f} ms/step")
+    print(f"  numpy      {t_numpy * 1e3:8.3f} ms/step")
+    print(f"  ratio numpy/graph = {t_numpy / t_graph:.3f}   (target >= 0.9)")
+
+    count, c_graph, c_gates = bench_chain(args.repeats)
+    print(f"scalar chain x = tanh(x*w + b): {count} gate nodes "
+          f"({count // 3} steps x 3 gates), forward+backward")
+    print(f"  graph      {c_graph * 1e6 / count:8.3f} us/node   (target <= 3)")
+    print(f"  gates only {c_gates * 1e6 / count:8.3f} us/node   (no graph: plain loop)")
+    print(f"  graph's own overhead {(c_graph - c_gates) * 1e6 / count:.3f} us/node")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
