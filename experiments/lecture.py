@@ -25,7 +25,7 @@ import numpy as np
 
 import gates
 import graph
-from gates.check.gate_check import check_gate
+from gates.check import check_gate
 from graph import Graph
 
 #: Absolute tolerance of a computed number against an exact expected one.
@@ -102,7 +102,10 @@ def lecture_example(L: Lecture):
     L.check("paths b→c→e, b→d→e: products", [q.product for q in p.paths], [2, 3])
     L.check("sum over paths ∂e/∂b", p.total, 5)
     L.say(str(g.explain(e, wrt="b").table()))
-    g.forward(a=4)
+    g.node("a").value = 4
+    L.check("update a=4: nodes to recompute", ", ".join(n.name for n in g.nodes if n.stale),
+            "c, e")
+    g.forward()
     L.check("after a=4: e", e.value, 10)
     L.check("after a=4: forward mode ∂e/∂b", g.derivative(e, wrt="b"), 7)
     g.backward(e)

@@ -42,6 +42,7 @@ def test_e_equals_a_plus_b_times_b_plus_1(results):
     assert got(results, "1.", "reverse mode ∂e/∂a") == 2
     assert got(results, "1.", "reverse mode ∂e/∂b") == 5
     assert got(results, "1.", "forward mode ∂e/∂b") == 5
+    assert got(results, "1.", "update a=4: nodes to recompute") == "c, e"   # d needs no work
     assert got(results, "1.", "after a=4: e") == 10
     assert got(results, "1.", "after a=4: forward mode") == 7
 
