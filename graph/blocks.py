@@ -48,11 +48,15 @@ class GraphGate(Gate):
                               f"takes {len(self.block_inputs)} input(s) "
                               f"({', '.join(self.input_names)}), got {len(inputs)}")
         g = self.graph
-        for node, value in zip(self.block_inputs, inputs):
-            if node.kind == "param":
-                node.value = value
-            else:
-                g._feed({node: value}, {})
+        g._in_block = True
+        try:
+            for node, value in zip(self.block_inputs, inputs):
+                if node.kind == "param":
+                    node.value = value
+                else:
+                    g._feed({node: value})
+        finally:
+            g._in_block = False
         out = g.forward(outputs=self.output)
         g._feeder = self
         self._last = inputs

@@ -247,6 +247,9 @@ class Graph:
         self._op_count = 0
         # set by a block (Graph.as_gate) that last fed this graph; see graph.blocks
         self._feeder = None
+        self._in_block = False     # True while a block feeds this graph
+        # op nodes of other graphs computed by a block of this graph
+        self._watchers: "weakref.WeakSet[Node]" = weakref.WeakSet()
 
     # -- building --------------------------------------------------------------------
 
@@ -323,6 +326,9 @@ class Graph:
             gate.needs_input_grad = wanted
         for n in inputs:
             n._used = True
+        inner = getattr(gate, "graph", None)
+        if isinstance(inner, Graph):
+            inner._watchers.add(node)
         _GATE_OWNER[id(gate)] = node
         self._op_count += 1
         self._clean = False
@@ -527,9 +533,15 @@ class Graph:
                                  f"{hint}")
         return node
 
-    def _mark_changed(self, leaf: Node):
-        self._changed.add(leaf)
+    def _mark_changed(self, node: Node):
+        """Record that ``node`` (a leaf, or an op whose block changed) has a new value."""
+        self._changed.add(node)
         self._clean = False
+        # a block's own parameter changed: the outer nodes computed by the block are
+        # out of date too (feeds made by the block itself are not news to them)
+        if node._kind != "input" and self._watchers and not self._in_block:
+            for outer in list(self._watchers):
+                outer._graph._mark_changed(outer)
 
     def _propagate(self):
         """Mark dirty every op node downstream of the leaves changed since last time."""
@@ -541,7 +553,8 @@ class Graph:
             reached = set(key)
             down = []
             for n in self._nodes:
-                if n.kind == "op" and any(i._index in reached for i in n.inputs):
+                if n.kind == "op" and (n._index in key
+                                       or any(i._index in reached for i in n.inputs)):
                     reached.add(n._index)
                     down.append(n)
             if len(self._downstream) > 64:

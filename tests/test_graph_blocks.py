@@ -205,3 +205,20 @@ def test_load_params_refuses_pickles(tmp_path):
     np.savez(path, w=np.array([{"not": "numbers"}], dtype=object))
     with pytest.raises(ValueError, match="pickle"):
         g.load_params(path)
+
+
+def test_changing_a_blocks_param_recomputes_the_outer_graph():
+    inner = Graph()
+    u = inner.input("u")
+    w = inner.param("w", 2.0)
+    block = inner.as_gate([u], u * w)
+    outer = Graph()
+    x = outer.input("x")
+    y = outer.apply(block, x, name="block") + 1
+    assert outer.forward(x=3.0) == 7.0
+    w.value = 5.0                            # an optimizer stepping the block's parameter
+    with pytest.raises(graph.GraphStateError, match="node 'block' is out of date"):
+        outer.backward(y)
+    assert outer.forward() == 16.0
+    outer.backward(y)
+    assert x.grad == 5.0 and w.grad == 3.0
