@@ -75,7 +75,8 @@ class SGD(Optimizer):
     """Plain stochastic gradient descent: w <- w - lr * dL/dw."""
 
     def _update(self, i, w, g):
-        return w - w.dtype.type(self.lr) * g
+        step = g * w.dtype.type(self.lr)
+        return np.subtract(w, step, out=step)   # one new array per step, no temporaries
 
 
 class Momentum(Optimizer):
@@ -96,8 +97,10 @@ class Momentum(Optimizer):
     def _update(self, i, w, g):
         t = w.dtype.type
         v = self.velocity[i]
-        v = -t(self.lr) * g if v is None else t(self.momentum) * v - t(self.lr) * g
-        self.velocity[i] = v
+        if v is None:
+            v = self.velocity[i] = np.zeros_like(w)
+        v *= t(self.momentum)        # the optimizer's own array: updated in place
+        v -= t(self.lr) * g
         return w + v
 
 
@@ -136,7 +139,12 @@ class Adam(Optimizer):
         # lr * m_hat / (sqrt(v_hat) + eps) with both bias corrections folded into scalars
         c1 = 1 - b1 ** self.steps
         c2 = 1 - b2 ** self.steps
-        return w - t(self.lr / c1) * m / (np.sqrt(v) * t(1 / np.sqrt(c2)) + t(self.eps))
+        step = np.sqrt(v)
+        step *= t(1 / np.sqrt(c2))
+        step += t(self.eps)
+        np.divide(m, step, out=step)
+        step *= t(self.lr / c1)
+        return np.subtract(w, step, out=step)
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
