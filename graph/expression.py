@@ -247,6 +247,10 @@ class _Parser:
         if target in self.assigned:
             raise self._error(f"'{target}' is assigned twice; each name is one node", where)
         result = self._expr(value, target)
+        if target in self.inputs:
+            # only a bare last expression can get here: its default name is also read
+            raise self._error(f"the result would be named '{target}', which the expression "
+                              f"reads as an input; write 'name = ...'", where)
         if result != target:
             # a bare name or number on the right has no gate, so it cannot be a node
             raise self._error(f"'{target} = {_show(result)}' has no operation; each "

@@ -82,6 +82,7 @@ def test_each_assignment_remembers_its_operator_arguments_and_position():
     ("a + b\ne = a * b", 1, 1, "only the last line"),
     ("e = (a+b)*σ(q, r)", 1, 11, "takes 1 argument"),
     ("", 1, 1, "empty"),
+    ("out * 2", 1, 1, "write 'name = ...'"),
 ])
 def test_errors_name_the_problem_and_its_line_and_column(source, line, column, words):
     with pytest.raises(ExpressionError) as info:
@@ -125,3 +126,43 @@ def test_check_inputs_points_at_the_first_use_of_a_name_without_a_value():
 
 def test_folding_uses_real_arithmetic():
     assert parse("y = x + 2**0.5").assignments[0].args == ("x", math.sqrt(2))
+
+
+# -- building the graph ---------------------------------------------------------------
+
+def test_from_expression_builds_one_node_per_assignment_with_the_lecture_numbers():
+    from graph import Graph
+    g = Graph.from_expression("e = (a+b)*(b+1)")
+    assert [(n.name, n.kind) for n in g.nodes] == [
+        ("a", "input"), ("b", "input"), ("c", "op"), ("1", "constant"), ("d", "op"),
+        ("e", "op")]
+    assert g.program.output == "e"
+    assert g.forward(a=2, b=1) == 6
+    assert [g.node(n).value for n in "cd"] == [3, 2]
+
+
+def test_numbers_choose_the_lecture_gates():
+    import gates
+    from graph import Graph
+    g = Graph.from_expression("y = 2*x; z = x**3; w = x / 4; v = 1 - x; u = max(x, 0)")
+    kinds = {n.name: n.gate for n in g.nodes if n.gate is not None}
+    assert isinstance(kinds["y"], gates.ScaleGate) and kinds["y"].k == 2
+    assert isinstance(kinds["z"], gates.PowerGate) and kinds["z"].n == 3
+    assert isinstance(kinds["w"], gates.DivideGate)
+    assert [i.kind for i in g.node("v").inputs] == ["constant", "input"]
+    g.forward(x=-2)
+    assert [g.node(n).value for n in "yzwvu"] == [-4, -8, -0.5, 3, 0]
+
+
+def test_every_function_is_its_gate():
+    from graph import Graph
+    g = Graph.from_expression("y = sin(x) + cos(x) + tan(x) + exp(x) + log(x) + tanh(x)"
+                              " + sigmoid(x) + relu(x)")
+    x = 0.5
+    want = (math.sin(x) + math.cos(x) + math.tan(x) + math.exp(x) + math.log(x)
+            + math.tanh(x) + 1 / (1 + math.exp(-x)) + x)
+    assert g.forward(x=x) == pytest.approx(want, abs=1e-12)
+    g.backward("y")
+    dwant = (math.cos(x) - math.sin(x) + 1 / math.cos(x) ** 2 + math.exp(x) + 1 / x
+             + 1 - math.tanh(x) ** 2 + math.exp(-x) / (1 + math.exp(-x)) ** 2 + 1)
+    assert g.node("x").grad == pytest.approx(dwant, abs=1e-12)
