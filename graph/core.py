@@ -234,6 +234,12 @@ class Graph:
         g.derivative(e, wrt=b)     # 7.0, forward mode
     """
 
+    def __repr__(self):
+        kinds = [n._kind for n in self._nodes]
+        counts = ", ".join(f"{kinds.count(k)} {k}{'s' if kinds.count(k) != 1 else ''}"
+                           for k in _KINDS)
+        return f"<Graph: {len(self._nodes)} nodes ({counts})>"
+
     def __init__(self):
         self._nodes: list[Node] = []
         self._by_name: dict[str, Node] = {}
@@ -633,7 +639,7 @@ class Graph:
         for n in self._nodes:
             n.grad = None
         out.grad = seed
-        node = None
+        node = grads = None
         try:
             for node, bwd, targets in plan.steps:
                 up = node.grad
@@ -648,6 +654,11 @@ class Graph:
         except Exception as exc:
             for n in self._nodes:
                 n.grad = None
+            if isinstance(exc, (IndexError, TypeError)) and not isinstance(grads, (tuple, list)):
+                raise GraphShapeError(
+                    f"node '{node.name}' ({_gate_label(node.gate)}): backward returned "
+                    f"{type(grads).__name__}, expected a tuple of {len(node.inputs)} "
+                    f"gradient(s), one per input") from exc
             raise _at_node(node, "backward", exc) from exc
         if saved:
             for n, old in saved.items():

@@ -192,3 +192,21 @@ def test_derivative_wrt_a_tensor_and_bad_tangent_raise():
         g.derivative(y, wrt=x)
     with pytest.raises(GraphShapeError, match="tangent for 'x' has shape \\(2,\\)"):
         g.jvp(y, {x: np.ones(2)})
+
+
+def test_student_backward_returning_a_bare_gradient_is_explained():
+    class Twice:
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dz):
+            return 2 * dz                    # forgot the tuple
+
+    g = Graph()
+    x = g.input("x")
+    y = g.apply(Twice(), x, name="twice")
+    g.forward(x=1.0)
+    with pytest.raises(GraphShapeError, match="node 'twice' \\(Twice\\): backward returned "
+                                              "float64, expected a tuple of 1 gradient"):
+        g.backward(y)
+    assert x.grad is None and y.grad is None    # no half-done gradients left behind
