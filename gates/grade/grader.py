@@ -193,7 +193,8 @@ def _error_text(err, doing: str) -> str:
 
 
 def _ungraded(cls, rubric, jvp, status, reason) -> GateResult:
-    checks = [CheckResult(name, 0.0, pts, 0, 0, [reason])
+    # the reason is said once, in the notes, rather than once per check
+    checks = [CheckResult(name, 0.0, pts)
               for name, pts in rubric.check_points(cls.__name__, jvp).items()]
     return GateResult(cls.__name__, checks, status=status, notes=[reason])
 
@@ -304,7 +305,7 @@ class _Tally:
                 c.reasons.append(f"{text} (in {len(cases)} cases, e.g. {cases[0]})")
         c.points = c.max_points * c.passed / c.total if c.total else 0.0
         if zero_reason:
-            c.points = 0.0
+            c.points, c.passed = 0.0, 0
             c.reasons.insert(0, zero_reason)
         return c
 

@@ -61,7 +61,7 @@ class GateResult:
         for c in self.checks:
             mark = "ok  " if c.points >= c.max_points - 1e-9 else "LOST"
             lines.append(f"[{mark}] {c.title}: {c.points:.2f}/{c.max_points:.2f}"
-                         + (f" ({c.passed}/{c.total} cases)" if c.total else ""))
+                         + (f" (passed {c.passed} of {c.total})" if c.total else ""))
             shown = c.reasons[:MAX_REASONS]
             lines += [f"       - {r}" for r in shown]
             if len(c.reasons) > len(shown):

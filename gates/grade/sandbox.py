@@ -61,6 +61,8 @@ class ChildRun:
         if self.timed_out:
             return f"did not finish within the time limit ({self.elapsed:.1f} s): an endless loop?"
         code = self.returncode
+        if code == 0 and "done" not in self.steps:
+            return "exited before the grader was done (os._exit or sys.exit in your code?)"
         if code is None or code == 0:
             return None
         if code < 0:

@@ -1,0 +1,121 @@
+"""Gradescope: build the autograder zip, and the entry point that runs inside it.
+
+The zip holds, at its root, ``setup.sh`` (Gradescope runs it once, when building the
+image: it makes a virtual environment and pip-installs compgraph from the bundled
+source, which brings numpy and scipy), ``run_autograder`` (run per submission),
+``config.json`` (gates, seed, timeout, memory, jvp, rubric) and ``compgraph/`` (the
+source of the ``gates`` package with setup.cfg/pyproject.toml). ``run_autograder``
+calls ``python -m gates.grade.autograder run``, which grades the file in
+``/autograder/submission`` and writes ``/autograder/results/results.json``, always:
+when no file is found, when the import fails, and even if grading itself breaks.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once while building the autograder image.
+set -euo pipefail
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    apt-get update
+    apt-get install -y python3 python3-pip python3-venv
+fi
+python3 -m venv /autograder/venv
+/autograder/venv/bin/pip install --upgrade pip
+/autograder/venv/bin/pip install /autograder/source/compgraph
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission; it must leave results/results.json behind.
+cd /autograder/source
+exec /autograder/venv/bin/python -m gates.grade.autograder run \\
+    /autograder/source/config.json /autograder/submission /autograder/results/results.json
+"""
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0,
+              memory: int = 1 << 30, jvp: bool = False, filename: str | None = None) -> Path:
+    """Write the Gradescope autograder zip to ``out``.
+
+    ``rubric`` is a :class:`~gates.grade.rubric.Rubric` (stored in config.json);
+    ``filename`` names the file students upload (default: the ``.py`` file with the most
+    expected gate classes). Raises FileNotFoundError if compgraph's source is missing.
+    """
+    from dataclasses import asdict
+
+    root = _repo_root()
+    config = {"gates": list(gates) if gates else None, "seed": seed, "timeout": timeout,
+              "memory": memory, "jvp": jvp, "filename": filename,
+              "rubric": asdict(rubric) if rubric is not None else None}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+            info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
+            info.external_attr = 0o100755 << 16   # executable, as Gradescope requires
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, text)
+        z.writestr("config.json", json.dumps(config, indent=2))
+        for meta in ("setup.cfg", "pyproject.toml", "README.md"):
+            if (root / meta).is_file():
+                z.write(root / meta, f"compgraph/{meta}")
+        for path in sorted((root / "gates").rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix == ".py":
+                z.write(path, f"compgraph/{path.relative_to(root)}")
+    return out
+
+
+def run(config_path, submission_dir, results_path) -> int:
+    """Grade the submission folder as ``config_path`` says; always write ``results_path``."""
+    from .batch import pick_file
+    from .grader import gate_classes, grade_submission
+    from .report import gradescope, write_json
+    from .rubric import Rubric
+
+    started = time.perf_counter()
+    try:
+        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        names = [c.__name__ for c in gate_classes(config.get("gates"))]
+        folder = Path(submission_dir)
+        files = sorted(folder.rglob("*.py"))
+        wanted = config.get("filename")
+        path = (folder / wanted if wanted and (folder / wanted).is_file()
+                else pick_file(files, names))
+        if path is None:
+            data = _failure(f"No .py file found in your submission; upload the completed "
+                            f"skeleton{' as ' + wanted if wanted else ''}.", started)
+        else:
+            rubric = Rubric(**config["rubric"]) if config.get("rubric") else None
+            result = grade_submission(path, gates=config.get("gates"), rubric=rubric,
+                                      seed=config.get("seed", 0),
+                                      timeout=config.get("timeout", 10.0),
+                                      memory=config.get("memory", 1 << 30),
+                                      jvp=config.get("jvp", False))
+            result.submission = path.name
+            data = gradescope(result)
+    except Exception:  # noqa: BLE001  (the student must get a results.json regardless)
+        data = _failure("The autograder itself failed; please tell your teacher.\n"
+                        + traceback.format_exc(limit=5), started)
+    write_json(results_path, data)
+    return 0
+
+
+def _failure(text: str, started: float) -> dict:
+    return {"score": 0.0, "execution_time": round(time.perf_counter() - started, 3),
+            "output": text, "visibility": "visible", "tests": []}
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 5 or sys.argv[1] != "run":
+        sys.exit("usage: python -m gates.grade.autograder run CONFIG SUBMISSION_DIR RESULTS_JSON")
+    sys.exit(run(*sys.argv[2:]))
