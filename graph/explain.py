@@ -2,14 +2,14 @@
 the gradient of the output with respect to it (reverse mode) and its derivative with
 respect to one chosen input (forward mode).
 
-For e = (a+b)(b+1) at a=2, b=1 (``explain(g, "e", wrt="b")``)::
+For e = (a+b)(b+1) at a=2, b=1 (``g.explain("e", wrt="b").table()``)::
 
-    node  gate  value  local derivatives     ∂e/∂node  ∂node/∂b
-    a     input 2                            2         0
-    b     input 1                            5         1
-    c     +     3      ∂c/∂a=1  ∂c/∂b=1      2         1
-    d     +     2      ∂d/∂b=1               3         1
-    e     ×     6      ∂e/∂c=2  ∂e/∂d=3      1         5
+    node  gate   value  local derivatives  ∂e/∂node  ∂node/∂b
+    a     input  2                         2         0
+    b     input  1                         5         1
+    c     +      3      ∂c/∂a=1  ∂c/∂b=1   2         1
+    d     +      2      ∂d/∂b=1            3         1
+    e     ×      6      ∂e/∂c=2  ∂e/∂d=3   1         5
 
 On a graph with tensors the value and gradient columns show shape and norm, and the
 local derivatives (Jacobians) and path sums are left out with a note.
@@ -92,19 +92,23 @@ class Explanation:
 
     @property
     def scalar(self) -> bool:
+        """True on a scalar graph, where every edge carries a number."""
         return not self.note
 
     def table(self) -> str:
         """The table of values, local derivatives, gradients and forward derivatives."""
         z = self.output
-        head = ["node", "gate", "value", "local derivatives", f"∂{z}/∂node"]
+        head = ["node", "gate", "value"] + (["local derivatives"] if self.scalar else [])
+        head.append(f"∂{z}/∂node")
         if self.wrt:
             head.append(f"∂node/∂{self.wrt}")
         body = []
         for r in self.rows:
-            local = "  ".join(f"∂{r.name}/∂{src}={fmt(d)}" for src, d in r.incoming
-                              if d is not None)
-            cells = [r.name, r.kind, show(r.value), local, show(r.gradient)]
+            cells = [r.name, r.kind, show(r.value)]
+            if self.scalar:
+                cells.append("  ".join(f"∂{r.name}/∂{src}={fmt(d)}" for src, d in r.incoming
+                                       if d is not None))
+            cells.append(show(r.gradient))
             if self.wrt:
                 cells.append(show(r.forward))
             body.append(cells)
