@@ -49,7 +49,7 @@ _MISSING = object()
 
 def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None,
                max_entries=64, entries=6, directions=3, initial_step=0.05,
-               name=None) -> GateReport:
+               name=None, numerical_gate=None) -> GateReport:
     """Check ``gate`` (anything with ``forward`` and ``backward``, optionally ``jvp``)
     at ``inputs`` against numerical derivatives; return a :class:`GateReport`.
 
@@ -71,6 +71,10 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
         The largest finite-difference step (inputs move by at most this much).
     name : str, optional
         The gate's name in the report (default: its repr, or its class name).
+    numerical_gate : optional
+        The gate whose ``forward`` the numerical derivatives use (default: ``gate``).
+        Give a float64 twin when ``gate`` computes in a fixed lower precision (a block
+        whose parameters are float32) and so cannot be differentiated in float64.
 
     The gate is left in the state of its last (perturbed) ``forward``.
     """
@@ -87,7 +91,8 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
         if run.forward() and run.backward(rng):
             probes = run.make_probes(rng, max_entries, entries, directions)
             run.forward_mode(jvp, probes, rng)
-            run.numerical(probes, kinks, initial_step)
+            run.numerical(probes, kinks, initial_step,
+                          gate if numerical_gate is None else numerical_gate)
     finally:
         rep.seconds = time.perf_counter() - start
     return rep
@@ -387,7 +392,7 @@ class _Run:
 
     # -- 2. numerical ------------------------------------------------------------
 
-    def numerical(self, probes, kinks, initial_step):
+    def numerical(self, probes, kinks, initial_step, gate):
         if not probes:
             return
         base = [_float64_copy(x, f) for x, f in zip(self.inputs, self.flags)]
@@ -400,7 +405,7 @@ class _Run:
             else:
                 args[probe.input] = base[probe.input] + h * probe.direction
             with np.errstate(all="ignore"):
-                y = np.asarray(self.gate.forward(*args), dtype=np.float64)
+                y = np.asarray(gate.forward(*args), dtype=np.float64)
             if y.size != out_size:
                 raise ValueError(f"output has {y.size} entries at a perturbed input, "
                                  f"{out_size} at the checked one")
@@ -431,10 +436,12 @@ class _Run:
                             self.report.notes.append(
                                 f"the one-sided derivatives along {probes[p].label} differ: "
                                 f"a kink, though the gate does not declare kinks = True")
+        groups: dict = {}
         for p, (ok, at_kink, records) in sorted(verdicts.items()):
             for kind, rec in records:
-                comp = self.comparison(probes[p].input, kind)
-                comp.add_array(**rec)
+                groups.setdefault((probes[p].input, kind), []).append(rec)
+        for (i, kind), recs in groups.items():
+            self.comparison(i, kind).add_array(**_concatenate(recs))
         self._collect(probes)
 
     def _judge(self, p, probe, res, row):
@@ -541,6 +548,36 @@ def _problem_rank(p: Problem) -> int:
     if p.method == "jvp":
         return 2
     return 0
+
+
+def _concatenate(records) -> dict:
+    """Join the records of many probes into one for :meth:`Comparison.add_array`;
+    ``where`` and ``index`` become functions of the position in the joined arrays."""
+    sizes = [np.size(r["numerical"]) for r in records]
+    starts = np.cumsum([0] + sizes[:-1])
+
+    def locate(key):
+        def at(k):
+            r = int(np.searchsorted(starts, k, side="right")) - 1
+            f = records[r][key]
+            return None if f is None else (f(k - starts[r]) if callable(f) else
+                                           f[k - starts[r]])
+        return at
+
+    def joined(key, fill=None):
+        parts = []
+        for r, size in zip(records, sizes):
+            v = r[key]
+            parts.append(np.full(size, np.nan) if v is None else
+                         np.broadcast_to(np.asarray(v, dtype=np.float64), (size,)))
+        return np.concatenate(parts)
+
+    kinks = any(r["low"] is not None for r in records)
+    return dict(where=locate("where"), index=locate("index"),
+                numerical=joined("numerical"), analytic=joined("analytic"),
+                tolerance=joined("tolerance"),
+                low=joined("low") if kinks else None, high=joined("high") if kinks else None,
+                unconverged=sum(r["unconverged"] for r in records))
 
 
 def _passes(rec) -> bool:

@@ -116,7 +116,7 @@ def _derivative_of(forward_at, probes, out_size, sides, step, atol, rtol):
         return cache[key]
 
     def f(h, row, entry):
-        single = h.shape == row.shape   # one step per entry, else a column per step
+        # the first call has one step per entry; later ones a column per stencil step
         columns = h.reshape(row.size, -1)
         row, entry = row.reshape(-1).astype(int), entry.reshape(-1).astype(int)
         out = np.empty_like(columns)

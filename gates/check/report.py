@@ -262,7 +262,7 @@ class GateReport:
                          f"{': ' + inp.probes if inp.probes else ''}{flag}")
             for c in inp.comparisons:
                 lines.append(f"    {c.summary()}")
-                if c.worst is not None and (not c.ok or c.worst.abs_error > 0):
+                if c.worst is not None and not c.ok:
                     lines.append(f"      worst {c.worst.text()}")
         if self.adjoint is not None:
             lines.append(f"  all inputs: {self.adjoint.summary()}")

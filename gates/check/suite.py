@@ -2,7 +2,9 @@
 
 A *target* is anything with ``example_inputs(rng)`` and, optionally,
 ``example_gate()`` (else it is called with no arguments): a gate class, or an object
-that builds a block. Each target is checked on its example inputs for seeds 0..N-1,
+that builds a block. An ``example_gate`` that takes ``dtype=`` is called with
+``dtype=np.float32`` for the float32 run, and its float64 twin gives the numerical
+derivatives. Each target is checked on its example inputs for seeds 0..N-1,
 and once more in float32 (seed 0) when it has float inputs, so "float32 stays
 float32" is checked too.
 """
@@ -101,7 +103,13 @@ def check_example(target, seed, *, float32=False, **options):
     name = getattr(target, "__name__", None) or type(target).__name__
     try:
         maker = getattr(target, "example_gate", None)
-        gate = maker() if maker is not None else target()
+        if maker is None:
+            gate = target()
+        elif float32 and _takes_dtype(maker):
+            gate = maker(dtype=np.float32)
+            options = dict(options, numerical_gate=maker(dtype=np.float64))
+        else:
+            gate = maker()
     except Exception as exc:
         return _failed(name, seed, "example_gate", exc)
     try:
@@ -114,6 +122,15 @@ def check_example(target, seed, *, float32=False, **options):
         inputs = tuple(x.astype(np.float32) if isinstance(x, np.ndarray)
                        and x.dtype == np.float64 else x for x in inputs)
     return check_gate(gate, *inputs, seed=seed, **options)
+
+
+def _takes_dtype(maker) -> bool:
+    """Does ``example_gate`` take ``dtype=``? A block with parameters of a fixed dtype
+    (graph params keep theirs) builds them in float32 for the float32 run."""
+    try:
+        return "dtype" in inspect.signature(maker).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _failed(name, seed, method, exc) -> GateReport:
