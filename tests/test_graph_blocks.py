@@ -222,3 +222,19 @@ def test_changing_a_blocks_param_recomputes_the_outer_graph():
     assert outer.forward() == 16.0
     outer.backward(y)
     assert x.grad == 5.0 and w.grad == 3.0
+
+
+def test_the_gate_checker_checks_blocks_like_any_gate():
+    from gates.check import check_gate
+
+    g = Graph()
+    x = g.input("x")
+    labels = g.input("y", differentiable=False)
+    loss = graph.softmax_cross_entropy(graph.mlp(g, x, [3, 4, 2], dtype=np.float64), labels)
+    block = g.as_gate([x, labels], loss)
+    g.forward(x=np.ones((5, 3)), y=np.array([0, 1, 1, 0, 1]))
+    report = check_gate(block, *block.example_inputs(np.random.default_rng(0)))
+    assert report.ok, str(report)
+
+    lecture, a, b, e = lecture_block()
+    assert check_gate(lecture.as_gate([a, b], e), 2.0, 1.0).ok
