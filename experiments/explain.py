@@ -12,7 +12,6 @@ command exits with status 2 (1 for a value outside a gate's domain, such as log(
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -23,7 +22,8 @@ def configure(parser, command):
                              "or newlines); + - * / ** unary -, numbers, and sin cos tan exp "
                              "log tanh sigmoid relu max")
     parser.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
-                        help="the value of every input, e.g. --at a=2 b=1")
+                        help="the value of every input, e.g. --at a=2 b=1 (arithmetic on "
+                             "numbers, pi and e is allowed: x=pi/4)")
     parser.add_argument("--wrt", metavar="NAME",
                         help="also give the forward-mode derivative with respect to this input")
     parser.add_argument("--dot", metavar="FILE",
@@ -35,7 +35,10 @@ def configure(parser, command):
 
 
 def _values(pairs: list[str]) -> dict[str, float]:
-    """``['a=2', 'b=1']`` -> ``{'a': 2.0, 'b': 1.0}``; ValueError names the bad pair."""
+    """``['a=2', 'x=pi/4']`` -> ``{'a': 2.0, 'x': 0.785...}``; ValueError names the bad
+    pair. A value is a number or arithmetic on numbers, pi and e."""
+    from graph.expression import ExpressionError, number
+
     values = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
@@ -43,11 +46,9 @@ def _values(pairs: list[str]) -> dict[str, float]:
         if not sep or not name.isidentifier():
             raise ValueError(f"--at {pair!r}: write NAME=VALUE, e.g. a=2")
         try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"--at {pair!r}: {text.strip()!r} is not a number") from None
-        if not math.isfinite(value):
-            raise ValueError(f"--at {pair!r}: the value must be finite")
+            value = number(text)
+        except ExpressionError as exc:
+            raise ValueError(f"--at {pair!r}: {exc.reason}") from None
         if name in values:
             raise ValueError(f"--at gives '{name}' twice")
         values[name] = value

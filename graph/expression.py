@@ -37,6 +37,7 @@ __all__ = [
     "Program",
     "FUNCTIONS",
     "parse",
+    "number",
     "build",
     "from_expression",
 ]
@@ -168,9 +169,35 @@ def parse(source: str, output_name: str = "out") -> Program:
         raise ExpressionError("the expression is nested too deeply", source, 1, 1) from None
 
 
+def number(text: str) -> float:
+    """A value written as arithmetic on numbers: ``"2"``, ``"-1.5"``, ``"pi/4"``,
+    ``"2**0.5"``, ``"sin(pi/6)"`` (the names ``pi`` and ``e`` are constants).
+
+    Raises ExpressionError (with the column) for anything else, such as a name.
+    """
+    parser = _Parser(text, "out", constants={"pi": math.pi, "e": math.e})
+    try:
+        tree = ast.parse(parser.text, mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(f"syntax error: {exc.msg}", text, 1,
+                              parser._column(1, (exc.offset or 1) - 1)) from None
+    calls = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id not in parser.constants \
+                and id(node) not in calls:
+            raise parser._error(f"'{node.id}' is not a number; a value may use numbers, "
+                                f"pi, e and functions", node)
+    try:
+        return parser._expr(tree.body)
+    except RecursionError:
+        raise ExpressionError("the number is nested too deeply", text, 1, 1) from None
+
+
 class _Parser:
-    def __init__(self, source: str, output_name: str):
+    def __init__(self, source: str, output_name: str, constants=None):
         self.source = source
+        #: names that stand for numbers (only :func:`number` uses any)
+        self.constants = constants or {}
         # leading blanks are dropped (Python would call them an indent) and added back
         # to the columns reported
         lines = source.translate(_SYMBOLS).split("\n")
@@ -305,8 +332,10 @@ class _Parser:
             return self._call(node, target)
         raise self._error(f"{_describe(node)} is not allowed in an expression", node)
 
-    def _name(self, node: ast.Name) -> str:
+    def _name(self, node: ast.Name):
         name = node.id
+        if name in self.constants:
+            return float(self.constants[name])
         if name in FUNCTIONS or name in ALIASES:
             raise self._error(f"'{name}' is a function; call it as {name}(...)", node)
         if name in self.targets and name not in self.assigned:

@@ -2,6 +2,7 @@
 ``compgraph explain`` command built on it."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -119,12 +120,23 @@ def test_cli_text_prints_assignments_table_and_paths(capsys):
     (["e = (a+b)*(b+1)", "--at", "a=2"], "line 1, column 8: unknown name 'b'"),
     (["e = (a+b)*(b+1)", "--at", "a=2", "b=1", "q=3"], "'q', which is not an input"),
     (["e = (a+b)*(b+1)", "--at", "a=two", "b=1"], "'two' is not a number"),
+    (["e = (a+b)*(b+1)", "--at", "a=1/0", "b=1"], "division by zero"),
+    (["e = (a+b)*(b+1)", "--at", "a", "b=1"], "write NAME=VALUE"),
     (["e = (a+b)*(b+1)", "--at", "a=2", "b=1", "--wrt", "z"], "--wrt z"),
 ])
 def test_cli_errors_are_one_clear_line_and_status_2(capsys, argv, words):
     status, out, err = run_cli(capsys, *argv)
     assert status == 2 and out == ""
     assert words in err and "Traceback" not in err
+
+
+def test_cli_values_may_be_arithmetic_on_numbers_and_pi(capsys):
+    status, out, _ = run_cli(capsys, "z = x*y + sin(x)", "--at", "x=pi/4", "y=4", "--json")
+    data = json.loads(out)
+    assert status == 0
+    assert data["values"]["z"] == pytest.approx(math.pi + math.sqrt(2) / 2, abs=1e-12)
+    assert data["gradients"] == pytest.approx({"x": 4 + math.sqrt(2) / 2, "y": math.pi / 4},
+                                              abs=1e-12)
 
 
 def test_cli_a_value_outside_a_gate_domain_is_status_1(capsys):

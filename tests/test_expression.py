@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from graph.expression import ExpressionError, parse
+from graph.expression import ExpressionError, number, parse
 
 
 # -- splitting into simple assignments ------------------------------------------------
@@ -166,3 +166,12 @@ def test_every_function_is_its_gate():
     dwant = (math.cos(x) - math.sin(x) + 1 / math.cos(x) ** 2 + math.exp(x) + 1 / x
              + 1 - math.tanh(x) ** 2 + math.exp(-x) / (1 + math.exp(-x)) ** 2 + 1)
     assert g.node("x").grad == pytest.approx(dwant, abs=1e-12)
+
+
+def test_number_reads_values_written_as_arithmetic_on_numbers():
+    assert number("pi/4") == math.pi / 4
+    assert number(" -1.5") == -1.5
+    assert number("2**0.5") == math.sqrt(2)
+    with pytest.raises(ExpressionError) as info:
+        number("pi*y")
+    assert info.value.column == 4 and "'y' is not a number" in str(info.value)
