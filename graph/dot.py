@@ -47,7 +47,8 @@ def to_dot(graph, output=None, form: str = "full") -> str:
     ``output`` (a node or name; default the last node) gets a double border. Values
     and gradients are those of the last forward and backward passes (left out when
     there are none). The reduced form labels each edge with its local derivative on
-    a scalar graph that has been run forward. Raises ValueError for another form.
+    a scalar graph that has been run forward (not on edges into a node out of date
+    since an input changed). Raises ValueError for another form.
     """
     if form not in FORMS:
         raise ValueError(f"unknown DOT form {form!r}; use one of {FORMS}")
@@ -69,7 +70,8 @@ def to_dot(graph, output=None, form: str = "full") -> str:
         lines.append(_variable(nid, n, n is out))
         if n.gate is None:
             continue
-        local = local_derivatives(n) if scalar else (None,) * len(n.inputs)
+        # a node whose inputs changed since the last run has no current local derivatives
+        local = local_derivatives(n) if scalar and not n.stale else (None,) * len(n.inputs)
         if form == "full":
             gid = f"g{ids[id(n)][1:]}"
             lines.append(f'  {gid} [shape=circle, label="{escape(gate_label(n.gate))}"];')

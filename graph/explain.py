@@ -169,15 +169,17 @@ def _indent(text: str) -> str:
 def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) -> Explanation:
     """Explain ``output`` of ``graph`` as of its last forward pass.
 
-    Runs ``graph.backward(output)`` for the gradients and, when ``wrt`` (a node or
-    name) is given, ``graph.derivative(node, wrt=wrt)`` for every node (forward mode).
-    Constant nodes are left out of the table. On a scalar graph it also lists the
-    paths from every input (or only from ``wrt``) to ``output``. ``assignments`` are
-    the simple assignments to print; by default those of ``graph.program`` when
-    ``Graph.from_expression`` built the graph.
+    The table has one row per node computed by the last forward pass (constants left
+    out). Runs ``graph.backward(output)`` for the gradients (a differentiable input
+    with no path to ``output`` gets 0; other nodes without a path get None) and, when
+    ``wrt`` (a node or name) is given, ``graph.derivative(node, wrt=wrt)`` for every
+    row (forward mode). On a scalar graph it also lists the paths from every input (or
+    only from ``wrt``) to ``output``. ``assignments`` are the simple assignments to
+    print; by default those of ``graph.program`` when ``Graph.from_expression`` built
+    the graph.
 
-    Raises whatever the graph raises for a graph that was not run forward, and
-    KeyError for an unknown node name.
+    Raises GraphStateError when ``output`` is not up to date (run ``forward`` first)
+    and GraphBuildError (a ValueError) for an unknown node name.
     """
     out = graph.node(output) if isinstance(output, str) else output
     wrt_node = graph.node(wrt) if isinstance(wrt, str) else wrt
@@ -185,15 +187,19 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
         program = getattr(graph, "program", None)
         assignments = program.assignments if program is not None else ()
     graph.backward(out)
-    nodes = [n for n in graph.nodes if n.kind != "constant"]
-    scalar = all(np.ndim(n.value) == 0 for n in graph.nodes)
+    nodes = [n for n in graph.nodes
+             if n.kind != "constant" and n.value is not None and not n.stale]
+    scalar = all(np.ndim(m.value) == 0 for n in nodes for m in (n, *n.inputs))
     rows = []
     for n in nodes:
         local = local_derivatives(n) if scalar else (None,) * len(n.inputs)
         incoming = [(inp.name, d) for inp, d in zip(n.inputs, local)
                     if inp.kind != "constant"]
         kind = n.kind if n.gate is None else gate_label(n.gate)
-        rows.append(Row(n.name, kind, n.value, incoming, n.grad))
+        grad = n.grad
+        if grad is None and n.kind in ("input", "param") and n.differentiable:
+            grad = np.zeros_like(n.value, dtype=float)[()]
+        rows.append(Row(n.name, kind, n.value, incoming, grad))
     if wrt_node is not None:
         for row, n in zip(rows, nodes):
             row.forward = graph.derivative(n, wrt=wrt_node)

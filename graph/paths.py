@@ -21,7 +21,8 @@ import numpy as np
 
 from .errors import GraphStateError
 
-__all__ = ["Edge", "Path", "PathSum", "edges", "local_derivatives", "paths", "fmt"]
+__all__ = ["Edge", "Path", "PathSum", "ancestors", "edges", "local_derivatives", "paths",
+           "fmt"]
 
 #: More paths than this are counted but not listed.
 MAX_PATHS = 10_000
@@ -159,10 +160,20 @@ def _require_scalar(node) -> None:
                          f"derivatives and path sums are numbers only on scalar graphs")
 
 
-def edges(graph) -> list[Edge]:
-    """Every edge of a scalar graph with its local derivative, in node order."""
+def ancestors(graph, output) -> list:
+    """``output`` and every node it depends on, in the graph's (topological) order."""
+    keep = {id(output)}
+    for node in reversed(graph.nodes):
+        if id(node) in keep:
+            keep.update(id(i) for i in node.inputs)
+    return [n for n in graph.nodes if id(n) in keep]
+
+
+def edges(nodes) -> list[Edge]:
+    """Every edge into ``nodes`` (nodes of a scalar graph, run forward) with its local
+    derivative, in node order."""
     out = []
-    for node in graph.nodes:
+    for node in nodes:
         for i, (inp, d) in enumerate(zip(node.inputs, local_derivatives(node))):
             if d is not None:
                 out.append(Edge(inp, node, i, d))
@@ -172,16 +183,19 @@ def edges(graph) -> list[Edge]:
 def paths(graph, output, wrt, max_paths: int = MAX_PATHS) -> PathSum:
     """Every path from ``wrt`` to ``output`` with its product of local derivatives.
 
-    ``output`` and ``wrt`` are nodes or node names; the graph must have been run
-    forward. The result's ``total`` equals d output / d wrt from ``graph.backward``;
-    its ``stages`` factor the sum at the cut vertices. Raises ValueError on a
-    non-scalar graph and KeyError for an unknown node name.
+    ``output`` and ``wrt`` are nodes or node names; ``output`` must have been computed
+    by a forward pass. The result's ``total`` equals d output / d wrt from
+    ``graph.backward``; its ``stages`` factor the sum at the cut vertices. Raises
+    ValueError on a non-scalar graph or for an unknown node name, and GraphStateError
+    when ``output`` is not up to date.
     """
     output, wrt = _node(graph, output), _node(graph, wrt)
+    order = ancestors(graph, output)
+    if not any(n is wrt for n in order):
+        return PathSum(output, wrt, 0, 0.0, [])
     out_edges: dict[int, list[Edge]] = {}
-    for edge in edges(graph):
+    for edge in edges(order):
         out_edges.setdefault(id(edge.source), []).append(edge)
-    order = list(graph.nodes)
     return _path_sum(order, out_edges, wrt, output, max_paths, factor=True)
 
 

@@ -103,6 +103,12 @@ def test_before_any_run_the_drawing_has_names_only(tmp_path):
     assert dot.write(g, tmp_path / "e.svg", "e", "reduced").rendered.exists()
 
 
+def test_edges_into_nodes_out_of_date_lose_their_derivative_labels(lecture):
+    lecture.node("a").value = 4                      # c and e now wait for a forward
+    labels = re.findall(r'label="(∂[^"]*)"', dot.to_dot(lecture, "e", "reduced"))
+    assert labels == ["∂d/∂b = 1"]
+
+
 def test_tensor_graphs_draw_shapes_without_edge_derivatives(tmp_path):
     g = Graph()
     W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))

@@ -53,6 +53,17 @@ def test_after_the_update_a_4_the_table_follows():
     assert rows["e"].incoming == [("c", 2), ("d", 5)]
 
 
+def test_an_input_with_no_path_to_the_output_has_gradient_0_and_no_paths():
+    g = Graph.from_expression("c = a + b; e = a * 2")
+    g.forward(a=1, b=2)
+    ex = g.explain("e", wrt="b")
+    rows = {r.name: r for r in ex.rows}
+    assert (rows["b"].gradient, rows["c"].gradient, rows["c"].forward) == (0, None, 1)
+    assert ex.to_dict()["gradients"] == {"a": 2, "b": 0}
+    assert ex.paths["b"].count == 0
+    assert "c     +      3      ∂c/∂a=1  ∂c/∂b=1   —         1" in ex.table()
+
+
 def test_to_dict_has_the_keys_the_cli_prints():
     _, ex = lecture_explanation()
     d = ex.to_dict()
