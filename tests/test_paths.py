@@ -119,3 +119,10 @@ def test_paths_need_a_forward_pass_first():
     g = Graph.from_expression("e = (a+b)*(b+1)")
     with pytest.raises(GraphStateError, match="forward"):
         g.paths("e", "b")
+
+
+def test_only_the_part_of_the_graph_the_output_needs_must_have_run():
+    g = Graph.from_expression("c = a + b; e = a * 2")
+    g.forward(a=1, b=2, outputs="e")             # c is never computed
+    assert g.paths("e", "a").total == 2
+    assert g.paths("e", "b").count == 0
