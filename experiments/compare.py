@@ -1,0 +1,95 @@
+"""Train the 2-, 3- and 4-layer networks with the same settings and compare them.
+
+    python -m experiments.compare --dataset fashion-mnist
+    compgraph compare --epochs 5
+
+The lecture's exercise, answered: does a hidden layer help, and does a second one?
+Writes into the output folder ``compare.md`` (a markdown table: test accuracy,
+parameter count, seconds per epoch), ``compare.png`` (the curves of all three, when
+matplotlib is installed) and one subfolder per network with the same files as
+``train`` (metrics, params).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .atomic import atomic_write_text
+from .datasets import DATASETS
+from .train_mnist import (TABLE_HEADER, Progress, add_data_arguments, add_training_arguments,
+                          config_from_args, load_for_training, plot_curves, table_row, train,
+                          write_outputs)
+
+__all__ = ["configure", "run", "main", "markdown_table"]
+
+LAYERS = (2, 3, 4)
+
+
+def markdown_table(results) -> str:
+    """A markdown table with one row per result dict (from ``write_outputs``)."""
+    lines = ["| layers | sizes | parameters | test accuracy | seconds / epoch |",
+             "|---:|---|---:|---:|---:|"]
+    for r in results:
+        lines.append(f"| {r['layers']} | {'-'.join(map(str, r['sizes']))} | "
+                     f"{r['parameters']:,} | {r['test_accuracy']:.4f} | "
+                     f"{r['seconds_per_epoch']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def configure(parser, command="compare") -> None:
+    """Add the arguments of ``compgraph compare`` / ``python -m experiments.compare``."""
+    parser.description = __doc__.split("\n\n")[0]
+    add_training_arguments(parser)
+    add_data_arguments(parser)
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="output folder (default: runs/DATASET-compare)")
+    parser.set_defaults(command=command)
+
+
+def run(args) -> int:
+    """Train the three networks on the same data; print and write the comparison."""
+    loaded = load_for_training(args)
+    if loaded is None:
+        return 1
+    data, train_x, train_y, test_x, test_y = loaded
+    out = Path(args.out or f"runs/{args.dataset}-compare")
+    out.mkdir(parents=True, exist_ok=True)
+    title = DATASETS[data.name].title
+    print(f"data: {data.source}: {len(train_x):,} training and {len(test_x):,} test images")
+    results, curves = [], {}
+    for layers in LAYERS:
+        config = config_from_args(args, layers=layers)
+        print(f"\n{layers} layers {'-'.join(map(str, config.sizes()))}, {config.optimizer} "
+              f"lr {config.learning_rate():g}, batch {config.batch_size}, "
+              f"{config.epochs} epochs")
+        print(TABLE_HEADER)
+        net, rows = train(config, train_x, train_y, test_x, test_y,
+                          on_epoch=lambda row: print(table_row(row), flush=True),
+                          progress=Progress())
+        sub = out / f"{layers}layers"
+        sub.mkdir(exist_ok=True)
+        results.append(write_outputs(sub, config, data, net, rows))
+        curves[f"{layers} layers"] = rows
+    table = markdown_table(results)
+    atomic_write_text(out / "compare.md",
+                      f"# {title}: 2, 3 and 4 layers\n\n{data.source}; {args.optimizer}, "
+                      f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}.\n\n"
+                      + table)
+    files = ["compare.md"]
+    if plot_curves(curves, out / "compare.png", f"{title}: 2, 3 and 4 layers"):
+        files.append("compare.png")
+    print("\n" + table)
+    print(f"wrote {out}/: " + ", ".join(files) + " and a folder per network")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.compare")
+    configure(parser, "compare")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
