@@ -248,6 +248,7 @@ class Graph:
         # True when no op node is dirty and nothing changed: backward may skip its check
         self._clean = True
         self._forward_plans: dict = {}
+        self._default = None    # (outputs, single, plan) of forward(outputs=None)
         self._backward_plans: dict = {}
         self._downstream: dict = {}
         self._op_count = 0
@@ -347,6 +348,7 @@ class Graph:
         self._forward_plans.clear()
         self._backward_plans.clear()
         self._downstream.clear()
+        self._default = None
         return node
 
     def _name(self, name, kind) -> str:
@@ -446,8 +448,13 @@ class Graph:
         """
         if feeds or named:
             self._feed(feeds, named)
-        outs, single = self._resolve_outputs(outputs)
-        plan = self._forward_plan(outs)
+        if outputs is None and self._default is not None:
+            outs, single, plan = self._default
+        else:
+            outs, single = self._resolve_outputs(outputs)
+            plan = self._forward_plan(outs)
+            if outputs is None:
+                self._default = (outs, single, plan)
         missing = [n.name for n in plan.inputs if n._value is None]
         if missing:
             raise GraphFeedError(f"forward: input(s) {', '.join(map(repr, missing))} not fed; "
@@ -499,14 +506,19 @@ class Graph:
 
     def _feed(self, feeds, named=None):
         """Check every feed first, then store them all (no half-fed graph)."""
-        items = list((feeds or {}).items()) + list((named or {}).items())
+        items = list(feeds.items()) if feeds else []
+        if named:
+            items += named.items()
         checked = []
+        by_name = self._by_name
         for key, value in items:
-            node = self._feed_target(key)
-            if value is None or isinstance(value, Node):
+            node = by_name.get(key) if type(key) is str else None
+            if node is None or node._kind != "input":
+                node = self._feed_target(key)
+            if value is None or type(value) is Node:
                 raise GraphFeedError(f"input '{node.name}': fed {value!r}; expected a number "
                                      f"or an array")
-            spec = node.shape_spec
+            spec = node._shape_spec
             if spec is not None:
                 shape = np.shape(value)
                 if len(shape) != len(spec) or any(s is not None and s != n
@@ -804,7 +816,14 @@ class Graph:
         load_params(self, path)
 
 
+_ONES = {np.float64: np.float64(1), np.float32: np.float32(1)}
+
+
 def _seed(out: Node, upstream):
+    if upstream is None:
+        one = _ONES.get(type(out._value))
+        if one is not None:     # a float scalar loss: the common case, kept cheap
+            return one
     value = np.asarray(out._value)
     dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
     if upstream is None:
