@@ -20,8 +20,9 @@ a change:
   feeding an array always counts); a fed Python or numpy *scalar* equal to the
   previous one does not count;
 - assigning ``param.value = new``; a parameter's array is stored as a read-only
-  copy, so ``W.value[0] = 1`` or ``W.value += 1`` raise instead of silently going
-  unseen. Optimizers assign new arrays: ``W.value = W.value - lr * W.grad``.
+  copy (a 0-d one as an immutable numpy scalar), so ``W.value[0] = 1`` or
+  ``W.value += 1`` raise instead of going unseen, and no one else holds a writeable
+  view of it. Optimizers assign new arrays: ``W.value = W.value - lr * W.grad``.
 
 Reverse mode: ``g.backward(e)`` *replaces* every ``.grad`` (a second call gives the
 same gradients, not twice them); pass ``accumulate=True`` to add to the gradients of
@@ -67,6 +68,8 @@ class Node:
     parameter changed it can be out of date until the next ``forward`` (``stale``
     says so). Setting ``value`` is allowed on inputs (same as feeding) and parameters
     (stored as a read-only copy of the parameter's dtype; the shape must match).
+
+    A 0-d parameter is stored as a numpy scalar (immutable, and faster in gates).
 
     Operators build new nodes: ``+ - * /``, ``**`` (a number exponent), unary ``-``
     and ``@`` (matrix-vector when the right side is 1-D, else matrix-matrix).
@@ -318,15 +321,19 @@ class Graph:
             raise GraphBuildError(
                 f"apply: this {label} instance already computes node '{owner.name}'; a gate "
                 f"caches one node's local gradients, so create a new {label}()")
-        inputs = tuple(self._as_node(n, label) for n in nodes)
         declared = getattr(gate, "input_names", None)
-        if declared is not None and len(declared) != len(inputs):
+        if declared is not None and len(declared) != len(nodes):
             raise GraphBuildError(
                 f"apply {label}{' ' + repr(name) if name else ''}: takes {len(declared)} "
-                f"input(s) ({', '.join(declared)}), got {len(inputs)}")
-        if name is None:
-            name = self._fresh(_short_name(gate), always_number=True)
-        node = Node(self, self._name(name, "op"), "op", gate=gate, inputs=inputs)
+                f"input(s) ({', '.join(declared)}), got {len(nodes)}")
+        # every check before any constant is added: a refused apply changes nothing
+        name = self._fresh(_short_name(gate), always_number=True) if name is None \
+            else self._name(name, "op")
+        for n in nodes:
+            if isinstance(n, Node) and n.graph is not self:
+                raise GraphBuildError(f"{label}: node '{n.name}' belongs to another graph")
+        inputs = tuple(self._as_node(n, label) for n in nodes)
+        node = Node(self, name, "op", gate=gate, inputs=inputs)
         wanted = tuple(n._needs for n in inputs)
         if not all(wanted) and hasattr(gate, "needs_input_grad"):
             # built-in linear gates then skip e.g. dL/dx of a data batch

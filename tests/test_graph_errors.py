@@ -210,3 +210,11 @@ def test_student_backward_returning_a_bare_gradient_is_explained():
                                               "float64, expected a tuple of 1 gradient"):
         g.backward(y)
     assert x.grad is None and y.grad is None    # no half-done gradients left behind
+
+
+def test_a_refused_apply_adds_no_constant():
+    g = Graph()
+    a = g.input("a")
+    with pytest.raises(GraphBuildError, match="'a': the name is already taken"):
+        g.apply(MultiplyGate(), a, 2.0, name="a")
+    assert [n.name for n in g.nodes] == ["a"]
