@@ -33,6 +33,8 @@ hand-written backward).
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import tempfile
 import time
@@ -172,8 +174,19 @@ def _probe(tmp: Path, source: bytes, names, limits) -> _Probe:
     work.mkdir()
     (work / "submission.py").write_bytes(source)
     task = {"mode": "probe", "submission": "submission.py", "gates": names,
-            "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE), "jvp": False}
+            "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
+            "blocked_dirs": reference_dirs(), "jvp": False}
     return _Probe(sandbox.run(work, task, limits))
+
+
+def reference_dirs() -> list[str]:
+    """The folders of compgraph's own packages, which a submission may not read."""
+    dirs = []
+    for name in REFERENCE:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            dirs.append(os.path.realpath(location))
+    return dirs
 
 
 def _error_text(err, doing: str) -> str:
@@ -235,7 +248,8 @@ def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int
                 arrays[f"c{i}_t{j}"] = t
     np.savez(work / "cases.npz", **arrays)
     task = {"mode": "gate", "submission": "submission.py", "gate": name, "gates": [name],
-            "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE), "jvp": jvp,
+            "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
+            "blocked_dirs": reference_dirs(), "jvp": jvp,
             "cases": [{"arity": c.arity, "params": c.params} for c in cases]}
     proc, started = sandbox.start(work, task, limits)
     try:

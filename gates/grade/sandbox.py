@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,13 +94,17 @@ def _read_excerpt(path: Path) -> tuple[str, int]:
     return head.decode("utf-8", errors="replace"), size
 
 
+#: The steps the runner writes; any other file in its output folder is ignored.
+STEP_NAME = re.compile(r"(import|done|c\d{1,3}_(forward|backward|jvp))")
+
+
 def _read_steps(out: Path, max_bytes: int) -> dict:
     """Every complete step the child wrote; anything malformed is skipped, never trusted."""
     steps = {}
     if not out.is_dir():
         return steps
     for meta in out.glob("*.json"):
-        if meta.name.endswith(".tmp.json"):
+        if not STEP_NAME.fullmatch(meta.stem):
             continue
         data = meta.with_suffix(".npz")
         try:

@@ -1,0 +1,410 @@
+"""Grading students' gates: the skeleton, honest scores, hostile submissions, reports.
+
+Every submission here is graded the real way: each gate in its own child process.
+Submissions are built from the reference written out as one standalone file
+(``solution_source()``) plus a class that overrides one gate, so each test changes
+exactly one thing about an otherwise perfect submission.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import inspect
+import json
+import textwrap
+import zipfile
+
+import numpy as np
+import pytest
+
+import gates
+from experiments.cli import main as cli_main
+from gates.grade import (Rubric, RubricError, format_table, grade_folder, grade_submission,
+                         gradescope, load_rubric, skeleton_source, solution_source,
+                         write_json)
+from gates.grade.autograder import build_zip, run as run_autograder
+from gates.grade.scan import scan_source
+
+SOLUTION = solution_source()
+FAST = {"timeout": 2.0}   # short limits keep the hostile cases quick
+
+
+def submission(tmp_path, extra: str = "", name: str = "student.py", base: str = SOLUTION):
+    path = tmp_path / name
+    path.write_text(base + "\n" + textwrap.dedent(extra) + "\n", encoding="utf-8")
+    return path
+
+
+def by_gate(result):
+    return {g.name: g for g in result.gates}
+
+
+def checks(gate_result):
+    return {c.name: c for c in gate_result.checks}
+
+
+def valid_results_json(tmp_path, result) -> dict:
+    """Write Gradescope's results.json and read it back as strict JSON."""
+    path = write_json(tmp_path / "results" / "results.json", gradescope(result))
+    data = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert set(data) >= {"score", "execution_time", "output", "tests"}
+    for number, test in enumerate(data["tests"], 1):
+        assert test["number"] == str(number)
+        assert test["status"] in ("passed", "failed")
+        assert 0 <= test["score"] <= test["max_score"]
+    return data
+
+
+# -- the skeleton ---------------------------------------------------------------------
+
+def test_skeleton_has_every_gate_with_the_contract_signatures_and_runs_as_is():
+    source = skeleton_source()
+    tree = ast.parse(source)
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert [a.name for n in imports for a in n.names] == ["numpy"]
+    namespace = {}
+    exec(compile(source, "skeleton.py", "exec"), namespace)
+    for cls in gates.ALL_GATES:
+        student = namespace[cls.__name__]
+        params = list(inspect.signature(student.forward).parameters)
+        assert params == ["self", *cls.input_names]
+    assert list(inspect.signature(namespace["ScaleGate"]).parameters) == ["k"]
+    assert list(inspect.signature(namespace["PowerGate"]).parameters) == ["n"]
+    assert namespace["SumGate"]().axis is None and namespace["MeanGate"](axis=1).axis == 1
+    with pytest.raises(NotImplementedError):
+        namespace["MultiplyGate"]().forward(3.0, -4.0)
+
+
+def test_skeleton_docstrings_give_the_forward_formula_but_not_the_gradient():
+    sigmoid = inspect.getdoc(_skeleton_class("SigmoidGate"))
+    assert "1 / (1 + exp(-x))" in sigmoid and "self.dzdx" in sigmoid
+    assert "(1 - z)" not in sigmoid
+    assert "broadcast like numpy" in inspect.getdoc(_skeleton_class("AddGate"))
+    assert "(dlogits, None)" in inspect.getdoc(_skeleton_class("SoftmaxCrossEntropyGate").backward)
+    assert "jvp" not in skeleton_source() .split('"""', 2)[2]
+    assert "def jvp(self, tx, ty):" in skeleton_source([gates.MultiplyGate], jvp=True)
+
+
+def _skeleton_class(name):
+    namespace = {}
+    exec(skeleton_source(), namespace)
+    return namespace[name]
+
+
+# -- honest submissions ---------------------------------------------------------------
+
+def test_the_reference_written_out_as_a_submission_scores_100_percent(tmp_path):
+    result = grade_submission(submission(tmp_path), seed=7)
+    assert len(result.gates) == 24
+    assert result.score == pytest.approx(240.0) and result.percent == pytest.approx(100.0)
+    assert all(g.status == "graded" for g in result.gates)
+    assert valid_results_json(tmp_path, result)["score"] == pytest.approx(240.0)
+
+
+def test_the_untouched_skeleton_scores_0_with_not_implemented_for_each_gate(tmp_path):
+    result = grade_submission(submission(tmp_path, base=skeleton_source()))
+    assert result.score == 0.0 and result.max_score == pytest.approx(240.0)
+    for g in result.gates:
+        assert g.status == "not implemented", g.name
+        assert "not implemented yet" in g.text()
+    assert all(t["status"] == "failed" for t in valid_results_json(tmp_path, result)["tests"])
+
+
+def test_a_sigmoid_backward_without_1_minus_z_loses_exactly_the_backward_points(tmp_path):
+    path = submission(tmp_path, """
+        class SigmoidGate(SigmoidGate):
+            def backward(self, dz):
+                z = self._sig
+                return (z * dz,)              # forgot the (1 - z)
+
+            def forward(self, x):
+                self._sig = super().forward(x)
+                return self._sig
+    """)
+    result = by_gate(grade_submission(path, gates=["SigmoidGate", "TanhGate"]))
+    sigmoid = checks(result["SigmoidGate"])
+    assert result["SigmoidGate"].score == pytest.approx(10.0 - sigmoid["backward"].max_points)
+    assert sigmoid["backward"].points == 0.0 and sigmoid["backward"].max_points == 4.0
+    assert all(c.points == c.max_points for k, c in sigmoid.items() if k != "backward")
+    assert "gradient for 'x' wrong" in sigmoid["backward"].reasons[0]
+    assert result["TanhGate"].score == pytest.approx(10.0)
+
+
+def test_a_differently_written_correct_backward_gets_full_marks(tmp_path):
+    # sigma'(x) = exp(-x) / (1 + exp(-x))**2 is not how the reference writes it
+    path = submission(tmp_path, """
+        class SigmoidGate:
+            def forward(self, x):
+                self.x = x
+                return 1 / (1 + np.exp(-x))
+
+            def backward(self, dz):
+                e = np.exp(-self.x)
+                return (dz * e / (1 + e) ** 2,)
+    """)
+    assert grade_submission(path, gates=["SigmoidGate"]).score == pytest.approx(10.0)
+
+
+def test_a_gradient_not_summed_over_broadcast_axes_is_explained(tmp_path):
+    path = submission(tmp_path, """
+        class AddGate:
+            def forward(self, x, y):
+                return x + y
+
+            def backward(self, dz):
+                return dz, dz                 # y of shape (2,) needs dz summed over rows
+    """)
+    add = checks(by_gate(grade_submission(path, gates=["AddGate"]))["AddGate"])
+    assert add["forward"].points == add["forward"].max_points
+    assert 0 < add["gradients"].points < add["gradients"].max_points
+    assert any("sum the upstream over the axes broadcasting added" in r
+               for r in add["gradients"].reasons)
+
+
+def test_jvp_is_graded_only_when_asked_and_then_against_numerical_derivatives(tmp_path):
+    path = submission(tmp_path, """
+        class MultiplyGate(MultiplyGate):
+            def jvp(self, tx, ty):
+                raise NotImplementedError
+    """)
+    assert grade_submission(path, gates=["MultiplyGate"]).score == pytest.approx(10.0)
+    graded = by_gate(grade_submission(path, gates=["MultiplyGate", "AddGate"], jvp=True))
+    multiply = checks(graded["MultiplyGate"])
+    assert multiply["jvp"].points == 0.0 and "NotImplementedError" in multiply["jvp"].reasons[0]
+    assert graded["MultiplyGate"].score == pytest.approx(10.0 - multiply["jvp"].max_points)
+    assert graded["AddGate"].score == pytest.approx(10.0)
+
+
+# -- hostile submissions --------------------------------------------------------------
+
+HOSTILE = """
+    import ctypes, os
+
+    class SigmoidGate(SigmoidGate):
+        def forward(self, x):
+            while True:                       # an endless loop
+                pass
+
+    class TanhGate(TanhGate):
+        def forward(self, x):
+            return np.ones(2 ** 29)           # 4 GB
+
+    class SinGate(SinGate):
+        def forward(self, x):
+            ctypes.string_at(0)               # a segmentation fault
+
+    class ExpGate(ExpGate):
+        def backward(self, dz):
+            os._exit(0)                       # leaves without a word
+
+    class MultiplyGate(MultiplyGate):
+        def forward(self, x, y):
+            z = super().forward(x, y)
+            x *= 2                            # changes its input in place
+            return z
+
+    class NegateGate:
+        def forward(self, x):
+            print("ALL TESTS PASSED: 100%")   # says so, returns garbage
+            return x
+
+        def backward(self, dz):
+            return (dz,)
+"""
+
+
+def test_each_hostile_gate_costs_that_gate_only(tmp_path):
+    names = ["SigmoidGate", "TanhGate", "SinGate", "ExpGate", "MultiplyGate", "NegateGate",
+             "AddGate"]
+    result = grade_submission(submission(tmp_path, HOSTILE), gates=names, **FAST)
+    g = by_gate(result)
+    assert g["SigmoidGate"].score == 0 and g["SigmoidGate"].status == "timed out"
+    assert "endless loop" in g["SigmoidGate"].text()
+    assert g["TanhGate"].score == 0 and "ran out of memory" in g["TanhGate"].text()
+    assert g["SinGate"].score == 0 and "SIGSEGV" in g["SinGate"].text()
+    exp = checks(g["ExpGate"])
+    assert exp["forward"].points == exp["forward"].max_points and exp["backward"].points == 0
+    assert "os._exit" in g["ExpGate"].text()
+    multiply = checks(g["MultiplyGate"])
+    assert multiply["inputs_unchanged"].points == 0
+    assert "forward changed input 'x' in place" in multiply["inputs_unchanged"].reasons[0]
+    negate = checks(g["NegateGate"])
+    assert negate["forward"].points == 0 and negate["backward"].points == 0
+    assert "ALL TESTS PASSED" in g["NegateGate"].output
+    assert g["AddGate"].score == pytest.approx(10.0)
+    valid_results_json(tmp_path, result)
+
+
+def test_sys_exit_at_import_grades_every_gate_0_and_still_writes_results_json(tmp_path):
+    result = grade_submission(submission(tmp_path, "import sys\nsys.exit(3)"),
+                              gates=["AddGate", "SigmoidGate"], **FAST)
+    assert result.score == 0 and all(g.status == "import failed" for g in result.gates)
+    assert "sys.exit(3)" in result.notes[0]
+    data = valid_results_json(tmp_path, result)
+    assert data["score"] == 0 and "could not be imported" in data["output"]
+
+
+def test_ten_megabytes_of_prints_cost_nothing_and_are_cut_in_the_report(tmp_path):
+    path = submission(tmp_path, "for _ in range(10 * 1024):\n    print('x' * 1023)")
+    result = grade_submission(path, gates=["AddGate"], **FAST)
+    assert result.score == pytest.approx(10.0)
+    assert "10485760 bytes of output in all, cut" in result.gates[0].output
+    assert len(json.dumps(valid_results_json(tmp_path, result))) < 20_000
+
+
+def test_a_syntax_error_is_reported_with_its_line(tmp_path):
+    result = grade_submission(submission(tmp_path, "def broken(:\n    pass"), gates=["AddGate"])
+    assert result.score == 0 and "SyntaxError at line" in result.notes[0]
+    valid_results_json(tmp_path, result)
+
+
+@pytest.mark.parametrize("sneaky, refusal", [
+    ("from gates import SigmoidGate", "may not import compgraph's reference package 'gates'"),
+    ("import importlib\nSigmoidGate = importlib.import_module('ga' + 'tes').SigmoidGate",
+     "PermissionError: a submission may not read"),
+    ("import subprocess\nsubprocess.run(['true'])", "may not start processes"),
+])
+def test_the_reference_gates_cannot_be_borrowed_nor_processes_started(tmp_path, sneaky, refusal):
+    path = submission(tmp_path, sneaky, base="import numpy as np\n")
+    result = grade_submission(path, gates=["SigmoidGate"])
+    assert result.score == 0 and refusal in result.notes[0]
+
+
+def test_a_gate_that_uses_an_autodiff_framework_gets_no_backward_credit(tmp_path):
+    # a stand-in "torch" module, so the test needs no torch installed
+    path = submission(tmp_path, """
+        import sys, types
+        sys.modules["torch"] = types.ModuleType("torch")
+        import torch
+
+        class SigmoidGate(SigmoidGate):
+            def backward(self, dz):
+                torch                          # "uses" it
+                return super().backward(dz)
+    """)
+    result = grade_submission(path, gates=["SigmoidGate", "TanhGate"])
+    sigmoid = checks(by_gate(result)["SigmoidGate"])
+    assert sigmoid["forward"].points == sigmoid["forward"].max_points
+    assert sigmoid["backward"].points == 0 and "uses torch" in sigmoid["backward"].reasons[0]
+    assert by_gate(result)["TanhGate"].score == pytest.approx(10.0)
+    assert any("imports torch" in n for n in result.notes)
+
+
+def test_the_static_scan_follows_aliases_and_helpers_per_class():
+    scan = scan_source(textwrap.dedent("""\
+        import numpy as np
+        import jax.numpy as jnp
+        from autograd import grad
+        g = grad
+        def helper(x):
+            return jnp.sum(x)
+        class A:
+            def backward(self, dz):
+                return helper(dz)
+        class B:
+            def backward(self, dz):
+                return g(dz)
+        class C:
+            def backward(self, dz):
+                return np.ones(3)
+    """))
+    assert scan.frameworks == {"jax": 2, "autograd": 3}
+    assert scan.uses == {"A": [("jax", 2)], "B": [("autograd", 3)]}
+
+
+# -- rubric, reports, batch, Gradescope, CLI -----------------------------------------
+
+def test_rubric_files_set_points_per_gate_and_weights_per_check(tmp_path):
+    rubric_file = tmp_path / "rubric.json"
+    rubric_file.write_text(json.dumps({"points": {"SigmoidGate": 20},
+                                       "weights": {"forward": 1, "backward": 1, "gradients": 0,
+                                                   "inputs_unchanged": 0, "repeatable": 0,
+                                                   "float32": 0}}))
+    rubric = load_rubric(rubric_file)
+    assert rubric.check_points("SigmoidGate", jvp=False)["backward"] == 10.0
+    assert rubric.gate_points("AddGate") == 10.0
+    toml = tmp_path / "rubric.toml"
+    toml.write_text('default_points = 5\n[points]\nAddGate = 8\n')
+    assert load_rubric(toml).gate_points("AddGate") == 8.0
+    assert load_rubric(toml).gate_points("TanhGate") == 5.0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"weights": {"speed": 1}}')
+    with pytest.raises(RubricError, match="unknown check 'speed'"):
+        load_rubric(bad)
+
+
+def test_batch_grades_a_folder_into_one_csv_row_per_student(tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    submission(folder, name="alice.py")
+    (folder / "bob").mkdir()
+    submission(folder / "bob", name="hw.py", base=skeleton_source())
+    (folder / "carol").mkdir()          # uploaded nothing
+    results = grade_folder(folder, tmp_path / "grades.csv", gates=["AddGate"], rubric=Rubric())
+    assert [s for s, _ in results] == ["alice", "bob", "carol"]
+    rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
+    assert [(r["student"], r["score"], r["AddGate"]) for r in rows] == [
+        ("alice", "10.0", "10.0"), ("bob", "0.0", "0.0"), ("carol", "0", "")]
+
+
+def test_the_autograder_zip_has_the_scripts_at_its_root_and_its_entry_point_grades(tmp_path):
+    zip_path = build_zip(tmp_path / "autograder.zip", gates=["AddGate"], timeout=2.0)
+    with zipfile.ZipFile(zip_path) as z:
+        names = z.namelist()
+        assert {"setup.sh", "run_autograder", "config.json"} <= set(names)
+        assert "compgraph/gates/grade/runner.py" in names and "compgraph/setup.cfg" in names
+        assert z.getinfo("run_autograder").external_attr >> 16 & 0o111
+        z.extract("config.json", tmp_path)
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    submission(upload, name="my_gates.py")
+    results = tmp_path / "results" / "results.json"
+    assert run_autograder(tmp_path / "config.json", upload, results) == 0
+    assert json.loads(results.read_text())["score"] == pytest.approx(10.0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run_autograder(tmp_path / "config.json", empty, results)
+    data = json.loads(results.read_text())
+    assert data["score"] == 0 and "No .py file" in data["output"]
+
+
+def test_the_grade_command_prints_a_table_and_writes_json_and_gradescope(tmp_path, capsys):
+    path = submission(tmp_path)
+    status = cli_main(["grade", str(path), "--gates", "AddGate,MultiplyGate", "--timeout", "5",
+                       "--json", str(tmp_path / "report.json"),
+                       "--gradescope", str(tmp_path / "gs")])
+    assert status == 0
+    table = capsys.readouterr().out
+    assert "MultiplyGate" in table and "100.0%" in table
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["score"] == 20.0 and report["gates"][1]["name"] == "MultiplyGate"
+    assert json.loads((tmp_path / "gs" / "results.json").read_text())["score"] == 20.0
+    assert cli_main(["grade", str(path), "--gates", "NoSuchGate"]) == 2
+
+
+def test_the_skeleton_command_writes_the_file_and_the_solution(tmp_path):
+    out = tmp_path / "hw.py"
+    assert cli_main(["skeleton", "--gates", "MultiplyGate,ScaleGate", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "class MultiplyGate:" in text and "def __init__(self, k):" in text
+    assert "class AddGate" not in text
+    solution = tmp_path / "solution.py"
+    assert cli_main(["skeleton", "--solution", "-o", str(solution)]) == 0
+    namespace = {}
+    exec(solution.read_text(), namespace)
+    # the lecture's multiply gate: 3 x -4 = -12, and backward(2) switches to (-8, 6)
+    mul = namespace["MultiplyGate"]()
+    assert mul.forward(3.0, -4.0) == -12.0
+    assert tuple(float(g) for g in mul.backward(2.0)) == (-8.0, 6.0)
+
+
+def test_the_terminal_table_has_one_row_per_gate_and_the_reasons(tmp_path):
+    path = submission(tmp_path, """
+        class ReLUGate(ReLUGate):
+            def forward(self, x):
+                return np.abs(x)
+    """)
+    text = format_table(grade_submission(path, gates=["ReLUGate", "AddGate"]))
+    assert text.count("\nReLUGate") == 1 and text.count("\nAddGate") == 1
+    assert "forward output wrong in case 1" in text and "expected 0, got" in text
