@@ -49,7 +49,7 @@ _MISSING = object()
 
 def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None,
                max_entries=64, entries=6, directions=3, initial_step=0.05,
-               name=None, numerical_gate=None) -> GateReport:
+               name=None, numerical_gate=None, upstream=None) -> GateReport:
     """Check ``gate`` (anything with ``forward`` and ``backward``, optionally ``jvp``)
     at ``inputs`` against numerical derivatives; return a :class:`GateReport`.
 
@@ -71,6 +71,8 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
         The largest finite-difference step (inputs move by at most this much).
     name : str, optional
         The gate's name in the report (default: its repr, or its class name).
+    upstream : array_like, optional
+        The upstream gradient u (default: random normal, shaped like the output).
     numerical_gate : optional
         The gate whose ``forward`` the numerical derivatives use (default: ``gate``).
         Give a float64 twin when ``gate`` computes in a fixed lower precision (a block
@@ -88,7 +90,7 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
             tol["atol"] = tol["atol"] if atol is None else float(atol)
     kinks = bool(getattr(gate, "kinks", False)) if kinks is None else bool(kinks)
     try:
-        if run.forward() and run.backward(rng):
+        if run.forward() and run.backward(rng, upstream):
             probes = run.make_probes(rng, max_entries, entries, directions)
             run.forward_mode(jvp, probes, rng)
             run.numerical(probes, kinks, initial_step,
@@ -186,9 +188,14 @@ class _Run:
         self.report.inputs = [_input_report(self, i) for i in range(self.n)]
         return True
 
-    def backward(self, rng) -> bool:
+    def backward(self, rng, upstream) -> bool:
         y = self.out
         self.u = rng.standard_normal(y.shape)
+        if upstream is not None:
+            self.u = np.asarray(upstream, dtype=np.float64)
+            if self.u.shape != y.shape:
+                raise ValueError(f"check_gate: upstream has shape {self.u.shape}, the output "
+                                 f"of {self.label} has shape {y.shape}")
         u_native = np.asarray(self.u, dtype=y.dtype)
         u_snap = u_native.copy()
         grads = self.call("backward", u_native)
@@ -276,7 +283,8 @@ class _Run:
             size = math.prod(shape)
             if size <= max_entries:
                 chosen = [np.unravel_index(k, shape) for k in range(size)]
-                self.report.inputs[i].probes = f"all {size} entries"
+                self.report.inputs[i].probes = (f"all {size} entries" if size != 1
+                                                else "its one entry")
                 dirs = 0
             else:
                 flat = rng.choice(size, size=min(entries, size), replace=False)
@@ -450,7 +458,7 @@ class _Run:
         Returns (ok, found a kink, [(kind, record)]) where a record holds the arrays
         :meth:`Comparison.add_array` takes."""
         i = probe.input
-        df, err, status = res.df[:, row], res.error[:, row], res.status[:, row]
+        df, err, status = res.row(row)
         u = self.u.ravel()
         records, ok, at_kink = [], True, False
         rtol, atol = self.tol["rtol"], self.tol["atol"]

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.differentiate import derivative
 
-#: Largest number of float64 numbers one ``derivative`` call may hold per stencil
-#: point; probes are split into chunks beyond it so big outputs stay within memory.
-_CHUNK_NUMBERS = 2_000_000
+#: Largest number of elements (output entries times sides) one ``derivative`` call
+#: handles; more probes are split into several calls so big outputs stay in memory.
+_CHUNK_NUMBERS = 500_000
 
 
 @dataclass
@@ -36,19 +36,28 @@ class Probe:
     label: str = ""
 
 
-@dataclass
 class Derivatives:
-    """The numerical ``J d`` of every probe, one row per side and probe.
+    """The numerical ``J d`` of every probe, with scipy's error estimates.
 
-    ``df``, ``error`` and ``status`` have shape (sides, probes, output size): the
-    estimate, SciPy's error estimate and its status (0 = converged). ``failed`` maps a
-    probe's position to the message of the forward call that failed for it.
+    :meth:`row` gives probe p's (df, error, status), each of shape (sides, output
+    size): the estimate, the error estimate and scipy's status (0 = converged).
+    Only the outputs a probe moves (its *support*) are differentiated; the others
+    did not change at any trial step and have derivative 0 exactly. ``failed`` maps
+    a probe's position to the message of the forward call that failed for it.
     """
 
-    df: np.ndarray
-    error: np.ndarray
-    status: np.ndarray
-    failed: dict
+    def __init__(self, n_sides, out_size):
+        self.n_sides, self.out_size = n_sides, out_size
+        self.parts: dict = {}   # probe -> (support, df, error, status) on the support
+        self.failed: dict = {}
+
+    def row(self, p):
+        support, df, error, status = self.parts[p]
+        shape = (self.n_sides, self.out_size)
+        full = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=int)
+        for whole, part in zip(full, (df, error, status)):
+            whole[:, support] = part
+        return full
 
 
 def directional_derivatives(forward_at, probes, out_size, *, sides=(0,), initial_step=0.05,
@@ -63,84 +72,115 @@ def directional_derivatives(forward_at, probes, out_size, *, sides=(0,), initial
     along a probe (directions are scaled to a largest entry of 1), small enough to
     stay inside the domain of log, tan or a divisor in the gates' example inputs.
     """
-    n_probes, n_sides = len(probes), len(sides)
-    df = np.full((n_sides, n_probes, out_size), np.nan)
-    error = np.full_like(df, np.inf)
-    status = np.full(df.shape, -3, dtype=int)
-    failed: dict = {}
-    todo = list(range(n_probes))
+    res = Derivatives(len(sides), out_size)
+    todo = list(range(len(probes)))
     step = initial_step
     for _ in range(retries + 1):
         if not todo:
             break
-        chunk = max(1, _CHUNK_NUMBERS // max(1, out_size * n_sides * 10))
-        for start in range(0, len(todo), chunk):
-            part = todo[start:start + chunk]
-            res, errors = _derivative_of(forward_at, [probes[p] for p in part], out_size,
-                                         sides, step, atol, rtol)
-            df[:, part], error[:, part], status[:, part] = res.df, res.error, res.status
-            for k, p in enumerate(part):
-                if k in errors:
-                    failed[p] = errors[k]
-                else:
-                    failed.pop(p, None)
-        todo = [p for p in todo if p in failed or not np.all(np.isfinite(df[:, p]))]
+        cache = _Cache(forward_at, probes, out_size)
+        supports = {p: cache.support(p, step) for p in todo}
+        chunk, total = [], 0
+        for p in todo + [None]:
+            size = 0 if p is None else max(1, supports[p].size) * len(sides)
+            if chunk and (p is None or total + size > _CHUNK_NUMBERS):
+                _derivative_of(cache, chunk, supports, sides, step, atol, rtol, res)
+                chunk, total = [], 0
+            if p is not None:
+                chunk.append(p)
+                total += size
+        for p in todo:
+            if p in cache.errors:
+                res.failed[p] = cache.errors[p]
+            else:
+                res.failed.pop(p, None)
+        todo = [p for p in todo
+                if p in res.failed or not np.all(np.isfinite(res.parts[p][1]))]
         step /= 16
     for p in todo:
-        failed.setdefault(p, "the numerical derivative is not finite")
-    return Derivatives(df, error, status, failed)
+        res.failed.setdefault(p, "the numerical derivative is not finite")
+    return res
 
 
-def _derivative_of(forward_at, probes, out_size, sides, step, atol, rtol):
-    # one-sided derivatives across a kink never converge; a smooth side converges in
-    # two or three iterations, so a kink costs at most six
-    maxiter = 10 if tuple(sides) == (0,) else 6
-    """One ``derivative`` call over (sides, probes, outputs); h = 0 at every abscissa.
+class _Cache:
+    """Forward outputs by (probe, step), so no step is evaluated twice."""
 
-    ``derivative`` passes only the entries still iterating, with their (side, probe)
-    number and output position as arguments, so a converged probe costs no more
-    forward calls; the steps of one probe's entries agree column by column.
-    """
-    cache = {}
-    errors: dict = {}
-    n_probes = len(probes)
+    def __init__(self, forward_at, probes, out_size):
+        self.forward_at, self.probes, self.out_size = forward_at, probes, out_size
+        self.values: dict = {}
+        self.errors: dict = {}
 
-    def at(p, h):
-        key = (p, h)
-        if key not in cache:
+    def at(self, p, h):
+        key = (p, 0.0 if h == 0 else h)
+        if key not in self.values:
             try:
-                cache[key] = forward_at(probes[p], h)
+                y = self.forward_at(self.probes[p], key[1])
             except Exception as exc:  # a broken gate: report it, never crash the checker
-                errors.setdefault(p, f"{type(exc).__name__}: {exc}")
-                cache[key] = np.full(out_size, np.nan)
-        return cache[key]
+                self.errors.setdefault(p, f"{type(exc).__name__}: {exc}")
+                y = np.full(self.out_size, np.nan)
+            self.values[key] = y
+        return self.values[key]
+
+    def support(self, p, step):
+        """The outputs that change at the trial steps +-step and +-step/2 (which the
+        stencil evaluates anyway): every output when something failed."""
+        base = self.at(p, 0.0)
+        moved = np.zeros(self.out_size, dtype=bool)
+        for h in (step, -step, step / 2, -step / 2):
+            y = self.at(p, h)
+            moved |= ~(y == base)
+        return np.flatnonzero(moved) if not moved.all() else np.arange(self.out_size)
+
+
+def _derivative_of(cache, chunk, supports, sides, step, atol, rtol, res):
+    """One ``derivative`` call over the support outputs of the probes in ``chunk``,
+    on every side; h = 0 at every abscissa.
+
+    Each element carries its (side, probe) number and output position as arguments;
+    ``derivative`` passes only the elements still iterating, so a converged probe
+    costs no more forward calls, and the steps of one probe agree column by column.
+    """
+    rows, entries, dirs = [], [], []
+    for side in sides:
+        for p in chunk:
+            support = supports[p]
+            rows.append(np.full(support.size, p, dtype=float))
+            entries.append(support.astype(float))
+            dirs.append(np.full(support.size, side))
+    row, entry = np.concatenate(rows), np.concatenate(entries)
+    direction = np.concatenate(dirs)
+    if row.size == 0:   # no probe moves any output: every derivative is exactly 0
+        for p in chunk:
+            empty = np.zeros((len(sides), 0))
+            res.parts[p] = (supports[p], empty, empty, empty.astype(int))
+        return
 
     def f(h, row, entry):
-        # the first call has one step per entry; later ones a column per stencil step
+        # the first call has one step per element; later ones a column per stencil step
         columns = h.reshape(row.size, -1)
         row, entry = row.reshape(-1).astype(int), entry.reshape(-1).astype(int)
         out = np.empty_like(columns)
-        for r in np.unique(row):
-            rows = np.flatnonzero(row == r)
-            p = int(r) % n_probes
+        for p in np.unique(row):
+            mine = np.flatnonzero(row == p)
             for k in range(columns.shape[1]):
-                col = columns[rows, k]
-                first = float(col[0])
-                if np.all(col == first):
-                    out[rows, k] = at(p, 0.0 if first == 0 else first)[entry[rows]]
-                else:  # steps that differ between outputs: evaluate each one
-                    for q, hq in zip(rows, col):
-                        out[q, k] = at(p, float(hq))[entry[q]]
+                col = columns[mine, k]
+                for h_val in np.unique(col):   # one value per side and stencil column
+                    same = mine[col == h_val]
+                    out[same, k] = cache.at(int(p), float(h_val))[entry[same]]
         return out.reshape(h.shape)
 
-    shape = (len(sides), n_probes, out_size)
-    x = np.zeros(shape)
-    row = np.broadcast_to(np.arange(len(sides) * n_probes, dtype=float).reshape(
-        len(sides), n_probes, 1), shape)
-    entry = np.broadcast_to(np.arange(out_size, dtype=float), shape)
-    direction = np.asarray(sides).reshape(-1, 1, 1)
     with np.errstate(all="ignore"):
-        res = derivative(f, x, args=(row, entry), initial_step=step,
-                         step_direction=direction, maxiter=maxiter,
-                         tolerances={"atol": atol, "rtol": rtol})
-    return res, errors
+        r = derivative(f, np.zeros(row.size), args=(row, entry), initial_step=step,
+                       step_direction=direction, maxiter=10 if tuple(sides) == (0,) else 6,
+                       tolerances={"atol": atol, "rtol": rtol})
+    start = 0
+    pieces = {p: [] for p in chunk}
+    for s in range(len(sides)):
+        for p in chunk:
+            n = supports[p].size
+            pieces[p].append((r.df[start:start + n], r.error[start:start + n],
+                              r.status[start:start + n]))
+            start += n
+    for p in chunk:
+        df, error, status = (np.stack([piece[k] for piece in pieces[p]]) for k in range(3))
+        res.parts[p] = (supports[p], df, error, status)
