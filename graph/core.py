@@ -327,11 +327,11 @@ class Graph:
                 f"apply {label}{' ' + repr(name) if name else ''}: takes {len(declared)} "
                 f"input(s) ({', '.join(declared)}), got {len(nodes)}")
         # every check before any constant is added: a refused apply changes nothing
-        name = self._fresh(_short_name(gate), always_number=True) if name is None \
-            else self._name(name, "op")
         for n in nodes:
             if isinstance(n, Node) and n.graph is not self:
                 raise GraphBuildError(f"{label}: node '{n.name}' belongs to another graph")
+        name = self._fresh(_short_name(gate), always_number=True) if name is None \
+            else self._name(name, "op")
         inputs = tuple(self._as_node(n, label) for n in nodes)
         node = Node(self, name, "op", gate=gate, inputs=inputs)
         wanted = tuple(n._needs for n in inputs)
@@ -488,7 +488,7 @@ class Graph:
                         node._value = fwd(*[i._value for i in ins])
                     node._dirty = False
         except Exception as exc:
-            raise _at_node(node, "forward", exc) from exc
+            _reraise_at_node(node, "forward", exc)
         if plan.full:
             self._clean = True
 
@@ -678,7 +678,7 @@ class Graph:
                     f"node '{node.name}' ({_gate_label(node.gate)}): backward returned "
                     f"{type(grads).__name__}, expected a tuple of {len(node.inputs)} "
                     f"gradient(s), one per input") from exc
-            raise _at_node(node, "backward", exc) from exc
+            _reraise_at_node(node, "backward", exc)
         if saved:
             for n, old in saved.items():
                 n.grad = old if n.grad is None else old + n.grad
@@ -757,7 +757,7 @@ class Graph:
                 if any(t is not None for t in ts):
                     tan[node._index] = node.gate.jvp(*ts)
         except Exception as exc:
-            raise _at_node(node, "jvp", exc) from exc
+            _reraise_at_node(node, "jvp", exc)
         result = tan.get(out._index)
         if result is None:
             value = np.asarray(out._value)
@@ -848,17 +848,20 @@ def _seed(out: Node, upstream):
     return up[()] if up.ndim == 0 else up
 
 
-def _at_node(node, method, exc):
-    """``exc`` re-raised with the node's name: a GateError keeps its class."""
+def _reraise_at_node(node, method, exc):
+    """Raise ``exc`` again naming the node: a GateError keeps its class and gets the
+    prefix ``node 'e' (MultiplyGate): ``; any other exception gets a note."""
     prefix = f"node '{node.name}' ({_gate_label(node.gate)})" if node is not None else "graph"
     if isinstance(exc, GateError):
         try:
-            return type(exc)(f"{prefix}: {exc}")
-        except Exception:  # an exotic constructor: fall through to a note
-            pass
+            renamed = type(exc)(f"{prefix}: {exc}")
+        except Exception:  # an exotic constructor: fall back to a note
+            renamed = None
+        if renamed is not None:
+            raise renamed from exc
     if hasattr(exc, "add_note"):
         exc.add_note(f"raised by {prefix} during {method}")
-    return exc
+    raise exc
 
 
 def _article(kind: str) -> str:
