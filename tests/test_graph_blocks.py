@@ -238,3 +238,33 @@ def test_the_gate_checker_checks_blocks_like_any_gate():
 
     lecture, a, b, e = lecture_block()
     assert check_gate(lecture.as_gate([a, b], e), 2.0, 1.0).ok
+
+
+def test_a_block_skips_gradients_the_outer_graph_does_not_need():
+    inner = Graph()
+    u, v = inner.input("u"), inner.input("v")
+    block = inner.as_gate([u, v], graph.sum(u * v))
+    outer = Graph()
+    data = outer.input("data", differentiable=False)
+    w = outer.param("w", np.array([1.0, 2.0]))
+    s = outer.apply(block, data, w)
+    assert block.needs_input_grad == (False, True)
+    outer.forward(data=np.array([3.0, 4.0]))
+    outer.backward(s)
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+    assert data.grad is None and u.grad is None      # dL/du was never computed
+
+
+def test_forward_and_reverse_mode_agree_on_an_mlp():
+    """<J t, 1> = <t, J^T 1>: the jvp along a direction equals grad . direction."""
+    g = Graph()
+    x = g.input("x", differentiable=False)
+    y = g.input("y", differentiable=False)
+    loss = graph.softmax_cross_entropy(
+        graph.mlp(g, x, [4, 6, 3], rng=np.random.default_rng(5), dtype=np.float64), y)
+    rng = np.random.default_rng(6)
+    g.forward(x=rng.standard_normal((7, 4)), y=rng.integers(0, 3, size=7))
+    g.backward(loss)
+    directions = {p: rng.standard_normal(p.value.shape) for p in g.params.values()}
+    expected = sum(np.sum(p.grad * t) for p, t in directions.items())
+    assert g.jvp(loss, directions) == pytest.approx(expected, rel=1e-10)
