@@ -12,6 +12,7 @@ import ast
 import csv
 import inspect
 import json
+import re
 import textwrap
 import zipfile
 
@@ -260,19 +261,20 @@ def test_a_syntax_error_is_reported_with_its_line(tmp_path):
 
 
 @pytest.mark.parametrize("sneaky, refusal", [
-    ("from gates import SigmoidGate", "may not import compgraph's reference package 'gates'"),
+    ("from gates import SigmoidGate", r"may not import compgraph's reference package 'gates'"),
+    # not on the child's sys.path here; where it is (installed beside numpy), not readable
     ("import importlib\nSigmoidGate = importlib.import_module('ga' + 'tes').SigmoidGate",
-     "PermissionError: a submission may not read"),
-    ("import subprocess\nsubprocess.run(['true'])", "may not start processes"),
+     r"No module named 'gates'|may not read"),
+    ("import subprocess\nsubprocess.run(['true'])", r"may not start processes"),
 ])
 def test_the_reference_gates_cannot_be_borrowed_nor_processes_started(tmp_path, sneaky, refusal):
     path = submission(tmp_path, sneaky, base="import numpy as np\n")
     result = grade_submission(path, gates=["SigmoidGate"])
-    assert result.score == 0 and refusal in result.notes[0]
+    assert result.score == 0 and re.search(refusal, result.notes[0])
 
 
 def test_a_gate_that_uses_an_autodiff_framework_gets_no_backward_credit(tmp_path):
-    # a stand-in "torch" module, so the test needs no torch installed
+    # stand-in "torch" and "autograd" modules, so the test needs neither installed
     path = submission(tmp_path, """
         import sys, types
         sys.modules["torch"] = types.ModuleType("torch")
@@ -282,13 +284,20 @@ def test_a_gate_that_uses_an_autodiff_framework_gets_no_backward_credit(tmp_path
             def backward(self, dz):
                 torch                          # "uses" it
                 return super().backward(dz)
+
+        class TanGate(TanGate):
+            def backward(self, dz):            # hidden from the static scan
+                sys.modules["autograd"] = types.ModuleType("autograd")
+                __import__("auto" + "grad")
+                return super().backward(dz)
     """)
-    result = grade_submission(path, gates=["SigmoidGate", "TanhGate"])
-    sigmoid = checks(by_gate(result)["SigmoidGate"])
-    assert sigmoid["forward"].points == sigmoid["forward"].max_points
-    assert sigmoid["backward"].points == 0 and "uses torch" in sigmoid["backward"].reasons[0]
-    assert by_gate(result)["TanhGate"].score == pytest.approx(10.0)
-    assert any("imports torch" in n for n in result.notes)
+    result = by_gate(grade_submission(path, gates=["SigmoidGate", "TanGate", "TanhGate"]))
+    for name, framework in (("SigmoidGate", "torch"), ("TanGate", "autograd")):
+        graded = checks(result[name])
+        assert graded["forward"].points == graded["forward"].max_points
+        assert graded["backward"].points == 0
+        assert f"uses {framework}" in graded["backward"].reasons[0]
+    assert result["TanhGate"].score == pytest.approx(10.0)
 
 
 def test_the_static_scan_follows_aliases_and_helpers_per_class():

@@ -98,7 +98,8 @@ def _kink_distance(name, inputs):
     return np.inf
 
 
-def _params(cls, params):
+def _params(params):
+    """Tuples (axis) become lists, so the parameters travel to the child as JSON."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
 
 
@@ -127,7 +128,7 @@ def build_cases(cls, seed: int) -> list[Case]:
         f32 = index == len(specs)
         if f32:
             inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in inputs]
-        cases.append(Case(label=str(index + 1), params=_params(cls, params), inputs=inputs,
+        cases.append(Case(label=str(index + 1), params=_params(params), inputs=inputs,
                           differentiable=diff, float32=f32, names=tuple(cls.input_names)))
     return cases
 

@@ -50,7 +50,7 @@ from .cases import add_directions, build_cases, directions_rng
 from .numeric import NumericalDerivativeError, jacobians
 from .report import CheckResult, GateResult, SubmissionResult
 from .rubric import Rubric
-from .scan import FRAMEWORKS, REFERENCE, scan_source
+from .scan import FRAMEWORKS, REFERENCE, Scan, scan_source
 
 #: Tolerances (rtol, atol relative to the largest expected magnitude) per dtype.
 FORWARD_TOL = {False: (1e-6, 1e-9), True: (1e-4, 1e-5)}
@@ -111,28 +111,19 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
             result.gates = [_ungraded(cls, rubric, jvp, "import failed", problem)
                             for cls in classes]
         else:
-            hidden = sorted(set(probe.frameworks) - set(scan.frameworks))
-            _framework_notes(notes, scan, hidden)
-            jobs_list = []
-            for cls in classes:
-                found = probe.classes.get(cls.__name__, {})
-                if not found.get("found"):
-                    jobs_list.append((cls, None))
-                else:
-                    jobs_list.append((cls, found))
+            _framework_notes(notes, scan, sorted(set(probe.frameworks) - set(scan.frameworks)))
 
-            def work(item):
-                cls, found = item
-                if found is None:
+            def work(cls):
+                found = probe.classes.get(cls.__name__)
+                if not (isinstance(found, dict) and found.get("found") is True):
                     return _ungraded(cls, rubric, jvp, "missing",
                                      f"no class named {cls.__name__} in your file "
                                      f"(names are case-sensitive)")
-                uses = scan.uses.get(cls.__name__) or [(h, None) for h in hidden]
                 return grade_gate(tmp / cls.__name__, source_bytes, cls, rubric, limits,
-                                  seed, jvp, uses)
+                                  seed, jvp, scan)
 
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                result.gates = list(pool.map(work, jobs_list))
+                result.gates = list(pool.map(work, classes))
     result.elapsed = time.perf_counter() - started
     return result
 
@@ -223,8 +214,13 @@ def _float64(inputs):
 
 
 def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int, jvp: bool,
-               frameworks=()) -> GateResult:
-    """Grade one gate class of the submission in its own child; see the module docstring."""
+               scan: Scan | None = None) -> GateResult:
+    """Grade one gate class of the submission in its own child; see the module docstring.
+
+    ``scan`` (the static scan of the source) says which autodiff frameworks the class
+    uses; a framework the child had loaded that the scan never saw imported (hidden
+    behind ``__import__``) counts as used by this gate too.
+    """
     name = cls.__name__
     cases = build_cases(cls, seed)
     rng = directions_rng(seed, name)
@@ -264,6 +260,10 @@ def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int
     finally:
         run = sandbox.finish(proc, started, work, limits)
     shutil.rmtree(work, ignore_errors=True)
+    scan = scan or Scan()
+    loaded = {str(f) for _, info in run.steps.values() for f in info.get("frameworks") or []}
+    frameworks = list(scan.uses.get(name, [])) + [
+        (f, None) for f in sorted(loaded & set(FRAMEWORKS) - set(scan.frameworks))]
     result = score_gate(cls, cases, expected, run, rubric, jvp, frameworks)
     result.elapsed = run.elapsed
     return result

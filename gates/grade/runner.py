@@ -1,8 +1,8 @@
 """The code that runs *inside* the child process: import a submission, call its gates.
 
-This file is executed by path (``python -I runner.py WORKDIR``), never imported by the
-grader, and imports nothing but the standard library and numpy, so it works in a
-child whose ``sys.path`` holds neither compgraph's source nor the current directory.
+This file is executed by path (``python -I -S runner.py WORKDIR``), never imported by
+the grader, and imports nothing but the standard library and numpy, so it works in a
+child whose ``sys.path`` holds only the standard library and numpy's folder.
 
 It reads ``WORKDIR/task.json`` (what to do) and ``WORKDIR/cases.npz`` (the inputs,
 upstream gradients and tangents the grader chose), calls the submission, and writes
@@ -32,6 +32,8 @@ resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 resource.setrlimit(resource.RLIMIT_CPU, (_LIMITS["cpu"], _LIMITS["cpu"] + 1))
 resource.setrlimit(resource.RLIMIT_AS, (_LIMITS["memory"], _LIMITS["memory"]))
 resource.setrlimit(resource.RLIMIT_FSIZE, (_LIMITS["fsize"], _LIMITS["fsize"]))
+
+sys.path.extend(TASK["sys_path"])  # numpy's folder: the child runs without ``site``
 
 import importlib.util  # noqa: E402  (after the limits on purpose)
 

@@ -1,7 +1,9 @@
 """Run :mod:`gates.grade.runner` in a child process with limits, and read what it wrote.
 
-The child is ``python -I runner.py WORKDIR``: isolated mode (no PYTHON* variables, no
-user site-packages, neither the current nor the script's directory on ``sys.path``),
+The child is ``python -I -S runner.py WORKDIR``: isolated mode (no PYTHON* variables,
+neither the current nor the script's directory on ``sys.path``) without the ``site``
+module (faster, and no ``.pth`` files, so not even an editable install of compgraph is
+importable); ``sys.path`` gets only the folder numpy lives in (:func:`numpy_path`),
 its own session (so a timeout kills the whole process group, grandchildren included),
 a temporary working directory, and stdout/stderr going to files in that directory.
 The runner sets its own limits before importing the submission: CPU seconds
@@ -120,6 +122,11 @@ def _read_steps(out: Path, max_bytes: int) -> dict:
     return steps
 
 
+def numpy_path() -> list[str]:
+    """The folder holding numpy (and its bundled libraries), for the child's sys.path."""
+    return [os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))]
+
+
 def child_env() -> dict:
     """The grader's environment with BLAS held to one thread (children run side by side)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -129,12 +136,12 @@ def child_env() -> dict:
 
 def start(workdir: Path, task: dict, limits: Limits) -> tuple[subprocess.Popen, float]:
     """Write ``task.json`` with the limits and start the runner on ``workdir``."""
-    task = dict(task, limits={"cpu": limits.cpu, "memory": limits.memory,
-                              "fsize": limits.fsize})
+    task = dict(task, sys_path=numpy_path(),
+                limits={"cpu": limits.cpu, "memory": limits.memory, "fsize": limits.fsize})
     (workdir / "task.json").write_text(json.dumps(task), encoding="utf-8")
     with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(RUNNER), str(workdir)], cwd=workdir,
+            [sys.executable, "-I", "-S", str(RUNNER), str(workdir)], cwd=workdir,
             stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(),
             start_new_session=True)
     return proc, time.perf_counter()
