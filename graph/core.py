@@ -34,6 +34,7 @@ memory with each other and with gate caches: treat them as read-only.
 from __future__ import annotations
 
 import numbers
+import sys
 import weakref
 
 import numpy as np
@@ -121,11 +122,21 @@ class Node:
 
     @value.setter
     def value(self, new):
-        if self.kind == "input":
-            self.graph._feed({self: new})
-        elif self.kind == "param":
-            self._value = _param_array(self, new, self._value)
-            self.graph._mark_changed(self)
+        if self._kind == "param":
+            old = self._value
+            if (type(new) is np.ndarray and new.base is None and new.flags.writeable
+                    and new.dtype == old.dtype and new.shape == old.shape
+                    and new.ndim and sys.getrefcount(new) <= _TEMPORARY_REFS):
+                # a fresh array nobody else references (``W.value = W.value - lr * g``):
+                # no other name and no view (a view references its base) can write to
+                # it, so locking it is as safe as a copy and saves one per step
+                new.flags.writeable = False
+                self._value = new
+            else:
+                self._value = _param_array(self, new, old)
+            self._graph._mark_changed(self)
+        elif self._kind == "input":
+            self._graph._feed({self: new})
         else:
             raise GraphStateError(
                 f"node '{self.name}' is {'an op' if self.kind == 'op' else 'a constant'}: "
@@ -213,6 +224,28 @@ def _param_array(node, new, old):
         return arr[()]      # a numpy scalar: immutable, and gates run faster on it
     arr.flags.writeable = False
     return arr
+
+
+class _RefProbe:
+    """Measures how many references a temporary has inside a property setter (the
+    interpreter's own, which differ between Python versions)."""
+
+    refs = 0
+
+    @property
+    def value(self):
+        return None
+
+    @value.setter
+    def value(self, new):
+        _RefProbe.refs = sys.getrefcount(new)
+
+
+_probe = _RefProbe()
+_probe.value = np.empty(1) + 0      # a temporary, as in ``W.value = W.value - lr * g``
+#: references of an array that only the assignment itself holds
+_TEMPORARY_REFS = _RefProbe.refs
+del _probe
 
 
 class _Plan:

@@ -300,3 +300,29 @@ def test_long_chain_needs_no_recursion():
     g.forward(x=0.3)
     g.backward(h)
     assert np.isfinite(w.grad) and np.isfinite(x.grad)
+
+
+def test_assigning_a_param_locks_a_fresh_array_and_copies_a_shared_one():
+    g = Graph()
+    w = g.param("w", np.zeros(3))
+    made = []
+
+    def fresh():
+        arr = np.full(3, 2.0)
+        made.append(id(arr))
+        return arr
+
+    w.value = fresh()                        # nobody else holds it: kept, made read-only
+    assert id(w.value) == made[0] and not w.value.flags.writeable
+    mine = np.ones(3)
+    w.value = mine                           # the caller keeps it: the graph copies
+    mine[0] = 9.0
+    assert w.value[0] == 1.0 and mine.flags.writeable
+    base = np.ones(4)
+    w.value = base[1:]                       # a view of someone's array: copied
+    base[1] = 9.0
+    assert w.value[0] == 1.0
+    held = [np.ones(3)]
+    w.value = held[0]
+    held[0][0] = 9.0
+    assert w.value[0] == 1.0
