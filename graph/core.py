@@ -19,10 +19,11 @@ a change:
 - every fed array (the graph cannot see in-place edits of an array it was given, so
   feeding an array always counts); a fed Python or numpy *scalar* equal to the
   previous one does not count;
-- assigning ``param.value = new``; a parameter's array is stored as a read-only
-  copy (a 0-d one as an immutable numpy scalar), so ``W.value[0] = 1`` or
-  ``W.value += 1`` raise instead of going unseen, and no one else holds a writeable
-  view of it. Optimizers assign new arrays: ``W.value = W.value - lr * W.grad``.
+- assigning ``param.value = new``; a parameter's array is stored read-only (a 0-d
+  one as an immutable numpy scalar), so ``W.value[0] = 1`` or ``W.value += 1`` raise
+  instead of going unseen. The graph keeps a copy, or the assigned array itself when
+  nothing else references it (a fresh result such as ``W.value - lr * W.grad``, the
+  way optimizers assign), so no one holds a writeable alias of a parameter.
 
 Reverse mode: ``g.backward(e)`` *replaces* every ``.grad`` (a second call gives the
 same gradients, not twice them); pass ``accumulate=True`` to add to the gradients of
@@ -68,7 +69,8 @@ class Node:
     ``value`` is the value of the last run that computed the node; after an input or
     parameter changed it can be out of date until the next ``forward`` (``stale``
     says so). Setting ``value`` is allowed on inputs (same as feeding) and parameters
-    (stored as a read-only copy of the parameter's dtype; the shape must match).
+    (stored read-only in the parameter's dtype; the shape must match; see the module
+    docstring).
 
     A 0-d parameter is stored as a numpy scalar (immutable, and faster in gates).
 
