@@ -474,7 +474,8 @@ class Graph:
         """Run the graph and return output values.
 
         ``feeds`` (a dict keyed by input node or name) and keyword arguments give
-        input values; inputs not fed keep their previous values. Only op nodes
+        input values (an input named ``outputs`` can only be fed through the dict);
+        inputs not fed keep their previous values. Only op nodes
         downstream of what changed since the last run are recomputed, and only the
         ancestors of the requested outputs run.
 
