@@ -109,7 +109,13 @@ def _grade(args) -> int:
             write_json(args.json, {s: (r.to_dict() if r else None) for s, r in results})
         print(f"wrote {csv_path}")
         return 0
-    result = grade_submission(args.submission, jobs=args.jobs, **options)
+    try:
+        result = grade_submission(args.submission, jobs=args.jobs, **options)
+    except GradingError as exc:
+        if args.gradescope:  # Gradescope must get its results.json even for a missing file
+            write_json(Path(args.gradescope) / "results.json",
+                       {"score": 0.0, "execution_time": 0.0, "output": str(exc), "tests": []})
+        raise
     print(format_table(result, details=not args.quiet))
     if args.json:
         write_json(args.json, result.to_dict())

@@ -28,7 +28,7 @@ if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/d
 fi
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install /autograder/source/compgraph
+/autograder/venv/bin/pip install numpy scipy /autograder/source/compgraph
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

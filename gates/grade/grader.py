@@ -134,20 +134,23 @@ def _framework_notes(notes, scan, hidden):
                      f"that use it get no credit for backward. Write backward by hand.")
     for name in hidden:
         notes.append(f"{name} was imported while your code ran (not by a plain import "
-                     f"statement): no gate gets credit for backward.")
+                     f"statement): gates get no credit for backward.")
     if scan.others:
         notes.append(f"Note: your file imports {', '.join(scan.others)}; the skeleton needs "
                      f"only numpy.")
 
 
 class _Probe:
+    """What importing the submission once showed: a problem (or None), the classes
+    found, the frameworks loaded, and the start of what it printed."""
+
     def __init__(self, run: sandbox.ChildRun):
         self.output = run.output_excerpt()
         arrays_info = run.steps.get("import")
         info = arrays_info[1] if arrays_info else {}
         self.classes = info.get("classes") or {}
-        modules = info.get("modules") or []
-        self.frameworks = [m for m in modules if m in FRAMEWORKS]
+        modules = info.get("modules")
+        self.frameworks = [m for m in modules if m in FRAMEWORKS] if isinstance(modules, list) else []
         err = info.get("error")
         if arrays_info is None:
             self.problem = f"importing it {run.ending or 'ended without a result'}"

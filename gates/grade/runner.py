@@ -33,7 +33,10 @@ resource.setrlimit(resource.RLIMIT_CPU, (_LIMITS["cpu"], _LIMITS["cpu"] + 1))
 resource.setrlimit(resource.RLIMIT_AS, (_LIMITS["memory"], _LIMITS["memory"]))
 resource.setrlimit(resource.RLIMIT_FSIZE, (_LIMITS["fsize"], _LIMITS["fsize"]))
 
-sys.path.extend(TASK["sys_path"])  # numpy's folder: the child runs without ``site``
+# numpy's folder (the child runs without ``site``); never this file's own folder, which
+# Python < 3.11 puts first even under -I
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != _HERE] + TASK["sys_path"]
 
 import importlib.util  # noqa: E402  (after the limits on purpose)
 
