@@ -48,13 +48,18 @@ class GraphGate(Gate):
                               f"takes {len(self.block_inputs)} input(s) "
                               f"({', '.join(self.input_names)}), got {len(inputs)}")
         g = self.graph
+        for node, value in zip(self.block_inputs, inputs):
+            # checked before anything changes, so a refused call leaves the block as it was
+            if node.kind == "param" and np.shape(value) != np.shape(node.value):
+                raise self._error(GateShapeError, "forward",
+                                  f"input '{node.name}' has shape {np.shape(value)} but the "
+                                  f"parameter has shape {np.shape(node.value)}")
         g._in_block = True
         try:
+            g._feed({n: v for n, v in zip(self.block_inputs, inputs) if n.kind == "input"})
             for node, value in zip(self.block_inputs, inputs):
                 if node.kind == "param":
                     node.value = value
-                else:
-                    g._feed({node: value})
         finally:
             g._in_block = False
         out = g.forward(outputs=self.output)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import graph
-from gates import AddGate, Gate, GateStateError, MultiplyGate
+from gates import AddGate, Gate, GateShapeError, GateStateError, MultiplyGate
 from graph import Graph, GraphBuildError, GraphShapeError
 
 
@@ -268,3 +268,16 @@ def test_forward_and_reverse_mode_agree_on_an_mlp():
     directions = {p: rng.standard_normal(p.value.shape) for p in g.params.values()}
     expected = sum(np.sum(p.grad * t) for p, t in directions.items())
     assert g.jvp(loss, directions) == pytest.approx(expected, rel=1e-10)
+
+
+def test_block_with_params_as_inputs_refuses_a_wrong_shape_and_changes_nothing():
+    g = Graph()
+    x = g.input("x")
+    W = g.param("W", np.eye(2))
+    block = g.as_gate([x, W], graph.l2(graph.matvec(W, x)))
+    assert block.forward(np.array([1.0, 2.0]), 2 * np.eye(2)) == 20.0
+    with pytest.raises(GateShapeError, match="input 'W' has shape \\(3, 3\\) but the "
+                                             "parameter has shape \\(2, 2\\)"):
+        block.forward(np.array([5.0, 5.0]), np.eye(3))
+    np.testing.assert_array_equal(W.value, 2 * np.eye(2))
+    np.testing.assert_array_equal(x.value, [1.0, 2.0])
