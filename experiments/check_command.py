@@ -4,8 +4,9 @@ With no argument: every built-in gate (:data:`gates.ALL_GATES`) and the built-in
 blocks (the lecture's MLP wrapped as one gate, with and without its loss), each on its
 example inputs for seeds 0..N-1 and once in float32. With a module name
 (``mygates``) or a file (``student/gates.py``): every class defined there that has
-``forward`` and ``backward``; one without ``example_inputs(rng)`` is reported as
-incomplete. The exit status is 0 only if everything checked passes.
+``forward`` and ``backward``; one without ``example_inputs(rng)`` is checked on the
+examples of the built-in gate of the same name (the skeleton's classes), or else
+reported as incomplete. The exit status is 0 only if everything checked passes.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def run(args) -> int:
     if args.seeds < 1:
         print("compgraph check: --seeds must be at least 1", file=sys.stderr)
         return 2
-    incomplete = []
+    incomplete, notes = [], []
     if args.target is None:
         targets = list(ALL_GATES) + list(BLOCKS)
     else:
@@ -53,7 +54,7 @@ def run(args) -> int:
             print(f"compgraph check: cannot load {args.target}: {type(exc).__name__}: {exc}",
                   file=sys.stderr)
             return 2
-        targets, incomplete = gate_classes(module)
+        targets, incomplete, notes = gate_classes(module)
         if not targets and not incomplete:
             print(f"compgraph check: {args.target} defines no class with forward and "
                   f"backward", file=sys.stderr)
@@ -61,6 +62,7 @@ def run(args) -> int:
     options = {"jvp": False} if args.no_jvp else {}
     suite = check_all(targets, seeds=args.seeds, float32=not args.no_float32, **options)
     suite.incomplete.extend(incomplete)
+    suite.notes.extend(notes)
     if args.json:
         print(json.dumps(suite.to_dict(), indent=1))
     else:

@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 from .numeric import Probe, directional_derivatives
-from .report import Comparison, GateReport, Problem, rel_error
+from .report import Comparison, GateReport, Problem, exception_text, rel_error
 
 #: Default tolerances by the gate's dtype (the least precise of its inputs and
 #: output): an analytic value a passes against the numerical n when
@@ -129,7 +129,7 @@ class _Run:
         try:
             return getattr(self.gate, method)(*args)
         except Exception as exc:  # a broken gate is reported, never crashes the checker
-            self.problem(method, f"raised {type(exc).__name__}: {exc}")
+            self.problem(method, f"raised {exception_text(exc)}")
             return _MISSING
 
     def _differentiable(self):
@@ -140,7 +140,7 @@ class _Run:
         try:
             flags = method() if callable(method) else getattr(self.gate, "differentiable", None)
         except Exception as exc:
-            self.problem("differentiable_inputs", f"raised {type(exc).__name__}: {exc}")
+            self.problem("differentiable_inputs", f"raised {exception_text(exc)}")
         if flags is not None:
             flags = tuple(bool(f) for f in flags)
             if len(flags) == self.n:
@@ -340,7 +340,7 @@ class _Run:
                 self.problem("jvp", f"raised NotImplementedError: {exc}", i)
             return None
         except Exception as exc:
-            self.problem("jvp", f"raised {type(exc).__name__}: {exc}", i)
+            self.problem("jvp", f"raised {exception_text(exc)}", i)
             return None
         try:
             v = np.asarray(v, dtype=np.float64)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.differentiate import derivative
 
+from .report import exception_text
+
 #: Largest number of elements (output entries times sides) one ``derivative`` call
 #: handles; more probes are split into several calls so big outputs stay in memory.
 _CHUNK_NUMBERS = 500_000
@@ -116,7 +118,7 @@ class _Cache:
             try:
                 y = self.forward_at(self.probes[p], key[1])
             except Exception as exc:  # a broken gate: report it, never crash the checker
-                self.errors.setdefault(p, f"{type(exc).__name__}: {exc}")
+                self.errors.setdefault(p, exception_text(exc))
                 y = np.full(self.out_size, np.nan)
             self.values[key] = y
         return self.values[key]

@@ -25,6 +25,12 @@ def rel_error(a: float, n: float) -> float:
     return abs(a - n) / max(abs(a) + abs(n), REL_FLOOR)
 
 
+def exception_text(exc: BaseException) -> str:
+    """``'ValueError: bad shape'``, or just ``'NotImplementedError'`` without a message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _num(value):
     """A float for JSON: inf and NaN become strings, which JSON has no numbers for."""
     if value is None:
@@ -268,9 +274,10 @@ class GateReport:
             lines.append(f"  all inputs: {self.adjoint.summary()}")
         for note in self.notes:
             lines.append(f"  note: {note}")
-        rt = ", ".join(f"{k} rtol {v['rtol']:.0e} atol {v['atol']:.0e}"
-                       for k, v in self.tolerances.items())
-        lines.append(f"  tolerances: {rt}; checked in {self.seconds * 1000:.0f} ms")
+        if self.tolerances:
+            rt = ", ".join(f"{k} rtol {v['rtol']:.0e} atol {v['atol']:.0e}"
+                           for k, v in self.tolerances.items())
+            lines.append(f"  tolerances: {rt}; checked in {self.seconds * 1000:.0f} ms")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

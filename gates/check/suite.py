@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .gate_check import check_gate
-from .report import GateReport, Problem
+from .report import GateReport, Problem, exception_text
 
 
 @dataclass
@@ -27,6 +27,7 @@ class SuiteReport:
 
     reports: list = field(default_factory=list)
     incomplete: list = field(default_factory=list)  # (class name, what is missing)
+    notes: list = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -52,11 +53,13 @@ class SuiteReport:
             if not bad:
                 lines.append(f"PASS {target:28s} {len(reports)} run(s) ({runs}) {ms:7.0f} ms")
             else:
+                # the first failing run in full, the others by their verdicts
                 lines.append(f"FAIL {target:28s} {len(bad)} of {len(reports)} run(s) failed")
-                for r in bad:
-                    lines.extend("  " + line for line in str(r).splitlines())
+                lines.extend("  " + line for line in str(bad[0]).splitlines())
+                lines.extend(f"  {r.verdict}" for r in bad[1:])
         for name, text in self.incomplete:
-            lines.append(f"SKIP {name:28s} not checked: {text}")
+            lines.append(f"FAIL {name:28s} not checked: {text}")
+        lines.extend(f"note: {note}" for note in self.notes)
         n_bad = sum(1 for reports in self.by_gate().values() if any(not r.ok for r in reports))
         total = len(self.by_gate())
         lines.append(f"{total - n_bad} of {total} gate(s) passed"
@@ -67,7 +70,8 @@ class SuiteReport:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "seconds": round(self.seconds, 4),
                 "reports": [r.to_dict() for r in self.reports],
-                "incomplete": [{"name": n, "missing": t} for n, t in self.incomplete]}
+                "incomplete": [{"name": n, "missing": t} for n, t in self.incomplete],
+                "notes": list(self.notes)}
 
 
 def check_all(targets=None, seeds=3, *, float32=True, **options) -> SuiteReport:
@@ -135,30 +139,69 @@ def _takes_dtype(maker) -> bool:
 
 def _failed(name, seed, method, exc) -> GateReport:
     report = GateReport(name, seed, "float64", {})
-    report.problems.append(Problem(method, f"raised {type(exc).__name__}: {exc}"))
+    report.problems.append(Problem(method, f"raised {exception_text(exc)}"))
     return report
 
 
-def gate_classes(module):
-    """The gate classes a user's module defines, and those it defines incompletely.
+def gate_classes(module, builtins=None):
+    """The gate classes a user's module defines: (targets, incomplete, notes).
 
-    A class defined in ``module`` (not imported into it) that has ``forward`` or
-    ``backward`` is a gate; it is checked if it has ``forward``, ``backward`` and
-    ``example_inputs``, else listed as (name, what is missing). Returns
-    (classes, incomplete).
+    A public class defined in ``module`` (not imported into it) that has ``forward``
+    or ``backward`` is a gate, unless another class there subclasses it (a shared
+    base). It is checked if it has ``forward``, ``backward`` and ``example_inputs``;
+    without ``example_inputs`` but named like a built-in gate (the skeleton students
+    complete), on the built-in's examples (a note says so); otherwise it is listed in
+    ``incomplete`` as (name, what is missing). ``builtins`` maps names to gate classes
+    (default: :data:`gates.ALL_GATES`).
     """
-    found, incomplete = [], []
-    for name, cls in vars(module).items():
-        if not inspect.isclass(cls) or cls.__module__ != module.__name__:
-            continue
+    if builtins is None:
+        from .. import ALL_GATES
+        builtins = {cls.__name__: cls for cls in ALL_GATES}
+    classes = {name: cls for name, cls in vars(module).items()
+               if inspect.isclass(cls) and cls.__module__ == module.__name__
+               and not name.startswith("_")}
+    bases = {base for cls in classes.values() for base in cls.__mro__[1:]}
+    targets, incomplete, borrowed = [], [], []
+    for name, cls in classes.items():
         has = {m: callable(getattr(cls, m, None)) for m in ("forward", "backward",
                                                              "example_inputs")}
-        if not (has["forward"] or has["backward"]):
+        if not (has["forward"] or has["backward"]) or cls in bases:
+            continue
+        if has["forward"] and has["backward"] and not has["example_inputs"] \
+                and name in builtins:
+            targets.append(BorrowedExamples(cls, builtins[name]))
+            borrowed.append(name)
             continue
         missing = [m for m, present in has.items() if not present]
         if missing:
             incomplete.append((name, "missing " + " and ".join(
                 f"{m}(rng)" if m == "example_inputs" else m for m in missing)))
         else:
-            found.append(cls)
-    return found, incomplete
+            targets.append(cls)
+    notes = [f"no example_inputs(rng), so checked on the built-in gate's examples: "
+             f"{', '.join(borrowed)}"] if borrowed else []
+    return targets, incomplete, notes
+
+
+class BorrowedExamples:
+    """A user's gate class checked on the example inputs of the built-in gate of the
+    same name; constructor parameters (``k`` of ScaleGate, ``axis`` of SumGate) are
+    taken from the built-in's example gate by name."""
+
+    def __init__(self, cls, builtin):
+        self.cls, self.builtin = cls, builtin
+        self.__name__ = cls.__name__
+
+    def example_inputs(self, rng):
+        return self.builtin.example_inputs(rng)
+
+    def example_gate(self):
+        own = getattr(self.cls, "example_gate", None)
+        if callable(own):
+            return own()
+        reference = self.builtin.example_gate()
+        params = inspect.signature(self.cls).parameters.values()
+        kwargs = {p.name: getattr(reference, p.name) for p in params
+                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+                  and hasattr(reference, p.name)}
+        return self.cls(**kwargs)
