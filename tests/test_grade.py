@@ -16,7 +16,6 @@ import re
 import textwrap
 import zipfile
 
-import numpy as np
 import pytest
 
 import gates
@@ -417,3 +416,29 @@ def test_the_terminal_table_has_one_row_per_gate_and_the_reasons(tmp_path):
     text = format_table(grade_submission(path, gates=["ReLUGate", "AddGate"]))
     assert text.count("\nReLUGate") == 1 and text.count("\nAddGate") == 1
     assert "forward output wrong in case 1" in text and "expected 0, got" in text
+
+
+def test_results_forged_by_the_submission_are_not_believed(tmp_path):
+    # the child writes raw results into ./out; this submission forges case 1's backward
+    # (with a verdict, which nobody reads) and then leaves before the real one is written
+    path = submission(tmp_path, """
+        import json, os
+        os.makedirs("out", exist_ok=True)
+        fake = np.zeros((4, 3))
+        np.savez("out/c0_backward.npz", g1_0=fake, g1again_0=fake, g2_0=fake,
+                 after_0=fake, verdict=np.array(["passed"]))
+        one = {"container": "tuple", "length": 1, "items": [{"kind": "ndarray"}]}
+        with open("out/c0_backward.json", "w") as f:
+            json.dump({"error": None, "g1": one, "g1again": one, "g2": one,
+                       "verdict": "all tests passed"}, f)
+
+        class ExpGate(ExpGate):
+            def backward(self, dz):
+                os._exit(0)
+    """)
+    result = by_gate(grade_submission(path, gates=["ExpGate", "AddGate"]))
+    exp = checks(result["ExpGate"])
+    assert exp["forward"].points == exp["forward"].max_points
+    assert exp["backward"].points == 0 and exp["backward"].passed == 0
+    assert "gradient for 'x' wrong in case 1" in exp["backward"].reasons[0]
+    assert result["AddGate"].score == pytest.approx(10.0)

@@ -267,7 +267,13 @@ def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int
     loaded = {str(f) for _, info in run.steps.values() for f in info.get("frameworks") or []}
     frameworks = list(scan.uses.get(name, [])) + [
         (f, None) for f in sorted(loaded & set(FRAMEWORKS) - set(scan.frameworks))]
-    result = score_gate(cls, cases, expected, run, rubric, jvp, frameworks)
+    try:
+        result = score_gate(cls, cases, expected, run, rubric, jvp, frameworks)
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        # the child's files are untrusted: malformed ones cost this gate, not the grading
+        result = _ungraded(cls, rubric, jvp, "unreadable",
+                           f"the results of your {name} could not be read ({type(exc).__name__}"
+                           f": {exc}); did your code write into the grader's files?")
     result.elapsed = run.elapsed
     return result
 

@@ -114,7 +114,8 @@ def _read_steps(out: Path, max_bytes: int) -> dict:
                 continue
             info = json.loads(meta.read_text(encoding="utf-8"))
             with np.load(data, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
+                # real numbers only: strings, complex or structured arrays are dropped
+                arrays = {k: a for k in npz.files if (a := npz[k]).dtype.kind in "biuf"}
         except (OSError, ValueError, json.JSONDecodeError):
             continue
         if isinstance(info, dict):
