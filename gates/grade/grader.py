@@ -12,8 +12,8 @@ Design (fast, and the child cannot fool it):
    the numbers, which are judged here.
 3. Meanwhile the grader computes the expectations itself, in its own process, from the
    trusted reference gate: the forward output, and one numerical Jacobian J_j per
-   input and case from ``scipy.differentiate`` over calls of the reference *forward*
-   (:mod:`.numeric`). Expected backward = J_j^T u, expected jvp = sum_j J_j t_j. So a
+   input and case from the checker's numerical core (``gates.check.numeric``, on
+   ``scipy.differentiate``) over calls of the reference *forward* (:mod:`.numeric`). Expected backward = J_j^T u, expected jvp = sum_j J_j t_j. So a
    backward is graded against the derivative of the true function, not against how the
    reference happens to write it, and the only way to earn a point is to return the
    right numbers for inputs the submission has never seen.

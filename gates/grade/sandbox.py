@@ -128,10 +128,14 @@ def numpy_path() -> list[str]:
     return [os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))]
 
 
-def child_env() -> dict:
-    """The grader's environment with BLAS held to one thread (children run side by side)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def child_env(workdir: Path) -> dict:
+    """A small environment: no secrets of the grader's, BLAS held to one thread (children
+    run side by side), and the BLAS settings of this machine passed on unchanged."""
+    keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
+    env = {k: v for k, v in os.environ.items()
+           if k in keep or k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO"))}
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               HOME=str(workdir), TMPDIR=str(workdir))
     return env
 
 
@@ -143,7 +147,7 @@ def start(workdir: Path, task: dict, limits: Limits) -> tuple[subprocess.Popen, 
     with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", str(RUNNER), str(workdir)], cwd=workdir,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(),
+            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(workdir),
             start_new_session=True)
     return proc, time.perf_counter()
 
