@@ -340,6 +340,9 @@ def test_rubric_files_set_points_per_gate_and_weights_per_check(tmp_path):
     bad.write_text('{"weights": {"speed": 1}}')
     with pytest.raises(RubricError, match="unknown check 'speed'"):
         load_rubric(bad)
+    bad.write_text('{"points": {"Sigmoid": 5}}')
+    with pytest.raises(RubricError, match="unknown gate.*Sigmoid"):
+        load_rubric(bad)
 
 
 def test_batch_grades_a_folder_into_one_csv_row_per_student(tmp_path):

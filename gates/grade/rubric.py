@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gates import ALL_GATES
+
 #: The checks of one gate, in the order they are reported, with their default weights.
 DEFAULT_WEIGHTS = {"forward": 3.0, "backward": 4.0, "gradients": 1.0,
                    "inputs_unchanged": 0.5, "repeatable": 0.5, "float32": 1.0, "jvp": 2.0}
@@ -85,6 +87,11 @@ def load_rubric(path: str | Path | None) -> Rubric:
                               f"checks are {', '.join(DEFAULT_WEIGHTS)}")
         weights[name] = _number(path, f"weights.{name}", w)
     points = {g: _number(path, f"points.{g}", p) for g, p in (data.get("points") or {}).items()}
+    known = {cls.__name__ for cls in ALL_GATES}
+    unknown_gates = sorted(set(points) - known)
+    if unknown_gates:
+        raise RubricError(f"rubric {path}: unknown gate(s) {', '.join(unknown_gates)} in points; "
+                          f"gates are named as in gates.ALL_GATES, e.g. SigmoidGate")
     default = _number(path, "default_points", data.get("default_points", 10.0))
     return Rubric(default, points, weights)
 

@@ -16,6 +16,7 @@ numpy and deserves 100%.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import re
 import textwrap
@@ -152,7 +153,6 @@ def skeleton_source(classes=None, jvp: bool = False) -> str:
 
 def _module_order(classes) -> list:
     """The reference modules the classes live in, each after the modules it imports."""
-    import importlib
     order, seen = [], set()
 
     def visit(module):
@@ -171,18 +171,24 @@ def _module_order(classes) -> list:
 
 
 def solution_source(classes=None) -> str:
-    """The reference gates as one standalone submission (imports numpy and stdlib only)."""
+    """The reference gates as one standalone submission (imports numpy and stdlib only).
+
+    Each module's docstring and its ``from __future__`` and relative imports are
+    dropped; everything else is kept as written, module after module.
+    """
     classes = list(classes or reference.ALL_GATES)
     out = ["from __future__ import annotations"]
     for module in _module_order(classes):
         source = inspect.getsource(module)
-        lines = source.splitlines()
+        tree = ast.parse(source)
         drop = set()
-        for node in ast.parse(source).body:
-            relative = isinstance(node, ast.ImportFrom) and (node.level > 0
-                                                              or node.module == "__future__")
-            if relative or (isinstance(node, ast.Expr) and node is ast.parse(source).body[0]):
+        for k, node in enumerate(tree.body):
+            docstring = (k == 0 and isinstance(node, ast.Expr)
+                         and isinstance(node.value, ast.Constant))
+            local = isinstance(node, ast.ImportFrom) and (node.level > 0
+                                                          or node.module == "__future__")
+            if docstring or local:
                 drop.update(range(node.lineno - 1, node.end_lineno))
         out.append(f"\n# ---- {module.__name__} ----")
-        out += [line for k, line in enumerate(lines) if k not in drop]
+        out += [line for k, line in enumerate(source.splitlines()) if k not in drop]
     return "\n".join(out) + "\n"
