@@ -73,13 +73,14 @@ class SoftmaxCrossEntropyGate(Gate):
         rows = np.arange(n)
         shifted = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(shifted)
-        total = e.sum(axis=1)
-        log_p_label = shifted[rows, labels] - np.log(total)
-        dlogits = e / total[:, None]
+        total = e.sum(axis=1, keepdims=True)
+        # -log p[label] = log(total) - shifted[label], averaged over the batch
+        loss = (np.log(total).sum() - shifted[rows, labels].sum()) / n
+        dlogits = e / total
         dlogits[rows, labels] -= 1
-        dlogits /= n
+        dlogits *= 1 / n
         self.dlogits = dlogits
-        return self._remember_output(logits.dtype.type(-log_p_label.mean()), logits, labels)
+        return self._remember_output(logits.dtype.type(loss), logits, labels)
 
     def _labels(self, labels, logits_shape):
         if len(logits_shape) != 2:
@@ -103,8 +104,9 @@ class SoftmaxCrossEntropyGate(Gate):
             raise self._error(GateShapeError, "forward",
                               f"input 'labels' has shape {shape_text(labels.shape)} but "
                               f"input 'logits' of shape {logits_shape} needs ({n},)")
-        labels = labels.astype(np.intp, copy=False)
-        if labels.min() < 0 or labels.max() >= c:
+        # one pass finds labels below 0 too: as unsigned numbers they are huge
+        as_unsigned = labels if labels.dtype.kind == "u" else labels.astype(np.uintp)
+        if as_unsigned.max() >= c:
             bad = labels[(labels < 0) | (labels >= c)][0]
             raise self._error(GateDomainError, "forward",
                               f"input 'labels' holds class {bad}, outside [0, {c}) for "
