@@ -404,11 +404,16 @@ class _Run:
         if not probes:
             return
         base = [_float64_copy(x, f) for x, f in zip(self.inputs, self.flags)]
+        for a in base:
+            # shared by every evaluation, so read-only: a gate that writes into its
+            # inputs (already reported above) raises instead of corrupting the others
+            a.flags.writeable = False
         out_size = self.out_size
 
         def forward_at(probe, h):
-            args = [a.copy() if isinstance(a, np.ndarray) else a for a in base]
+            args = list(base)
             if probe.entry is not None:
+                args[probe.input] = base[probe.input].copy()
                 args[probe.input][probe.entry] += h
             else:
                 args[probe.input] = base[probe.input] + h * probe.direction
