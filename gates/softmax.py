@@ -97,6 +97,7 @@ class SoftmaxCrossEntropyGate(Gate):
                 raise self._error(GateTypeError, "forward",
                                   "input 'labels' must hold whole class numbers, got "
                                   "fractional or non-finite values")
+            labels = labels.astype(np.intp)
         elif labels.dtype.kind not in "iu":
             raise self._error(GateTypeError, "forward",
                               f"input 'labels' must be integer classes, got dtype {labels.dtype}")

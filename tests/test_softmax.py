@@ -56,6 +56,12 @@ def test_cross_entropy_gradient_is_p_minus_y_over_n():
     assert gate.jvp(t, None) == pytest.approx(np.sum((p - onehot) / 4 * t))
 
 
+def test_labels_may_come_as_whole_floats():
+    gate = SoftmaxCrossEntropyGate()
+    logits = rng.standard_normal((3, 4))
+    assert gate.forward(logits, np.array([0.0, 3.0, 1.0])) == gate.forward(logits, [0, 3, 1])
+
+
 def test_uniform_logits_give_log_c():
     gate = SoftmaxCrossEntropyGate()
     assert gate.forward(np.zeros((2, 10)), [3, 7]) == pytest.approx(np.log(10))
@@ -83,6 +89,10 @@ def test_bad_labels_are_named():
         gate.forward(logits, [0, 4, 1])
     with pytest.raises(GateShapeError, match=r"input 'labels' has shape \(2,\) but input 'logits' of shape \(3, 4\) needs \(3,\)"):
         gate.forward(logits, [0, 1])
+    with pytest.raises(GateDomainError, match=r"holds class -1, outside \[0, 4\)"):
+        gate.forward(logits, np.array([0, -1, 1]))
+    with pytest.raises(GateDomainError, match="holds class -1,"):
+        gate.forward(logits, np.array([0.0, -1.0, 1.0]))
     with pytest.raises(GateTypeError, match="whole class numbers"):
         gate.forward(logits, [0.5, 1, 2])
     with pytest.raises(GateShapeError, match="must be 2-D"):
