@@ -72,7 +72,8 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
     name : str, optional
         The gate's name in the report (default: its repr, or its class name).
     upstream : array_like, optional
-        The upstream gradient u (default: random normal, shaped like the output).
+        The upstream gradient u (default: random normal, shaped like the output);
+        ValueError if its shape is not the output's.
     numerical_gate : optional
         The gate whose ``forward`` the numerical derivatives use (default: ``gate``).
         Give a float64 twin when ``gate`` computes in a fixed lower precision (a block
@@ -515,16 +516,20 @@ class _Run:
 
     def _judge_jvp(self, probe, v, df, err, status):
         rtol, atol = self.tol["rtol"], self.tol["atol"]
+        # an output that nearly cancels (a long dot product summing to ~0) is judged
+        # on the scale of the whole output, not on its own tiny value
+        scale = np.sqrt(np.mean(np.square(df)))
         if len(df) == 1:
             n, e = df[0], err[0]
-            tol = atol + rtol * np.maximum(np.abs(v), np.abs(n))
+            tol = atol + rtol * np.maximum(np.maximum(np.abs(v), np.abs(n)), scale)
             low = high = None
             found = False
         else:
             lo, hi = np.minimum(df[0], df[1]), np.maximum(df[0], df[1])
             e = err[0] + err[1]
             n = 0.5 * (df[0] + df[1])
-            tol = atol + rtol * np.maximum(np.abs(v), np.maximum(np.abs(lo), np.abs(hi)))
+            tol = atol + rtol * np.maximum(np.maximum(np.abs(v), scale),
+                                           np.maximum(np.abs(lo), np.abs(hi)))
             kink = hi - lo > tol + np.minimum(e, tol)
             found = bool(np.any(kink))
             low = np.where(kink, lo, np.nan) if found else None
