@@ -1,0 +1,377 @@
+"""Scoring: the child's raw results against the grader's own expectations, check by check.
+
+For each hidden case the grader knows the reference output and one numerical Jacobian
+J_j per input; the child reported what the student's gate returned. Each check
+(:data:`gates.grade.rubric.DEFAULT_WEIGHTS`) earns the fraction of its cases that pass:
+
+* forward: output shape and values (rtol 1e-6 in float64, 1e-4 in float32);
+* backward: per case and differentiable input, backward(u1) == J_j^T u1 and
+  backward(u2) == J_j^T u2 (rtol 1e-5 in float64, 1e-3 in float32);
+* gradients: a tuple of one gradient per input, each of its input's shape, None for labels;
+* inputs_unchanged: the inputs are bit for bit the same after forward and after backward;
+* repeatable: backward(u1) a second time gives the same gradients;
+* float32: float32 inputs give a float32 output and float32 gradients;
+* jvp (when graded): jvp(t) == sum_j J_j t_j.
+
+A failure in one place is counted once: a wrong gradient loses backward points only,
+a float64 output for float32 inputs loses float32 points only. Every lost case leaves
+a reason (the case, the input, the index, expected and actual values), grouped when
+the same reason recurs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .report import CheckResult, GateResult
+
+#: Tolerances (rtol, atol relative to the largest expected magnitude), by float32-ness.
+FORWARD_TOL = {False: (1e-6, 1e-9), True: (1e-4, 1e-5)}
+GRADIENT_TOL = {False: (1e-5, 1e-7), True: (1e-3, 1e-4)}
+
+#: Checks that make sense only for a backward written by hand (lost with a framework).
+BACKWARD_CHECKS = ("backward", "gradients", "repeatable", "jvp")
+
+
+def float64(inputs):
+    """Float inputs as float64 (labels untouched): the precision expectations use."""
+    return [a.astype(np.float64) if a.dtype.kind == "f" else a for a in inputs]
+
+
+def error_text(err, doing: str) -> str:
+    """'forward raised ValueError: ... (line 12: return x @ y)' from a child's error record."""
+    if not isinstance(err, dict):
+        return f"{doing} failed"
+    kind, message = str(err.get("type", "Exception")), str(err.get("message", ""))[:500]
+    where = err.get("where") if isinstance(err.get("where"), dict) else None
+    at = f" (line {where.get('line')}: {str(where.get('code', '')).strip()})" if where else ""
+    if kind == "NotImplementedError":
+        return f"{doing} raises NotImplementedError: not implemented yet{at}"
+    if kind == "SystemExit":
+        return f"{doing} {message}{at}: a gate must not exit the program"
+    if kind == "MemoryError":
+        return f"{doing} ran out of memory{at} (the limit is per gate): {message}"
+    return f"{doing} raised {kind}: {message}{at}"
+
+
+def ungraded(cls, rubric, jvp, status, reason) -> GateResult:
+    """A gate that earns nothing, for one ``reason`` (said once, in its notes)."""
+    checks = [CheckResult(name, 0.0, pts)
+              for name, pts in rubric.check_points(cls.__name__, jvp).items()]
+    return GateResult(cls.__name__, checks, status=status, notes=[reason])
+
+
+class _Tally:
+    """Counts passed cases of one check and groups the reasons that recur across cases."""
+
+    def __init__(self, name, points):
+        self.check = CheckResult(name, 0.0, points)
+        self.desc = ""
+        self._grouped: dict[str, list] = {}
+
+    def add(self, ok: bool, reason: str | None = None):
+        """One case passed or failed; ``reason`` may start with the current case's description."""
+        self.check.total += 1
+        if ok:
+            self.check.passed += 1
+        elif reason:
+            prefix = self.desc + ": "
+            text = reason[len(prefix):] if reason.startswith(prefix) else reason
+            cases = self._grouped.setdefault(text, [])
+            if reason.startswith(prefix):
+                cases.append(self.desc)
+
+    def result(self, zero_reason: str | None = None) -> CheckResult:
+        c = self.check
+        for text, cases in self._grouped.items():
+            if not cases:
+                c.reasons.append(text)
+            elif len(cases) == 1:
+                c.reasons.append(f"{cases[0]}: {text}")
+            else:
+                c.reasons.append(f"{text} (in {len(cases)} cases, e.g. {cases[0]})")
+        c.points = c.max_points * c.passed / c.total if c.total else 0.0
+        if zero_reason:
+            c.points, c.passed = 0.0, 0
+            c.reasons.insert(0, zero_reason)
+        return c
+
+
+def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> GateResult:
+    """Points per check for one gate, from the child's ``run`` and the ``expected`` values.
+
+    ``expected[i]`` holds ``out`` (the float64 reference output) and ``J`` (the list of
+    numerical Jacobians, or None). ``frameworks`` lists (name, line) of autodiff
+    frameworks the gate uses: it then earns nothing for :data:`BACKWARD_CHECKS`.
+    """
+    name = cls.__name__
+    points = rubric.check_points(name, jvp)
+    t = {k: _Tally(k, p) for k, p in points.items()}
+    ending = run.ending
+    not_implemented = 0
+    for i, (case, exp) in enumerate(zip(cases, expected)):
+        fstep = run.steps.get(f"c{i}_forward")
+        bstep = run.steps.get(f"c{i}_backward")
+        for tally in t.values():
+            tally.desc = case.describe()
+        f32_reasons = []
+        forward_ran = _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons)
+        err = fstep[1].get("error") if fstep else None
+        not_implemented += isinstance(err, dict) and err.get("type") == "NotImplementedError"
+        _score_backward(t, case, exp, bstep if forward_ran else None, forward_ran, ending,
+                        f32_reasons)
+        if case.float32:
+            t["float32"].add(not f32_reasons, f32_reasons[0] if f32_reasons else None)
+        if jvp:
+            _score_jvp(t["jvp"], case, exp, run.steps.get(f"c{i}_jvp"), forward_ran, ending)
+
+    zero = None
+    if frameworks:
+        fw, line = frameworks[0]
+        zero = (f"uses {fw}" + (f" (imported at line {line})" if line else "")
+                + ": no credit for a backward computed by an autodiff framework")
+    result = GateResult(name, [t[k].result(zero if k in BACKWARD_CHECKS else None)
+                               for k in points])
+    result.output = run.output_excerpt()
+    if not_implemented == len(cases):
+        result.status = "not implemented"
+        result.notes.append(f"{name}.forward is not implemented yet (it raises "
+                            f"NotImplementedError)")
+    elif ending and any(f"c{i}_backward" not in run.steps for i in range(len(cases))):
+        result.status = "timed out" if run.timed_out else "crashed"
+        result.notes.append(f"Your {name} {ending}")
+    elif frameworks:
+        result.status = "framework"
+    return result
+
+
+def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
+    """Forward values, unchanged inputs, float32 output; True if forward ran without error."""
+    desc, names = case.describe(), case.names
+    if fstep is None:
+        t["forward"].add(False, f"{desc}: forward did not finish: your code {ending or 'stopped'}")
+        t["inputs_unchanged"].add(False, f"{desc}: not checked, forward did not finish")
+        if case.float32:
+            f32_reasons.append(f"{desc}: forward gave no output for float32 inputs")
+        return False
+    arrays, info = fstep
+    err = info.get("error")
+    out = arrays.get("out")
+    want = exp["out"]
+    if err:
+        t["forward"].add(False, f"{desc}: " + error_text(err, "forward"))
+        t["inputs_unchanged"].add(False, f"{desc}: not checked, forward failed")
+        if case.float32:
+            f32_reasons.append(f"{desc}: forward gave no output for float32 inputs")
+        return False
+    if out is None:
+        what = info.get("output") if isinstance(info.get("output"), dict) else {}
+        problem = f" that {what['problem']}" if what.get("problem") else ""
+        t["forward"].add(False, f"{desc}: forward returned {what.get('kind', 'nothing')}"
+                         f"{problem}; expected an array of shape {want.shape}")
+    elif out.shape != want.shape:
+        t["forward"].add(False, f"{desc}: forward returned shape {out.shape}, "
+                         f"expected {want.shape}")
+    else:
+        ok = _close(out, want, FORWARD_TOL[case.float32])
+        t["forward"].add(ok, None if ok else "forward output wrong in " + _mismatch(
+            out, want, case, list(zip(names, float64(case.inputs)))))
+    changed = _changed(arrays, case.inputs, names)
+    changed_later = _changed(bstep[0], case.inputs, names) if bstep else []
+    if changed:
+        t["inputs_unchanged"].add(False, f"{desc}: forward changed input '{changed[0]}' in "
+                                  f"place; work on a copy (e.g. x = x.copy() or x = x * 1.0)")
+    elif changed_later:
+        t["inputs_unchanged"].add(False, f"{desc}: backward changed input '{changed_later[0]}' "
+                                  f"in place (through something cached in forward); avoid "
+                                  f"*= and += on cached inputs")
+    else:
+        t["inputs_unchanged"].add(True)
+    if case.float32 and out is not None and out.dtype != np.float32:
+        f32_reasons.append(f"{desc}: forward returned {out.dtype} for float32 inputs; keep the "
+                           f"input dtype (avoid float64 constants such as np.float64(...) "
+                           f"or np.ones(shape) without dtype)")
+    elif case.float32 and out is None:
+        f32_reasons.append(f"{desc}: forward gave no output for float32 inputs")
+    return True
+
+
+def _grad_items(info, key, arity):
+    """The per-input entries of one backward call, or (None, reason) if malformed."""
+    g = info.get(key)
+    if not isinstance(g, dict) or not isinstance(g.get("items"), list) or not all(
+            isinstance(item, dict) for item in g["items"]) or not g["items"]:
+        return None, "backward returned nothing usable"
+    items = g["items"]
+    if g.get("container") is None:
+        if arity == 1:
+            return items, None
+        return None, (f"backward returned a single {items[0].get('kind', 'value')}; it must "
+                      f"return a tuple with one gradient per input")
+    if len(items) != arity:
+        return None, (f"backward returned {len(items)} gradient(s) for {arity} input(s); "
+                      f"return one per input, in order")
+    return items, None
+
+
+def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
+    """Gradient count and shapes, values against J^T u, repeatability, float32 gradients."""
+    desc, names = case.describe(), case.names
+    diff_inputs = [j for j, d in enumerate(case.differentiable) if d]
+    failure = None
+    if not forward_ran:
+        failure = f"{desc}: backward not checked, forward failed"
+    elif bstep is None:
+        failure = f"{desc}: backward did not finish: your code {ending or 'stopped'}"
+    elif bstep[1].get("error") and not bstep[1].get("g1"):
+        failure = f"{desc}: " + error_text(bstep[1]["error"], "backward")
+    if failure:
+        for _ in diff_inputs:
+            t["backward"].add(False, failure)
+        t["gradients"].add(False, failure)
+        t["repeatable"].add(False, failure)
+        if case.float32:
+            f32_reasons.append(failure)
+        return
+    arrays, info = bstep
+    items, structure = _grad_items(info, "g1", case.arity)
+    problems = [structure] if structure else _shape_problems(case, items, arrays)
+    t["gradients"].add(not problems, f"{desc}: {problems[0]}" if problems else None)
+
+    items2, _ = _grad_items(info, "g2", case.arity)
+    J = exp.get("J")
+    tol = GRADIENT_TOL[case.float32]
+    for j in diff_inputs:
+        if J is None:
+            t["backward"].add(True)
+            continue
+        shape = case.inputs[j].shape
+        got1 = arrays.get(f"g1_{j}") if items else None
+        got2 = arrays.get(f"g2_{j}") if items2 else None
+        want1 = (J[j].T @ case.up1.astype(np.float64).ravel()).reshape(shape)
+        want2 = (J[j].T @ case.up2.astype(np.float64).ravel()).reshape(shape)
+        if got1 is None or got1.shape != shape:
+            t["backward"].add(False, f"{desc}: no gradient of shape {shape} for '{names[j]}' "
+                              f"(see the gradient-shape check)")
+        elif not _close(got1, want1, tol):
+            t["backward"].add(False, f"gradient for '{names[j]}' wrong in " + _mismatch(
+                got1, want1, case, [*zip(names, float64(case.inputs)), ("upstream dz", case.up1)])
+                + " (expected = numerical derivative times upstream)")
+        elif info.get("error") or got2 is None or got2.shape != shape:
+            why = (error_text(info["error"], "a backward call") if info.get("error")
+                   else "no gradient")
+            t["backward"].add(False, f"{desc}: backward with a second upstream gradient "
+                              f"failed: {why}")
+        elif not _close(got2, want2, tol):
+            t["backward"].add(False, f"gradient for '{names[j]}' right for one upstream but "
+                              f"wrong for another in " + _mismatch(got2, want2, case)
+                              + ": multiply the local gradient by the upstream you are given")
+        else:
+            t["backward"].add(True)
+
+    again, _ = _grad_items(info, "g1again", case.arity)
+    if again is not None and items is not None and all(
+            _same(arrays.get(f"g1_{j}"), arrays.get(f"g1again_{j}")) for j in range(case.arity)):
+        t["repeatable"].add(True)
+    else:
+        err = info.get("error")
+        why = (error_text(err, "the second call")
+               if isinstance(err, dict) and err.get("call") == "g1again"
+               else "it gave a different answer")
+        t["repeatable"].add(False, f"{desc}: backward called twice with the same upstream: "
+                            f"{why}; do not change what forward cached (e.g. self.dzdx *= dz) "
+                            f"inside backward")
+    if case.float32 and items:
+        for j in diff_inputs:
+            g = arrays.get(f"g1_{j}")
+            if g is not None and g.dtype != np.float32:
+                f32_reasons.append(f"{desc}: the gradient for '{names[j]}' is {g.dtype} for "
+                                   f"float32 inputs; keep the input's dtype")
+
+
+def _shape_problems(case, items, arrays) -> list[str]:
+    """What is wrong with the gradients' kinds and shapes (empty when all is well)."""
+    problems = []
+    names = case.names
+    for j, item in enumerate(items):
+        g = arrays.get(f"g1_{j}")
+        want = case.inputs[j].shape
+        if not case.differentiable[j]:
+            if item.get("kind") != "None":
+                problems.append(f"the gradient for '{names[j]}' (not differentiable) "
+                                f"must be None")
+        elif g is None:
+            problem = f", {item['problem']}" if item.get("problem") else ""
+            problems.append(f"the gradient for '{names[j]}' is {item.get('kind')}{problem}; "
+                            f"expected an array of shape {want}")
+        elif g.shape != want:
+            hint = (" (sum the upstream over the axes broadcasting added)"
+                    if np.size(g) > np.prod(want) else "")
+            problems.append(f"the gradient for '{names[j]}' has shape {g.shape}, but "
+                            f"'{names[j]}' has shape {want}{hint}")
+    return problems
+
+
+def _score_jvp(tally, case, exp, jstep, forward_ran, ending):
+    """jvp(t) against sum_j J_j t_j."""
+    desc = case.describe()
+    if not forward_ran:
+        tally.add(False, f"{desc}: jvp not checked, forward failed")
+        return
+    if jstep is None:
+        tally.add(False, f"{desc}: jvp did not finish: your code {ending or 'stopped'}")
+        return
+    arrays, info = jstep
+    if info.get("error"):
+        tally.add(False, f"{desc}: " + error_text(info["error"], "jvp"))
+        return
+    got = arrays.get("tangent")
+    J = exp.get("J")
+    if J is None:
+        tally.add(True)
+        return
+    want = sum(J[j] @ t.astype(np.float64).ravel() for j, t in enumerate(case.tangents)
+               if t is not None).reshape(exp["out"].shape)
+    if got is None or got.shape != want.shape:
+        tally.add(False, f"{desc}: jvp returned {None if got is None else got.shape}, "
+                  f"expected shape {want.shape}")
+    elif not _close(got, want, GRADIENT_TOL[case.float32]):
+        tally.add(False, "jvp wrong in " + _mismatch(got, want, case))
+    else:
+        tally.add(True)
+
+
+def _close(got, want, tol) -> bool:
+    rtol, atol = tol
+    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+    return bool(np.allclose(got, want, rtol=rtol, atol=atol * scale, equal_nan=False))
+
+
+def _mismatch(got, want, case, values_at_index=()) -> str:
+    """Where ``got`` is furthest from ``want``: the index, both values, and the named
+    arrays of ``values_at_index`` that have the same shape, at that index."""
+    diff = np.abs(np.asarray(got, dtype=np.float64) - want)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    idx = np.unravel_index(int(np.argmax(diff)), want.shape) if want.ndim else ()
+    at = f" at index {tuple(int(i) for i in idx)}" if want.ndim else ""
+    extra = "".join(f", {n} = {float(a[idx]):.6g}" for n, a in values_at_index
+                    if a.shape == want.shape)
+    return (f"{case.describe()}{at}: expected {float(want[idx]):.6g}, got "
+            f"{float(np.asarray(got)[idx]):.6g}{extra}")
+
+
+def _changed(arrays, originals, names) -> list:
+    out = []
+    for j, (n, a) in enumerate(zip(names, originals)):
+        after = arrays.get(f"after_{j}")
+        if after is None or after.shape != a.shape or not np.array_equal(after, a, equal_nan=True):
+            out.append(n)
+    return out
+
+
+def _same(a, b) -> bool:
+    if a is None and b is None:
+        return True
+    if a is None or b is None or a.shape != b.shape:
+        return False
+    return bool(np.allclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True))
