@@ -133,7 +133,7 @@ class TorchMLP:
         loss = self.lossf(self.net(self.torch.from_numpy(x)), self.torch.from_numpy(y))
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return loss.item()
 
 
 def _torch_available():
@@ -160,8 +160,9 @@ def bench(layers, batch, steps, rounds, optimizer, threads, use_torch, seed=0):
         for xb, yb in batches[:5]:
             impl.step(xb, yb)
     best = dict.fromkeys(impls, 0.0)
-    for _ in range(rounds):
-        for name, impl in impls.items():
+    for r in range(rounds):
+        # alternate the order, so no implementation always runs on a warmer cache
+        for name, impl in list(impls.items())[::1 if r % 2 == 0 else -1]:
             start = time.perf_counter()
             for xb, yb in batches:
                 impl.step(xb, yb)

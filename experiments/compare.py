@@ -50,6 +50,12 @@ def configure(parser, command="compare") -> None:
 
 def run(args) -> int:
     """Train the three networks on the same data; print and write the comparison."""
+    try:
+        for layers in LAYERS:
+            config_from_args(args, layers=layers).validate()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     loaded = load_for_training(args)
     if loaded is None:
         return 1

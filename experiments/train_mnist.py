@@ -53,7 +53,7 @@ __all__ = ["TrainConfig", "Network", "network_sizes", "build_network", "evaluate
 #: hidden layer sizes for each architecture when --hidden is not given
 DEFAULT_HIDDEN = {2: (), 3: (256,), 4: (256, 128)}
 #: learning rates that work with the defaults (batch 128, cosine schedule, 10 epochs)
-DEFAULT_LR = {"adam": 2e-3, "momentum": 0.02, "sgd": 0.2}
+DEFAULT_LR = {"adam": 2e-3, "momentum": 0.05, "sgd": 0.4}
 N_PIXELS, N_CLASSES = 784, 10
 
 
@@ -75,6 +75,20 @@ class TrainConfig:
 
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that cannot work."""
+        self.sizes()
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch size must be at least 1, got {self.epochs} "
+                             f"and {self.batch_size}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose from "
+                             f"{', '.join(OPTIMIZERS)}")
+        if not self.learning_rate() > 0:
+            raise ValueError(f"the learning rate must be positive, got {self.learning_rate()}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose cosine or constant")
 
 
 @dataclass
@@ -180,14 +194,9 @@ def train(config: TrainConfig, train_x, train_y, test_x, test_y, *, on_epoch=Non
     ``test_accuracy``, ``seconds`` (training time of the epoch) and
     ``images_per_second``. ``on_epoch(row)`` is called after each epoch.
 
-    Raises ValueError for an unknown optimizer or schedule, bad sizes, or a batch
-    size or epoch count below 1.
+    Raises ValueError for settings that cannot work (:meth:`TrainConfig.validate`).
     """
-    if config.epochs < 1 or config.batch_size < 1:
-        raise ValueError(f"epochs and batch size must be at least 1, got {config.epochs} "
-                         f"and {config.batch_size}")
-    if config.schedule not in ("cosine", "constant"):
-        raise ValueError(f"unknown schedule {config.schedule!r}; choose cosine or constant")
+    config.validate()
     rng = np.random.default_rng(config.seed)
     net = build_network(config.sizes(), rng)
     base_lr = config.learning_rate()
@@ -353,6 +362,7 @@ def run(args) -> int:
     write the outputs. Returns the exit status (1 when the data cannot be had)."""
     try:
         config = config_from_args(args)
+        config.validate()
         sizes = config.sizes()
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

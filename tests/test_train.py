@@ -185,3 +185,12 @@ def test_params_round_trip_through_the_graphs_npz(tmp_path):
         np.testing.assert_array_equal(other.g.params[name].value, node.value)
     with pytest.raises(graph.GraphShapeError, match="W1"):
         build_network((784, 9, 10), np.random.default_rng(0)).g.load_params(tmp_path / "p.npz")
+
+
+def test_settings_that_cannot_work_are_refused_before_loading_data(tmp_path, capsys):
+    assert train_mnist.main(["--epochs", "0", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == ("error: epochs and batch size must be at least 1, "
+                                       "got 0 and 128\n")
+    assert compare.main(["--lr", "-1", "--out", str(tmp_path / "o")]) == 2
+    assert "the learning rate must be positive, got -1.0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
