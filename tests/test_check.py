@@ -372,3 +372,27 @@ def test_check_all_covers_every_builtin_gate_and_fails_on_a_bad_one():
     bad = check_all([SigmoidGate, BadExamples], seeds=1, float32=False)
     assert not bad.ok
     assert "FAIL BadExamples" in str(bad) and "example_inputs: raised ValueError" in str(bad)
+
+
+def test_check_all_takes_a_block_instance_and_a_bare_array_of_examples():
+    from graph import Graph, mlp
+
+    g = Graph()
+    x = g.input("x")
+    block = g.as_gate(inputs=[x], output=mlp(g, x, (4, 3, 2), dtype=np.float64))
+
+    class Doubler:
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dz):
+            return (2 * dz,)
+
+        @classmethod
+        def example_inputs(cls, rng):
+            return rng.standard_normal((3, 2))      # one input, not a tuple of rows
+
+    block.forward(np.ones((2, 4)))     # its example inputs are shaped like the last feed
+    suite = check_all([block, Doubler], seeds=1, float32=False)
+    assert suite.ok, str(suite)
+    assert [r.target for r in suite.reports] == ["GraphGate(x -> z2)", "Doubler"]

@@ -1,8 +1,8 @@
 """``check_all``: every gate of a registry (or of a user's module) over several seeds.
 
 A *target* is anything with ``example_inputs(rng)`` and, optionally,
-``example_gate()`` (else it is called with no arguments): a gate class, or an object
-that builds a block. An ``example_gate`` that takes ``dtype=`` is called with
+``example_gate()`` (else it is called with no arguments): a gate class, an object
+that builds a block, or a gate instance itself (a block from ``Graph.as_gate``). An ``example_gate`` that takes ``dtype=`` is called with
 ``dtype=np.float32`` for the float32 run, and its float64 twin gives the numerical
 derivatives. Each target is checked on its example inputs for seeds 0..N-1,
 and once more in float32 (seed 0) when it has float inputs, so "float32 stays
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .gate_check import check_gate
+from .gate_check import _gate_name, check_gate
 from .report import GateReport, Problem, exception_text
 
 
@@ -87,7 +87,7 @@ def check_all(targets=None, seeds=3, *, float32=True, **options) -> SuiteReport:
     start = time.perf_counter()
     suite = SuiteReport()
     for target in targets:
-        name = getattr(target, "__name__", None) or type(target).__name__
+        name = _target_name(target)
         runs = [(seed, False) for seed in range(seeds)] + ([(0, True)] if float32 else [])
         for seed, single in runs:
             report = check_example(target, seed, float32=single, **options)
@@ -104,10 +104,12 @@ def check_example(target, seed, *, float32=False, **options):
 
     With ``float32`` the float64 inputs are cast to float32 first; returns None if
     there is nothing float to cast."""
-    name = getattr(target, "__name__", None) or type(target).__name__
+    name = _target_name(target)
     try:
         maker = getattr(target, "example_gate", None)
-        if maker is None:
+        if not inspect.isclass(target) and callable(getattr(target, "forward", None)):
+            gate = target          # a gate instance (a block) checks itself
+        elif maker is None:
             gate = target()
         elif float32 and _takes_dtype(maker):
             gate = maker(dtype=np.float32)
@@ -117,7 +119,9 @@ def check_example(target, seed, *, float32=False, **options):
     except Exception as exc:
         return _failed(name, seed, "example_gate", exc)
     try:
-        inputs = tuple(target.example_inputs(np.random.default_rng(seed)))
+        inputs = target.example_inputs(np.random.default_rng(seed))
+        # one bare array is one input, not a tuple of its rows
+        inputs = (inputs,) if isinstance(inputs, np.ndarray) else tuple(inputs)
     except Exception as exc:
         return _failed(name, seed, "example_inputs", exc)
     if float32:
@@ -126,6 +130,10 @@ def check_example(target, seed, *, float32=False, **options):
         inputs = tuple(x.astype(np.float32) if isinstance(x, np.ndarray)
                        and x.dtype == np.float64 else x for x in inputs)
     return check_gate(gate, *inputs, seed=seed, **options)
+
+
+def _target_name(target) -> str:
+    return getattr(target, "__name__", None) or _gate_name(target)
 
 
 def _takes_dtype(maker) -> bool:
