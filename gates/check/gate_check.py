@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 from .numeric import Probe, directional_derivatives
-from .report import Comparison, GateReport, Problem, exception_text, rel_error
+from .report import GATE_ERRORS, Comparison, GateReport, Problem, exception_text, rel_error
 
 #: Default tolerances by the gate's dtype (the least precise of its inputs and
 #: output): an analytic value a passes against the numerical n when
@@ -129,7 +129,7 @@ class _Run:
         """Call a gate method; on an exception record it and return _MISSING."""
         try:
             return getattr(self.gate, method)(*args)
-        except Exception as exc:  # a broken gate is reported, never crashes the checker
+        except GATE_ERRORS as exc:  # a broken gate is reported, never crashes the checker
             self.problem(method, f"raised {exception_text(exc)}")
             return _MISSING
 
@@ -140,7 +140,7 @@ class _Run:
         method = getattr(self.gate, "differentiable_inputs", None)
         try:
             flags = method() if callable(method) else getattr(self.gate, "differentiable", None)
-        except Exception as exc:
+        except GATE_ERRORS as exc:
             self.problem("differentiable_inputs", f"raised {exception_text(exc)}")
         if flags is not None:
             flags = tuple(bool(f) for f in flags)
@@ -170,7 +170,7 @@ class _Run:
             return False
         try:
             y = np.asarray(out)
-        except Exception as exc:
+        except GATE_ERRORS as exc:
             self.problem("forward", f"returned {type(out).__name__}, not an array ({exc})")
             return False
         if y.dtype.kind != "f":
@@ -254,7 +254,7 @@ class _Run:
             return
         try:
             g = np.asarray(g)
-        except Exception as exc:
+        except GATE_ERRORS as exc:
             self.problem("backward", f"returned a gradient that is not an array ({exc})", i)
             return
         if g.dtype.kind != "f":
@@ -340,12 +340,12 @@ class _Run:
             else:
                 self.problem("jvp", f"raised NotImplementedError: {exc}", i)
             return None
-        except Exception as exc:
+        except GATE_ERRORS as exc:
             self.problem("jvp", f"raised {exception_text(exc)}", i)
             return None
         try:
             v = np.asarray(v, dtype=np.float64)
-        except Exception as exc:
+        except GATE_ERRORS as exc:
             self.problem("jvp", f"returned {type(v).__name__}, not an array ({exc})", i)
             return None
         if v.shape != self.out.shape:
@@ -622,7 +622,7 @@ def _passes(rec) -> bool:
 def _gate_name(gate) -> str:
     try:
         text = repr(gate)
-    except Exception:
+    except GATE_ERRORS:
         text = ""
     if not text or " object at 0x" in text:
         return type(gate).__name__

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.differentiate import derivative
 
-from .report import exception_text
+from .report import GATE_ERRORS, exception_text
 
 #: Largest number of elements (output entries times sides) one ``derivative`` call
 #: handles; more probes are split into several calls so big outputs stay in memory.
@@ -117,7 +117,7 @@ class _Cache:
         if key not in self.values:
             try:
                 y = self.forward_at(self.probes[p], key[1])
-            except Exception as exc:  # a broken gate: report it, never crash the checker
+            except GATE_ERRORS as exc:  # a broken gate: report it, never crash the checker
                 self.errors.setdefault(p, exception_text(exc))
                 y = np.full(self.out_size, np.nan)
             self.values[key] = y

@@ -25,6 +25,11 @@ def rel_error(a: float, n: float) -> float:
     return abs(a - n) / max(abs(a) + abs(n), REL_FLOOR)
 
 
+#: What a gate may raise that the checker reports instead of passing on: any error,
+#: and SystemExit (a student's sys.exit() in forward). KeyboardInterrupt still stops.
+GATE_ERRORS = (Exception, SystemExit)
+
+
 def exception_text(exc: BaseException) -> str:
     """``'ValueError: bad shape'``, or just ``'NotImplementedError'`` without a message."""
     text = str(exc)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .gate_check import _gate_name, check_gate
-from .report import GateReport, Problem, exception_text
+from .report import GATE_ERRORS, GateReport, Problem, exception_text
 
 
 @dataclass
@@ -116,13 +116,13 @@ def check_example(target, seed, *, float32=False, **options):
             options = dict(options, numerical_gate=maker(dtype=np.float64))
         else:
             gate = maker()
-    except Exception as exc:
+    except GATE_ERRORS as exc:
         return _failed(name, seed, "example_gate", exc)
     try:
         inputs = target.example_inputs(np.random.default_rng(seed))
         # one bare array is one input, not a tuple of its rows
         inputs = (inputs,) if isinstance(inputs, np.ndarray) else tuple(inputs)
-    except Exception as exc:
+    except GATE_ERRORS as exc:
         return _failed(name, seed, "example_inputs", exc)
     if float32:
         if not any(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in inputs):
