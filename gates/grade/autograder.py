@@ -4,7 +4,9 @@ The zip holds, at its root, ``setup.sh`` (Gradescope runs it once, when building
 image: it makes a virtual environment and pip-installs compgraph from the bundled
 source, which brings numpy and scipy), ``run_autograder`` (run per submission),
 ``config.json`` (gates, seed, timeout, memory, jvp, rubric) and ``compgraph/`` (the
-source of the ``gates`` package with setup.cfg/pyproject.toml). ``run_autograder``
+source of the ``gates`` package with setup.cfg/pyproject.toml), which setup.sh deletes
+once installed: the graded children may not read the installed package (see
+:mod:`.runner`), and no other copy of the reference is left for them to read. ``run_autograder``
 calls ``python -m gates.grade.autograder run``, which grades the file in
 ``/autograder/submission`` and writes ``/autograder/results/results.json``, always:
 when no file is found, when the import fails, and even if grading itself breaks.
@@ -28,7 +30,9 @@ if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/d
 fi
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install numpy scipy /autograder/source/compgraph
+/autograder/venv/bin/pip install --no-cache-dir numpy scipy /autograder/source/compgraph
+# The installed copy is the only one left, and submissions may not read it.
+rm -rf /autograder/source/compgraph
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
