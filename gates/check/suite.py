@@ -2,11 +2,11 @@
 
 A *target* is anything with ``example_inputs(rng)`` and, optionally,
 ``example_gate()`` (else it is called with no arguments): a gate class, an object
-that builds a block, or a gate instance itself (a block from ``Graph.as_gate``). An ``example_gate`` that takes ``dtype=`` is called with
-``dtype=np.float32`` for the float32 run, and its float64 twin gives the numerical
-derivatives. Each target is checked on its example inputs for seeds 0..N-1,
-and once more in float32 (seed 0) when it has float inputs, so "float32 stays
-float32" is checked too.
+that builds a block, or a gate instance itself (a block from ``Graph.as_gate``).
+Each target is checked on its example inputs for seeds 0..N-1, and once more in
+float32 (seed 0) when it has float inputs, so "float32 stays float32" is checked
+too. An ``example_gate`` that takes ``dtype=`` is called with ``dtype=np.float32``
+for that run, and its float64 twin gives the numerical derivatives.
 """
 
 from __future__ import annotations
