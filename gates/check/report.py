@@ -287,7 +287,8 @@ class GateReport:
 
     def to_dict(self) -> dict:
         return {"gate": self.gate, "target": self.target, "ok": self.ok,
-                "verdict": self.verdict, "seed": self.seed, "dtype": self.dtype, "failed_inputs": self.failed_inputs,
+                "verdict": self.verdict, "seed": self.seed, "dtype": self.dtype,
+                "failed_inputs": self.failed_inputs,
                 "problems": [p.to_dict() for p in self.problems],
                 "inputs": [i.to_dict() for i in self.inputs],
                 "adjoint": None if self.adjoint is None else self.adjoint.to_dict(),
