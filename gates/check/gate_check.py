@@ -34,7 +34,8 @@ import time
 import numpy as np
 
 from .numeric import Probe, directional_derivatives
-from .report import GATE_ERRORS, Comparison, GateReport, Problem, exception_text, rel_error
+from .report import (GATE_ERRORS, Comparison, GateReport, InputReport, Problem,
+                     exception_text, rel_error)
 
 #: Default tolerances by the gate's dtype (the least precise of its inputs and
 #: output): an analytic value a passes against the numerical n when
@@ -166,6 +167,8 @@ class _Run:
             if snap is not None and not _same(x, snap):
                 self.problem("forward", f"changed the input in place ({_change(x, snap)}); "
                                         f"a gate must not modify its inputs", i)
+        # the rest of the check differentiates at the inputs as they were given
+        self.inputs = tuple(x if snap is None else snap for x, snap in zip(self.inputs, before))
         if out is _MISSING:
             return False
         try:
@@ -226,8 +229,8 @@ class _Run:
     def _gradient_list(self, grads):
         names = ", ".join(self.names)
         if not isinstance(grads, (tuple, list)):
-            self.problem("backward", f"returned a {type(grads).__name__}, not a tuple with one "
-                                     f"gradient per input ({names}), e.g. (dx,)")
+            self.problem("backward", f"returned {type(grads).__name__} instead of a tuple with "
+                                     f"one gradient per input ({names}), e.g. (dx,)")
             grads = [grads]
         grads = list(grads)
         if len(grads) < self.n:
@@ -315,7 +318,7 @@ class _Run:
             else:
                 self.report.notes.append("forward mode not checked: the gate has no jvp")
             return
-        zero = self._jvp([None] * self.n, None, probe_jvp=want)
+        zero = self._jvp([None] * self.n, None, required=want)
         if zero is None:
             return
         if np.any(zero != 0):
@@ -324,21 +327,25 @@ class _Run:
         for p, probe in enumerate(probes):
             t = [None] * self.n
             t[probe.input] = self._tangent(probe)
-            v = self._jvp(t, probe.input, probe_jvp=True)
+            v = self._jvp(t, probe.input, required=True)
             if v is None:
                 return
             self.jvps[p] = v
         self._adjoint(rng)
 
-    def _jvp(self, tangents, i, probe_jvp):
+    def _jvp(self, tangents, i, required):
+        """``jvp(*tangents)`` as a flat float64 array, or None after recording why not.
+
+        NotImplementedError is a note, not a failure, unless ``required`` (True once
+        the first call worked, or when the caller asked for forward mode)."""
         try:
             v = self.gate.jvp(*tangents)
         except NotImplementedError as exc:
-            if probe_jvp is None:
-                self.report.notes.append(f"forward mode not checked: jvp raises "
-                                         f"NotImplementedError {exc}".rstrip())
+            if required is None:
+                self.report.notes.append(f"forward mode not checked: jvp raised "
+                                         f"{exception_text(exc)}")
             else:
-                self.problem("jvp", f"raised NotImplementedError: {exc}", i)
+                self.problem("jvp", f"raised {exception_text(exc)}", i)
             return None
         except GATE_ERRORS as exc:
             self.problem("jvp", f"raised {exception_text(exc)}", i)
@@ -376,7 +383,7 @@ class _Run:
         for i in live + ([None] if len(live) > 1 else []):
             t = tangents if i is None else [tangents[k] if k == i else None
                                            for k in range(self.n)]
-            v = self._jvp(t, i, probe_jvp=True)
+            v = self._jvp(t, i, required=True)
             if v is None:
                 return
             lhs_terms = v * self.u.ravel()
@@ -667,10 +674,6 @@ def _change(x, snap) -> str:
             f"{x[where]:.6g}")
 
 
-def _is_float_array(x) -> bool:
-    return isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "f"
-
-
 def _gradient_dtype(x):
     """The dtype the gradient of input ``x`` must have: its own float dtype, float64
     for integer arrays, and None (any float) for a Python number, which is weakly typed."""
@@ -692,11 +695,14 @@ def _output_dtype(inputs, flags):
 
 
 def _report_dtype(inputs, flags) -> str:
-    return str(_output_dtype(inputs, flags)) if _output_dtype(inputs, flags) in (
-        np.float32, np.float64) else "float64"
+    """The dtype whose tolerances apply: float32 or float64 (a float16 input, which
+    the contract does not allow, is judged as float64 and fails on its output dtype)."""
+    dtype = _output_dtype(inputs, flags)
+    return "float32" if dtype == np.float32 else "float64"
 
 
 def _float64_copy(x, differentiable):
+    """A float64 copy of a float or differentiable input; labels keep their ints."""
     a = np.array(x, copy=True)
     if differentiable or a.dtype.kind == "f":
         return a.astype(np.float64)
@@ -704,7 +710,6 @@ def _float64_copy(x, differentiable):
 
 
 def _input_report(run, i):
-    from .report import InputReport
     x = run.inputs[i]
     return InputReport(run.names[i], i, tuple(np.shape(x)), str(np.asarray(x).dtype),
                        run.flags[i])
