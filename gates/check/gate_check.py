@@ -695,8 +695,7 @@ def _output_dtype(inputs, flags):
 
 
 def _report_dtype(inputs, flags) -> str:
-    """The dtype whose tolerances apply: float32 or float64 (a float16 input, which
-    the contract does not allow, is judged as float64 and fails on its output dtype)."""
+    """The dtype whose tolerances apply: float32, else float64."""
     dtype = _output_dtype(inputs, flags)
     return "float32" if dtype == np.float32 else "float64"
 

@@ -54,6 +54,7 @@ class Derivatives:
         self.failed: dict = {}
 
     def row(self, p):
+        """Probe ``p``'s (df, error, status) over every output, zeros off its support."""
         support, df, error, status = self.parts[p]
         shape = (self.n_sides, self.out_size)
         full = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=int)
