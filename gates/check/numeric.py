@@ -139,15 +139,17 @@ def _derivative_of(cache, chunk, supports, sides, step, atol, rtol, res):
     """One ``derivative`` call over the support outputs of the probes in ``chunk``,
     on every side; h = 0 at every abscissa.
 
-    Each element carries its (side, probe) number and output position as arguments;
+    Each element carries its (side, probe) row and output position as arguments;
     ``derivative`` passes only the elements still iterating, so a converged probe
     costs no more forward calls, and the steps of one probe agree column by column.
     """
+    n_probes = len(cache.probes)
     rows, entries, dirs = [], [], []
-    for side in sides:
+    for s, side in enumerate(sides):
         for p in chunk:
             support = supports[p]
-            rows.append(np.full(support.size, p, dtype=float))
+            # one row number per (side, probe): its steps agree column by column
+            rows.append(np.full(support.size, s * n_probes + p, dtype=float))
             entries.append(support.astype(float))
             dirs.append(np.full(support.size, side))
     row, entry = np.concatenate(rows), np.concatenate(entries)
@@ -163,16 +165,17 @@ def _derivative_of(cache, chunk, supports, sides, step, atol, rtol, res):
         columns = h.reshape(row.size, -1)
         row, entry = row.reshape(-1).astype(int), entry.reshape(-1).astype(int)
         out = np.empty_like(columns)
-        for p in np.unique(row):
-            mine = np.flatnonzero(row == p)
+        for r in np.unique(row):
+            p = int(r) % n_probes
+            mine = np.flatnonzero(row == r)
             for k in range(columns.shape[1]):
                 col = columns[mine, k]
                 if col[0] == col[-1] and np.all(col == col[0]):
-                    out[mine, k] = cache.at(int(p), float(col[0]))[entry[mine]]
+                    out[mine, k] = cache.at(p, float(col[0]))[entry[mine]]
                     continue
-                for h_val in np.unique(col):   # one value per side and stencil column
+                for h_val in np.unique(col):   # defensive: steps that differ by entry
                     same = mine[col == h_val]
-                    out[same, k] = cache.at(int(p), float(h_val))[entry[same]]
+                    out[same, k] = cache.at(p, float(h_val))[entry[same]]
         return out.reshape(h.shape)
 
     # Central differences of order 8 converge in two iterations on smooth gates.
