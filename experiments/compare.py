@@ -5,7 +5,7 @@
 
 The lecture's exercise, answered: does a hidden layer help, and does a second one?
 Writes into the output folder ``compare.md`` (a markdown table: test accuracy,
-parameter count, seconds per epoch), ``compare.png`` (the curves of all three, when
+parameter count, median seconds per epoch), ``compare.png`` (the curves of all three, when
 matplotlib is installed) and one subfolder per network with the same files as
 ``train`` (metrics, params).
 """
@@ -29,7 +29,7 @@ LAYERS = (2, 3, 4)
 
 def markdown_table(results) -> str:
     """A markdown table with one row per result dict (from ``write_outputs``)."""
-    lines = ["| layers | sizes | parameters | test accuracy | seconds / epoch |",
+    lines = ["| layers | sizes | parameters | test accuracy | seconds / epoch (median) |",
              "|---:|---|---:|---:|---:|"]
     for r in results:
         lines.append(f"| {r['layers']} | {'-'.join(map(str, r['sizes']))} | "

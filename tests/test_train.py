@@ -167,7 +167,7 @@ def test_compare_writes_one_table_for_the_three_networks(data_dir, tmp_path, cap
                        "--no-download", "--out", str(out)])
     assert status == 0
     table = (out / "compare.md").read_text()
-    assert "| layers | sizes | parameters | test accuracy | seconds / epoch |" in table
+    assert "| layers | sizes | parameters | test accuracy | seconds / epoch (median) |" in table
     assert "| 2 | 784-10 | 7,850 |" in table
     assert "| 3 | 784-256-10 | 203,530 |" in table
     assert "| 4 | 784-256-128-10 | 235,146 |" in table
