@@ -27,7 +27,7 @@ def configure(parser, command):
     parser.add_argument("target", nargs="?", metavar="MODULE_OR_FILE",
                         help="a module name or a .py file with gate classes "
                              "(default: the built-in gates and blocks)")
-    parser.add_argument("--seeds", type=int, default=3,
+    parser.add_argument("--seeds", type=int, default=3, metavar="N",
                         help="random example inputs per gate (default 3)")
     parser.add_argument("--json", action="store_true",
                         help="print the full reports as JSON instead of text")
@@ -50,7 +50,7 @@ def run(args) -> int:
     else:
         try:
             module = load_module(args.target)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:   # whatever the user's module does
             print(f"compgraph check: cannot load {args.target}: {type(exc).__name__}: {exc}",
                   file=sys.stderr)
             return 2
