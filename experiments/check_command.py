@@ -88,6 +88,9 @@ def load_module(target: str):
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
         finally:
             sys.path.remove(str(path.resolve().parent))
         return module
