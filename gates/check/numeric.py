@@ -178,14 +178,14 @@ def _derivative_of(cache, chunk, supports, sides, step, atol, rtol, res):
                     out[same, k] = cache.at(p, float(h_val))[entry[same]]
         return out.reshape(h.shape)
 
-    # Central differences of order 8 converge in two iterations on smooth gates.
+    # Central differences of order 6 converge in two iterations on smooth gates.
     # One-sided ones are for kinks: a side that crosses a kink never converges, and
     # the clean side is exact for piecewise-linear gates (relu, max), so a low order
     # and few iterations keep them cheap; order 4 still resolves smooth pieces.
     central = tuple(sides) == (0,)
     with np.errstate(all="ignore"):
         r = derivative(f, np.zeros(row.size), args=(row, entry), initial_step=step,
-                       step_direction=direction, order=8 if central else 4,
+                       step_direction=direction, order=6 if central else 4,
                        maxiter=10 if central else 6, tolerances={"atol": atol, "rtol": rtol})
     start = 0
     pieces = {p: [] for p in chunk}
