@@ -175,8 +175,8 @@ def main(argv=None) -> int:
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, nargs="+", default=[2, 3, 4], choices=[2, 3, 4])
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=100, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds; the best is kept")
+    parser.add_argument("--steps", type=int, default=50, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds; the best is kept")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="PyTorch threads (default: the CPU count, as OpenBLAS uses)")
