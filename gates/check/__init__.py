@@ -1,6 +1,7 @@
 """Numerical checkers: verify any object that follows the gate contract against
 derivatives computed by ``scipy.differentiate``.
 
+    >>> import numpy as np
     >>> from gates import SigmoidGate
     >>> from gates.check import check_gate
     >>> report = check_gate(SigmoidGate(), np.array([[0.5, -1.0]]))
