@@ -89,8 +89,8 @@ def check_all(targets=None, seeds=3, *, float32=True, **options) -> SuiteReport:
     for target in targets:
         name = _target_name(target)
         runs = [(seed, False) for seed in range(seeds)] + ([(0, True)] if float32 else [])
-        for seed, single in runs:
-            report = check_example(target, seed, float32=single, **options)
+        for seed, as_float32 in runs:
+            report = check_example(target, seed, float32=as_float32, **options)
             if report is None:
                 continue
             report.target = name
