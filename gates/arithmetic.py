@@ -16,7 +16,13 @@ def _normal(rng, shape):
 
 
 class BinaryGate(Gate):
-    """Shared plumbing of elementwise two-input gates: ``forward(x, y)`` broadcasts."""
+    """Shared plumbing of elementwise two-input gates: ``forward(x, y)`` broadcasts.
+
+    A subclass's ``forward`` caches the local gradients ``self.dzdx`` and
+    ``self.dzdy`` (as in the lecture's ``MultiplyGate``); ``backward`` multiplies them
+    by the upstream gradient and sums each back to its input's shape, and ``jvp``
+    adds the tangents times the same local gradients.
+    """
 
     input_names = ("x", "y")
 
@@ -36,6 +42,19 @@ class BinaryGate(Gate):
         if gy.dtype != y.dtype:
             gy = gy.astype(y.dtype)
         return gx, gy
+
+    def backward(self, dz):
+        dz = self._upstream(dz)
+        return self._grads(self.dzdx * dz, self.dzdy * dz)
+
+    def jvp(self, *tangents):
+        tx, ty = self._tangents(tangents)
+        out = self._zero_tangent()
+        if tx is not None:
+            out = out + self.dzdx * tx
+        if ty is not None:
+            out = out + self.dzdy * ty
+        return out
 
     @classmethod
     def example_inputs(cls, rng):
@@ -99,19 +118,6 @@ class MultiplyGate(BinaryGate):
         self.dzdy = x
         return self._remember_output(x * y, x, y)
 
-    def backward(self, dz):
-        dz = self._upstream(dz)
-        return self._grads(self.dzdx * dz, self.dzdy * dz)
-
-    def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents)
-        out = self._zero_tangent()
-        if tx is not None:
-            out = out + self.dzdx * tx
-        if ty is not None:
-            out = out + self.dzdy * ty
-        return out
-
 
 class DivideGate(BinaryGate):
     """z = x / y. Local gradients dz/dx = 1/y, dz/dy = -x/y**2 = -z/y.
@@ -131,19 +137,6 @@ class DivideGate(BinaryGate):
         self.dzdx = 1.0 / y
         self.dzdy = -z * self.dzdx
         return self._remember_output(z, x, y)
-
-    def backward(self, dz):
-        dz = self._upstream(dz)
-        return self._grads(self.dzdx * dz, self.dzdy * dz)
-
-    def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents)
-        out = self._zero_tangent()
-        if tx is not None:
-            out = out + self.dzdx * tx
-        if ty is not None:
-            out = out + self.dzdy * ty
-        return out
 
     @classmethod
     def example_inputs(cls, rng):

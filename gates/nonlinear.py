@@ -28,19 +28,6 @@ class MaxGate(BinaryGate):
         self.dzdy = (~x_wins).astype(z.dtype)
         return self._remember_output(z, x, y)
 
-    def backward(self, dz):
-        dz = self._upstream(dz)
-        return self._grads(self.dzdx * dz, self.dzdy * dz)
-
-    def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents)
-        out = self._zero_tangent()
-        if tx is not None:
-            out = out + self.dzdx * tx
-        if ty is not None:
-            out = out + self.dzdy * ty
-        return out
-
 
 class ReLUGate(UnaryGate):
     """z = max(0, x). Local gradient dz/dx = 1 where x > 0, else 0.
