@@ -4,7 +4,8 @@ After ``graph.backward(loss)`` every parameter node holds its gradient ``.grad``
 (dL/dw, the same shape as ``.value``); ``optimizer.step()`` moves each value against
 its gradient. Each step *assigns a new array* to ``node.value`` instead of editing the
 old one in place, so an array a caller still holds (or one the graph stores read-only)
-is never changed behind its back.
+is never changed behind its back. Learning rates and betas are Python floats, which
+numpy treats as weakly typed: float32 parameters stay float32.
 
 Usage::
 
@@ -16,6 +17,8 @@ Usage::
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -58,7 +61,8 @@ class Optimizer:
             if g is None:
                 continue
             w = node.value
-            if np.shape(g) != np.shape(w):
+            # runs for every parameter at every step: attribute lookups, not np.shape
+            if getattr(g, "shape", ()) != getattr(w, "shape", ()):
                 raise ValueError(f"{type(self).__name__}.step: parameter "
                                  f"'{getattr(node, 'name', i)}' has shape {np.shape(w)} but "
                                  f"its gradient has shape {np.shape(g)}")
@@ -75,7 +79,7 @@ class SGD(Optimizer):
     """Plain stochastic gradient descent: w <- w - lr * dL/dw."""
 
     def _update(self, i, w, g):
-        step = g * w.dtype.type(self.lr)
+        step = g * self.lr      # a Python float keeps float32 arrays float32
         return np.subtract(w, step, out=step)   # one new array per step, no temporaries
 
 
@@ -95,12 +99,11 @@ class Momentum(Optimizer):
         self.velocity = [None] * len(self.params)
 
     def _update(self, i, w, g):
-        t = w.dtype.type
         v = self.velocity[i]
         if v is None:
             v = self.velocity[i] = np.zeros_like(w)
-        v *= t(self.momentum)        # the optimizer's own array: updated in place
-        v -= t(self.lr) * g
+        v *= self.momentum          # the optimizer's own array: updated in place
+        v -= self.lr * g
         return w + v
 
 
@@ -126,24 +129,23 @@ class Adam(Optimizer):
         self.v = [None] * len(self.params)
 
     def _update(self, i, w, g):
-        t = w.dtype.type
         b1, b2 = self.beta1, self.beta2
         if self.m[i] is None:
             self.m[i] = np.zeros_like(w)
             self.v[i] = np.zeros_like(w)
         m, v = self.m[i], self.v[i]     # the optimizer's own arrays: updated in place
-        m *= t(b1)
-        m += t(1 - b1) * g
-        v *= t(b2)
-        v += t(1 - b2) * (g * g)
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * (g * g)
         # lr * m_hat / (sqrt(v_hat) + eps) with both bias corrections folded into scalars
         c1 = 1 - b1 ** self.steps
         c2 = 1 - b2 ** self.steps
         step = np.sqrt(v)
-        step *= t(1 / np.sqrt(c2))
-        step += t(self.eps)
+        step *= 1 / math.sqrt(c2)
+        step += self.eps
         np.divide(m, step, out=step)
-        step *= t(self.lr / c1)
+        step *= self.lr / c1
         return np.subtract(w, step, out=step)
 
 
