@@ -33,7 +33,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,9 +71,11 @@ class TrainConfig:
     seed: int = 0
 
     def sizes(self) -> tuple:
+        """The layer sizes, (784, hidden..., 10); see :func:`network_sizes`."""
         return network_sizes(self.layers, self.hidden)
 
     def learning_rate(self) -> float:
+        """The initial learning rate: ``lr``, or the optimizer's default."""
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
     def validate(self) -> None:
@@ -101,7 +103,7 @@ class Network:
     y: graph.Node
     logits: graph.Node
     loss: graph.Node
-    sizes: tuple = field(default=())
+    sizes: tuple = ()
 
     def parameter_count(self) -> int:
         """The number of trainable numbers: sum of the sizes of every W and b."""
@@ -159,12 +161,12 @@ class Progress:
         self.width = width
         self._last = 0.0
 
-    def update(self, label: str, done: int, total: int, loss: float, rate: float,
-               force: bool = False):
+    def update(self, label: str, done: int, total: int, loss: float, rate: float):
+        """Redraw the bar: ``done`` of ``total`` batches, the running loss, images/s."""
         if not self.enabled:
             return
         now = time.perf_counter()
-        if not force and now - self._last < 0.1:
+        if now - self._last < 0.1:
             return
         self._last = now
         filled = int(self.width * done / max(total, 1))
@@ -174,6 +176,7 @@ class Progress:
         self.stream.flush()
 
     def clear(self):
+        """Erase the bar, so the epoch's table row starts on a clean line."""
         if self.enabled:
             self.stream.write("\r" + " " * (self.width + 60) + "\r")
             self.stream.flush()
