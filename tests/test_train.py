@@ -194,3 +194,18 @@ def test_settings_that_cannot_work_are_refused_before_loading_data(tmp_path, cap
     assert compare.main(["--lr", "-1", "--out", str(tmp_path / "o")]) == 2
     assert "the learning rate must be positive, got -1.0" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_progress_bar_redraws_one_line_and_only_on_a_terminal():
+    import io
+    stream = io.StringIO()
+    bar = train_mnist.Progress(stream=stream, enabled=True, width=8)
+    bar.update("epoch 1/2", 16, 32, 0.5, 1234.0)
+    assert stream.getvalue() == "\repoch 1/2 [####....] 16/32 loss 0.5000 1,234 img/s "
+    bar.update("epoch 1/2", 17, 32, 0.5, 1234.0)      # within 0.1 s: not redrawn
+    assert stream.getvalue().count("\r") == 1
+    bar.clear()
+    assert stream.getvalue().endswith("\r")
+    quiet = io.StringIO()                             # a StringIO is not a terminal
+    train_mnist.Progress(stream=quiet).update("epoch 1/2", 1, 2, 0.5, 1.0)
+    assert quiet.getvalue() == ""
