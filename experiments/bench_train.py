@@ -11,8 +11,9 @@ it times training steps (forward, backward, optimizer update) of
   numpy (the fastest a person would reasonably write: in-place updates, no checks);
 - ``torch``: PyTorch on the CPU with the same threads, batch and dtype, if installed.
 
-The implementations are timed in the same run, interleaved round by round, and the
-best round of each is kept (the machine is shared). Data is random float32 pixels in
+All start from the same weights, and their losses on the first steps must agree (they
+compute the same thing). They are timed in the same run, interleaved round by round
+(alternating the order), and the best round of each is kept (the machine is shared). Data is random float32 pixels in
 [0, 1) with random labels: speed does not depend on what the pixels show. It prints
 images per second and the ratio graph / numpy (the target is >= 0.9 for 3 and 4
 layers). A script, never a timed test.
@@ -156,9 +157,12 @@ def bench(layers, batch, steps, rounds, optimizer, threads, use_torch, seed=0):
         import torch
         torch.set_num_threads(threads)
         impls["torch"] = TorchMLP(sizes, np.random.default_rng(seed), optimizer, lr)
-    for impl in impls.values():   # warm up: first-touch allocations, BLAS thread start
-        for xb, yb in batches[:5]:
-            impl.step(xb, yb)
+    # the same network, the same work: equal losses on the first steps (same init, same
+    # updates), and the steps double as a warm-up (allocations, BLAS threads)
+    for xb, yb in batches[:5]:
+        losses = {name: impl.step(xb, yb) for name, impl in impls.items()}
+        if not np.allclose(list(losses.values()), losses["numpy"], rtol=1e-4):
+            raise AssertionError(f"the implementations disagree: losses {losses}")
     best = dict.fromkeys(impls, 0.0)
     for r in range(rounds):
         # alternate the order, so no implementation always runs on a warmer cache
