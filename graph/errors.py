@@ -8,7 +8,7 @@ subclass; the graph re-raises them with the prefix ``node 'e' (MultiplyGate): ``
 from __future__ import annotations
 
 __all__ = ["GraphError", "GraphBuildError", "GraphFeedError", "GraphStateError",
-           "GraphShapeError"]
+           "GraphShapeError", "GraphFileError"]
 
 
 class GraphError(Exception):
@@ -34,3 +34,9 @@ class GraphShapeError(GraphError, ValueError):
     """A shape or dtype does not fit: ``backward`` from a non-scalar node without an
     upstream gradient, an upstream or tangent of the wrong shape, a parameter given
     a value of another shape."""
+
+
+class GraphFileError(GraphError, ValueError):
+    """A parameter file cannot be loaded: not an ``.npz`` archive, a damaged member,
+    pickled Python objects, or NaN or infinite values. The message names the file and,
+    where it can, the parameter."""

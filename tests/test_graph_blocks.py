@@ -7,7 +7,7 @@ import pytest
 
 import graph
 from gates import AddGate, Gate, GateShapeError, GateStateError, MultiplyGate
-from graph import Graph, GraphBuildError, GraphShapeError
+from graph import Graph, GraphBuildError, GraphFileError, GraphShapeError
 
 
 def numeric_grads(f, inputs, h=1e-6):
@@ -206,6 +206,62 @@ def test_load_params_refuses_pickles(tmp_path):
     with pytest.raises(ValueError, match="pickle"):
         g.load_params(path)
 
+
+
+def test_params_named_like_savez_keywords_round_trip(tmp_path):
+    g = Graph()
+    g.param("file", np.ones(2))              # np.savez(f, file=...) would refuse this name
+    g.param("allow_pickle", np.full(3, 2.0))  # and would swallow this one
+    g.save_params(tmp_path / "p.npz")
+    g.params["file"].value = np.zeros(2)
+    g.load_params(tmp_path / "p.npz")
+    assert g.params["file"].value.tolist() == [1.0, 1.0]
+    assert g.params["allow_pickle"].value.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_unreadable_parameter_files_are_errors_naming_the_file_and_parameter(tmp_path):
+    g = Graph()
+    graph.mlp(g, g.input("x"), [3, 4, 2])
+    good = tmp_path / "p.npz"
+    g.save_params(good)
+    before = g.params["W1"].value.copy()
+
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip at all")
+    with pytest.raises(GraphFileError, match="garbage.npz: not an .npz file"):
+        g.load_params(garbage)
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(GraphFileError, match="truncated.npz"):
+        g.load_params(truncated)
+
+    with pytest.raises(GraphFileError, match="is a folder"):
+        g.load_params(tmp_path)
+    with pytest.raises(FileNotFoundError, match="nope.npz: no such file"):
+        g.load_params(tmp_path / "nope.npz")
+
+    objects = tmp_path / "objects.npz"
+    values = {k: v.value for k, v in g.params.items()}
+    values["b1"] = np.array([None] * 4, dtype=object)
+    np.savez(objects, **values)
+    with pytest.raises(GraphFileError, match="parameter 'b1' holds Python objects"):
+        g.load_params(objects)
+
+    diverged = tmp_path / "diverged.npz"
+    values = {k: v.value.copy() for k, v in g.params.items()}
+    values["W2"][0, 0] = np.nan
+    np.savez(diverged, **values)
+    with pytest.raises(GraphFileError, match="parameter 'W2' has 1 NaN or infinite"):
+        g.load_params(diverged)
+    np.testing.assert_array_equal(g.params["W1"].value, before)    # nothing changed
+
+
+def test_saving_into_a_missing_folder_names_it(tmp_path):
+    g = Graph()
+    g.param("w", 1.0)
+    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
+        g.save_params(tmp_path / "missing" / "p.npz")
 
 def test_changing_a_blocks_param_recomputes_the_outer_graph():
     inner = Graph()
