@@ -283,6 +283,10 @@ class Graph:
         self._by_name: dict[str, Node] = {}
         self._counters: dict[str, int] = {}
         self._changed: set[Node] = set()
+        # bumped by every change of an input or parameter; backward records the count
+        # it ran at, so a drawing can tell gradients of older values (see graph.dot)
+        self._version = 0
+        self._grad_version = -1
         # True when no op node is dirty and nothing changed: backward may skip its check
         self._clean = True
         self._forward_plans: dict = {}
@@ -598,6 +602,7 @@ class Graph:
         """Record that ``node`` (a leaf, or an op whose block changed) has a new value."""
         self._changed.add(node)
         self._clean = False
+        self._version += 1
         # a block's own parameter changed: the outer nodes computed by the block are
         # out of date too (feeds made by the block itself are not news to them)
         if node._kind != "input" and self._watchers and not self._in_block:
@@ -718,6 +723,13 @@ class Graph:
         if saved:
             for n, old in saved.items():
                 n.grad = old if n.grad is None else old + n.grad
+        self._grad_version = self._version
+
+    @property
+    def grads_current(self) -> bool:
+        """True if the ``.grad`` values come from a ``backward`` run after the last
+        change of an input or parameter (False before any ``backward``)."""
+        return self._grad_version == self._version
 
     def _backward_plan(self, out, wrt) -> _Plan:
         wrt_nodes = None if wrt is None else tuple(
@@ -756,6 +768,7 @@ class Graph:
         """Set every node's ``.grad`` to ``None`` (no arrays are allocated)."""
         for n in self._nodes:
             n.grad = None
+        self._grad_version = -1
 
     # -- forward mode ----------------------------------------------------------------
 

@@ -30,13 +30,19 @@ FORMS = ("full", "reduced")
 _RENDERED = (".svg", ".png", ".pdf")
 
 
-def _variable(node_id: str, node, is_output: bool) -> str:
+def _variable(node_id: str, node, is_output: bool, grads: bool) -> str:
     rows = [f"<b>{escape(node.name)}</b>"]
-    if node.value is not None:
+    stale = node.gate is not None and node.stale
+    if stale:
+        # computed from inputs that have changed since: an old number would mislead
+        rows.append('<font color="gray">out of date</font>')
+    elif node.value is not None:
         rows.append(f'<font color="darkgreen">{escape(show(node.value))}</font>')
-    if node.grad is not None:
+    if grads and node.grad is not None:
         rows.append(f'<font color="red">∇ {escape(show(node.grad))}</font>')
     style = ', style=filled, fillcolor="#eeeeee"' if node.gate is None else ""
+    if stale:
+        style = ", style=dashed"
     border = ", peripheries=2" if is_output else ""
     return f'  {node_id} [shape=ellipse, label=<{"<br/>".join(rows)}>{style}{border}];'
 
@@ -46,9 +52,11 @@ def to_dot(graph, output=None, form: str = "full") -> str:
 
     ``output`` (a node or name; default the last node) gets a double border. Values
     and gradients are those of the last forward and backward passes (left out when
-    there are none). The reduced form labels each edge with its local derivative on
-    a scalar graph that has been run forward (not on edges into a node out of date
-    since an input changed). Raises ValueError for another form.
+    there are none). A node out of date since an input or parameter changed is drawn
+    dashed and marked "out of date" instead of showing its old value, and gradients
+    are shown only if ``backward`` ran after the last change. The reduced form labels
+    each edge with its local derivative on a scalar graph that has been run forward
+    (not on edges into a node out of date). Raises ValueError for another form.
     """
     if form not in FORMS:
         raise ValueError(f"unknown DOT form {form!r}; use one of {FORMS}")
@@ -58,6 +66,8 @@ def to_dot(graph, output=None, form: str = "full") -> str:
     out = graph.node(output) if isinstance(output, str) else output
     ids = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     ran = all(n.value is not None for n in nodes)
+    # gradients of a backward run before the last change belong to other values
+    grads = graph.grads_current
     scalar = ran and all(np.ndim(n.value) == 0 for n in nodes)
     lines = [f'digraph "{form}" {{', "  rankdir=LR;",
              '  node [fontname="Helvetica"]; edge [fontname="Helvetica", fontsize=11];']
@@ -67,7 +77,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
             if form == "full":
                 lines.append(f'  {nid} [shape=plaintext, label="{escape(show(n.value))}"];')
             continue
-        lines.append(_variable(nid, n, n is out))
+        lines.append(_variable(nid, n, n is out, grads))
         if n.gate is None:
             continue
         # a node whose inputs changed since the last run has no current local derivatives

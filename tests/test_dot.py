@@ -109,6 +109,18 @@ def test_edges_into_nodes_out_of_date_lose_their_derivative_labels(lecture):
     assert labels == ["∂d/∂b = 1"]
 
 
+def test_after_a_change_old_values_and_gradients_are_not_drawn(lecture):
+    lecture.node("a").value = 4           # c and e wait for a forward; gradients are old
+    text = dot.to_dot(lecture, "e", "full")
+    assert "∇" not in text                # ∂e/∂b would still say 5, but it is now 7
+    assert text.count("out of date") == 2 and text.count("style=dashed") == 2
+    assert '<font color="darkgreen">4</font>' in text      # a's new value is current
+    lecture.forward()
+    assert "∇" not in dot.to_dot(lecture, "e", "full")     # values new, gradients not
+    lecture.backward("e")
+    text = dot.to_dot(lecture, "e", "full")
+    assert "∇ 7" in text and "out of date" not in text     # ∂e/∂b = 7 after a=4
+
 def test_tensor_graphs_draw_shapes_without_edge_derivatives(tmp_path):
     g = Graph()
     W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))

@@ -188,6 +188,17 @@ def test_backward_replaces_grads_unless_accumulate():
     assert all(n.grad is None for n in g.nodes)
 
 
+def test_grads_current_says_whether_grad_belongs_to_the_current_values():
+    g, a, b, c, d, e = lecture_graph()
+    assert not g.grads_current               # no backward yet
+    g.forward(a=2, b=1)
+    g.backward(e)
+    assert g.grads_current and b.grad == 5
+    g.forward(a=4)                           # b.grad still says 5; at a=4 it is 7
+    assert not g.grads_current
+    g.backward(e)
+    assert g.grads_current and b.grad == 7
+
 def test_fan_out_adds_gradients():
     g = Graph()
     x = g.input("x")
