@@ -889,6 +889,9 @@ def _seed(out: Node, upstream):
                 f"upstream= (the gradient of the final scalar w.r.t. it)")
         return dtype.type(1) if value.ndim == 0 else np.ones(value.shape, dtype)
     up = np.asarray(upstream)
+    if up.dtype.kind not in "fiub":
+        raise GraphShapeError(f"backward: upstream for '{out.name}' has dtype {up.dtype}; "
+                              f"expected real numbers")
     if up.shape != value.shape:
         raise GraphShapeError(f"backward: upstream for '{out.name}' has shape {up.shape}, the "
                               f"node has shape {value.shape}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import GraphShapeError
 from .paths import fmt, local_derivatives, paths as path_sum
 
 __all__ = ["Row", "Explanation", "explain", "gate_label", "show"]
@@ -178,14 +179,20 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
     print; by default those of ``graph.program`` when ``Graph.from_expression`` built
     the graph.
 
-    Raises GraphStateError when ``output`` is not up to date (run ``forward`` first)
-    and GraphBuildError (a ValueError) for an unknown node name.
+    Raises GraphStateError when ``output`` is not up to date (run ``forward`` first),
+    GraphShapeError for a ``wrt`` that is not a scalar, and GraphBuildError (a
+    ValueError) for an unknown node name.
     """
     out = graph.node(output) if isinstance(output, str) else output
     wrt_node = graph.node(wrt) if isinstance(wrt, str) else wrt
     if assignments is None:
         program = getattr(graph, "program", None)
         assignments = program.assignments if program is not None else ()
+    if wrt_node is not None and wrt_node.value is not None and np.size(wrt_node.value) != 1:
+        raise GraphShapeError(
+            f"explain: wrt '{wrt_node.name}' has shape {np.shape(wrt_node.value)}; the "
+            f"forward-mode column needs a scalar node (for a tensor use "
+            f"g.jvp(output, {{node: direction}}))")
     graph.backward(out)
     nodes = [n for n in graph.nodes
              if n.kind != "constant" and n.value is not None and not n.stale]

@@ -98,6 +98,8 @@ def test_a_tensor_graph_shows_shapes_and_norms_and_says_why_it_skips_jacobians()
     assert "(2, 2) ‖·‖=" in ex.table() and "local derivatives" not in ex.table()
     assert not ex.paths and "Jacobians" in str(ex)
     assert ex.to_dict()["gradients"]["x"] == pytest.approx([-0.112, 0.636])
+    with pytest.raises(graph.GraphShapeError, match=r"explain: wrt 'x' has shape \(2,\)"):
+        explain(g, loss, wrt=x)              # one forward-mode column per scalar only
 
 
 # -- compgraph explain --------------------------------------------------------------

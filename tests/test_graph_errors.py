@@ -103,6 +103,8 @@ def test_backward_from_non_scalar_needs_upstream():
         g.backward(y)
     with pytest.raises(GraphShapeError, match="upstream for 'y' has shape \\(2,\\)"):
         g.backward(y, upstream=np.ones(2))
+    with pytest.raises(GraphShapeError, match="upstream for 'y' has dtype <U1"):
+        g.backward(y, upstream=np.array(["a", "b", "c"]))
 
 
 def test_backward_before_forward_names_the_node():
