@@ -59,11 +59,13 @@ _SHOWN = {"+": "+", "-": "-", "*": "×", "/": "/", "**": "**"}
 #: Why a syntax kind is refused, for the error message.
 _REFUSED = {
     ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "lambda",
-    ast.Compare: "comparisons", ast.BoolOp: "and/or", ast.IfExp: "if-expressions",
-    ast.List: "lists", ast.Tuple: "tuples", ast.Dict: "dicts", ast.Set: "sets",
-    ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions",
-    ast.JoinedStr: "f-strings", ast.AugAssign: "augmented assignment (+=)",
-    ast.AnnAssign: "annotations", ast.Import: "import", ast.ImportFrom: "import",
+    ast.Compare: "a comparison", ast.BoolOp: "and/or", ast.IfExp: "an if-expression",
+    ast.List: "a list", ast.Tuple: "a tuple", ast.Dict: "a dict", ast.Set: "a set",
+    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension", ast.GeneratorExp: "a comprehension",
+    ast.JoinedStr: "an f-string", ast.AugAssign: "augmented assignment (+=)",
+    ast.AnnAssign: "an annotation", ast.Import: "import", ast.ImportFrom: "import",
+    ast.NamedExpr: "':='", ast.Await: "await", ast.Yield: "yield", ast.Starred: "'*'",
 }
 
 
@@ -82,8 +84,24 @@ class ExpressionError(ValueError):
         text = f"line {line}, column {column}: {message}"
         lines = source.split("\n")
         if 1 <= line <= len(lines):
-            text += f"\n    {lines[line - 1]}\n    {' ' * (column - 1)}^"
+            shown, caret = _excerpt(lines[line - 1], column)
+            text += f"\n    {shown}\n    {' ' * caret}^"
         super().__init__(text)
+
+
+def _excerpt(line: str, column: int, width: int = 76) -> tuple[str, int]:
+    """The part of a long ``line`` around ``column`` (1-based) that fits in ``width``
+    characters, and the caret's offset in it."""
+    if len(line) <= width:
+        return line, column - 1
+    start = max(0, min(column - 1 - width // 2, len(line) - width))
+    shown = line[start:start + width]
+    caret = column - 1 - start
+    if start > 0:
+        shown = "…" + shown[1:]
+    if start + width < len(line):
+        shown = shown[:-1] + "…"
+    return shown, caret
 
 
 @dataclass(frozen=True)
@@ -166,7 +184,10 @@ def parse(source: str, output_name: str = "out") -> Program:
     try:
         return _Parser(source, output_name).run()
     except RecursionError:
-        raise ExpressionError("the expression is nested too deeply", source, 1, 1) from None
+        raise ExpressionError("the expression is too long or nested too deeply for Python's "
+                              "parser (a sum of more than about 2,000 terms, or hundreds of "
+                              "nested calls); split it into several assignments",
+                              source, 1, 1) from None
 
 
 def number(text: str) -> float:
@@ -299,7 +320,8 @@ class _Parser:
             except OverflowError:
                 value = math.inf
             if not math.isfinite(value):
-                raise self._error(f"the number {node.value!r} is too large", node)
+                written = ast.get_source_segment(self.text, node) or repr(node.value)
+                raise self._error(f"the number {written} is too large", node)
             return value
         if isinstance(node, ast.Name):
             return self._name(node)
@@ -313,24 +335,37 @@ class _Parser:
                 return -x
             return self._emit(node, target, "neg", (x,))
         if isinstance(node, ast.BinOp):
-            op = _BINARY.get(type(node.op))
-            if op is None:
-                raise self._error(f"the operator {_describe(node.op)} is not allowed; "
-                                  f"use + - * / **", node)
-            x, y = self._expr(node.left), self._expr(node.right)
-            if isinstance(x, float) and isinstance(y, float):
-                return self._fold(node, op, x, y)
-            if op == "**" and not isinstance(y, float):
-                raise self._error("the exponent of '**' must be a number "
-                                  "(x ** 2 is a power gate; x ** y is not a gate)", node.right)
-            if op == "*" and isinstance(x, float):
-                return self._emit(node, target, "scale", (x, y))
-            if op == "*" and isinstance(y, float):
-                return self._emit(node, target, "scale", (y, x))
-            return self._emit(node, target, op, (x, y))
+            # a + b + c + ... parses as ((a + b) + c) + ...: walk that left spine in a
+            # loop, so a long sum or product does not hit Python's recursion limit
+            spine = []
+            while isinstance(node, ast.BinOp):
+                if type(node.op) not in _BINARY:
+                    raise self._error(f"the operator {_describe(node.op)} is not allowed; "
+                                      f"use + - * / **", node)
+                spine.append(node)
+                node = node.left
+            x = self._expr(node)
+            for binop in reversed(spine):
+                x = self._binary(binop, x, self._expr(binop.right),
+                                 target if binop is spine[0] else None)
+            return x
         if isinstance(node, ast.Call):
             return self._call(node, target)
         raise self._error(f"{_describe(node)} is not allowed in an expression", node)
+
+    def _binary(self, node: ast.BinOp, x, y, target):
+        """Emit ``x op y`` (operands already emitted): a gate, or a folded number."""
+        op = _BINARY[type(node.op)]
+        if isinstance(x, float) and isinstance(y, float):
+            return self._fold(node, op, x, y)
+        if op == "**" and not isinstance(y, float):
+            raise self._error("the exponent of '**' must be a number "
+                              "(x ** 2 is a power gate; x ** y is not a gate)", node.right)
+        if op == "*" and isinstance(x, float):
+            return self._emit(node, target, "scale", (x, y))
+        if op == "*" and isinstance(y, float):
+            return self._emit(node, target, "scale", (y, x))
+        return self._emit(node, target, op, (x, y))
 
     def _name(self, node: ast.Name):
         name = node.id

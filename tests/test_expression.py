@@ -83,6 +83,9 @@ def test_each_assignment_remembers_its_operator_arguments_and_position():
     ("e = (a+b)*σ(q, r)", 1, 11, "takes 1 argument"),
     ("", 1, 1, "empty"),
     ("out * 2", 1, 1, "write 'name = ...'"),
+    ("e = 1e400 * a", 1, 5, "the number 1e400 is too large"),
+    ("e = [a for a in b]", 1, 5, "a comprehension is not allowed"),
+    ("e = (x := a)", 1, 6, "':=' is not allowed"),
 ])
 def test_errors_name_the_problem_and_its_line_and_column(source, line, column, words):
     with pytest.raises(ExpressionError) as info:
@@ -98,7 +101,21 @@ def test_the_message_shows_the_line_with_a_caret_under_the_column():
     assert str(info.value).splitlines()[1:] == ["    f = e + foo(e)", "            ^"]
 
 
-def test_columns_count_characters_not_bytes():
+def test_a_long_sum_is_split_without_hitting_the_recursion_limit():
+    program = parse("e = " + " + ".join(["a"] * 1500))
+    assert len(program.assignments) == 1499
+    assert program.lines()[:2] == ["b ← a + a", "c ← b + a"]
+    assert program.lines()[-1].startswith("e ← ")
+    with pytest.raises(ExpressionError, match="split it into several assignments"):
+        parse("e = " + "+".join(["a"] * 5000))       # beyond what Python's parser takes
+
+
+def test_a_long_line_is_shown_around_the_error_only():
+    with pytest.raises(ExpressionError) as info:
+        parse("e = " + "a+" * 300 + "foo(a)" + "+a" * 300)
+    shown, caret = str(info.value).splitlines()[1:]
+    assert len(shown) <= 4 + 76 and shown.strip().startswith("…")
+    assert shown[caret.index("^"):].startswith("foo(a)")
     with pytest.raises(ExpressionError) as info:
         parse("y = σ(x) + nope(x)")
     assert info.value.column == 12
