@@ -320,6 +320,21 @@ def test_backward_twice_must_give_the_same_answer():
     assert "second call" in report.verdict
 
 
+def test_a_forward_with_random_noise_fails_instead_of_passing_as_a_kink():
+    # the noise makes the one-sided derivatives differ wildly, which would otherwise
+    # look like a kink and accept any gradient in between, even this wrong one
+    class NoisyDouble:
+        def forward(self, x):
+            return 2 * x + 1e-3 * np.random.default_rng().random(np.shape(x))
+
+        def backward(self, dz):
+            return (3 * dz,)
+
+    report = check_gate(NoisyDouble(), X34)
+    assert not report.ok
+    assert "different output when called again with the same inputs" in report.verdict
+
+
 def test_float32_stays_float32_or_the_check_fails():
     class Float64Out(SigmoidGate):
         def forward(self, x):

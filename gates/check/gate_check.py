@@ -187,9 +187,34 @@ class _Run:
         if not np.all(np.isfinite(y)):
             self.problem("forward", f"returned non-finite values (output shape {y.shape})")
             return False
+        if not self._deterministic(y):
+            return False
         self.out = y
         self.out_size = y.size
         self.report.inputs = [_input_report(self, i) for i in range(self.n)]
+        return True
+
+    def _deterministic(self, y) -> bool:
+        """Call forward again on the same inputs: the numerical derivatives assume a
+        function of the inputs alone, and random noise between calls would look like
+        a kink (one-sided derivatives far apart) and accept any gradient."""
+        again = self.call("forward", *[np.array(x, copy=True) if isinstance(x, np.ndarray)
+                                       else x for x in self.inputs])
+        if again is _MISSING:
+            return False
+        try:
+            y2 = np.asarray(again, dtype=np.float64)
+        except GATE_ERRORS as exc:
+            self.problem("forward", f"returned {type(again).__name__} on a second call, not "
+                                    f"an array ({exc})")
+            return False
+        if y2.shape != y.shape or not np.array_equal(y2, y):
+            diff = (f"max difference {np.max(np.abs(y2 - y)):.3g}" if y2.shape == y.shape
+                    else f"shape {y.shape} then {y2.shape}")
+            self.problem("forward", f"gave a different output when called again with the same "
+                                    f"inputs ({diff}); a gate must compute a function of its "
+                                    f"inputs (no randomness, no state kept between calls)")
+            return False
         return True
 
     def backward(self, rng, upstream) -> bool:
