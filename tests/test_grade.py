@@ -12,6 +12,7 @@ import ast
 import csv
 import inspect
 import json
+import os
 import re
 import textwrap
 import zipfile
@@ -270,6 +271,55 @@ def test_the_reference_gates_cannot_be_borrowed_nor_processes_started(tmp_path, 
     path = submission(tmp_path, sneaky, base="import numpy as np\n")
     result = grade_submission(path, gates=["SigmoidGate"])
     assert result.score == 0 and re.search(refusal, result.notes[0])
+
+
+def test_a_submission_cannot_write_outside_its_folder_nor_read_the_reference(tmp_path):
+    # every attempt must be refused; each one that works adds 1 to the output of AddGate
+    reference = os.path.realpath(os.path.dirname(gates.__file__))
+    path = submission(tmp_path, f"""
+        import os
+        worked = []
+
+        def attempt(name, action):
+            try:
+                action()
+                worked.append(name)
+            except OSError:
+                pass
+
+        attempt("write outside", lambda: open({str(tmp_path / "pwned.txt")!r}, "w"))
+        attempt("make a sibling folder", lambda: os.mkdir("../forged"))
+        attempt("read the reference by a bytes path",
+                lambda: open(os.fsencode({reference!r} + "/nonlinear.py"), "rb"))
+        attempt("open the reference's parent folder (for dir_fd)",
+                lambda: os.open(os.path.dirname({reference!r}), os.O_RDONLY))
+        attempt("read the grader's memory", lambda: open(f"/proc/{{os.getppid()}}/mem", "rb"))
+        attempt("signal the grader", lambda: os.kill(os.getppid(), 0))
+
+        class AddGate(AddGate):
+            def forward(self, x, y):
+                return super().forward(x, y) + len(worked)
+    """)
+    add = by_gate(grade_submission(path, gates=["AddGate"]))["AddGate"]
+    assert add.score == pytest.approx(10.0), add.text()
+    assert not (tmp_path / "pwned.txt").exists()
+
+
+def test_backward_must_give_the_same_readable_answer_twice(tmp_path):
+    path = submission(tmp_path, """
+        class ExpGate(ExpGate):
+            def backward(self, dz):
+                self.dzdx = self.dzdx * 2     # changes what forward cached
+                return super().backward(dz)
+
+        class NegateGate(NegateGate):
+            def backward(self, dz):           # the same unreadable answer each time
+                return (np.asarray(dz, dtype=object),)
+    """)
+    result = by_gate(grade_submission(path, gates=["ExpGate", "NegateGate"]))
+    exp, negate = checks(result["ExpGate"])["repeatable"], checks(result["NegateGate"])["repeatable"]
+    assert exp.points == 0 and "do not change what forward cached" in exp.reasons[0]
+    assert negate.points == 0 and "no usable gradient" in negate.reasons[0]
 
 
 def test_a_gate_that_uses_an_autodiff_framework_gets_no_backward_credit(tmp_path):

@@ -94,7 +94,10 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
     result = SubmissionResult(submission=str(path), gates=[], seed=seed, jvp=jvp)
     notes = result.notes
 
-    with tempfile.TemporaryDirectory(prefix="compgraph-grade-") as tmp:
+    # a child that gets around the guard and deletes this folder costs its own gates,
+    # never the grading: every use of it below is guarded, and so is the clean-up
+    with tempfile.TemporaryDirectory(prefix="compgraph-grade-",
+                                     ignore_cleanup_errors=True) as tmp:
         tmp = Path(tmp)
         problem = scan.syntax_error
         probe = None
@@ -115,8 +118,7 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
                     return ungraded(cls, rubric, jvp, "missing",
                                      f"no class named {cls.__name__} in your file "
                                      f"(names are case-sensitive)")
-                return grade_gate(tmp / cls.__name__, source_bytes, cls, rubric, limits,
-                                  seed, jvp, scan)
+                return grade_gate(tmp, source_bytes, cls, rubric, limits, seed, jvp, scan)
 
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 result.gates = list(pool.map(work, classes))
@@ -159,10 +161,16 @@ class _Probe:
             self.problem = None
 
 
-def _probe(tmp: Path, source: bytes, names, limits) -> _Probe:
-    work = tmp / "_import"
-    work.mkdir()
+def _workdir(tmp: Path, name: str, source: bytes) -> Path:
+    """A new folder of unpredictable name in ``tmp`` holding the submission: no child
+    can prepare or forge another child's files in advance."""
+    work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp))
     (work / "submission.py").write_bytes(source)
+    return work
+
+
+def _probe(tmp: Path, source: bytes, names, limits) -> _Probe:
+    work = _workdir(tmp, "import", source)
     task = {"mode": "probe", "submission": "submission.py", "gates": names,
             "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
             "blocked_dirs": reference_dirs(), "jvp": False}
@@ -185,9 +193,10 @@ def _construct(cls, params):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
 
 
-def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int, jvp: bool,
+def grade_gate(tmp: Path, source: bytes, cls, rubric: Rubric, limits, seed: int, jvp: bool,
                scan: Scan | None = None) -> GateResult:
-    """Grade one gate class of the submission in its own child; see the module docstring.
+    """Grade one gate class of the submission in its own child (working in a new folder
+    inside ``tmp``); see the module docstring.
 
     ``scan`` (the static scan of the source) says which autodiff frameworks the class
     uses; a framework the child had loaded that the scan never saw imported (hidden
@@ -203,8 +212,6 @@ def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int
         ref64 = _construct(cls, case.params).forward(*float64(case.inputs))
         expected.append({"out": np.asarray(ref64, dtype=np.float64)})
 
-    work.mkdir()
-    (work / "submission.py").write_bytes(source)
     arrays = {}
     for i, case in enumerate(cases):
         for j, a in enumerate(case.inputs):
@@ -213,12 +220,19 @@ def grade_gate(work: Path, source: bytes, cls, rubric: Rubric, limits, seed: int
         for j, t in enumerate(case.tangents):
             if t is not None:
                 arrays[f"c{i}_t{j}"] = t
-    np.savez(work / "cases.npz", **arrays)
     task = {"mode": "gate", "submission": "submission.py", "gate": name, "gates": [name],
             "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
             "blocked_dirs": reference_dirs(), "jvp": jvp,
             "cases": [{"arity": c.arity, "params": c.params} for c in cases]}
-    proc, started = sandbox.start(work, task, limits)
+    try:
+        work = _workdir(tmp, name, source)
+        np.savez(work / "cases.npz", **arrays)
+        proc, started = sandbox.start(work, task, limits)
+    except OSError as exc:
+        # only a child that got around the guard (ctypes) can have removed the folder
+        return ungraded(cls, rubric, jvp, "interfered",
+                        f"{name} was not graded: the grader's working folder was changed "
+                        f"while grading ({exc}); does your code delete or create files?")
     try:
         # the numerical derivatives are computed while the child runs
         for case, exp in zip(cases, expected):

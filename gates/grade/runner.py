@@ -49,21 +49,65 @@ _savez, _dump, _replace, _asarray = np.savez, json.dump, os.replace, np.asarray
 _MAX_TEXT = 2000
 
 
-def _guard(blocked_names, blocked_dirs):
-    """An audit hook (which, unlike a meta-path finder, no code can remove once added):
-    no importing or reading compgraph's own packages, no new processes."""
+#: Events that create, remove or change a file or folder, and which of their
+#: arguments are paths: allowed only inside the child's own working directory.
+_CHANGING = {"os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1),
+             "os.link": (0, 1), "os.symlink": (1,), "os.chmod": (0,), "os.chown": (0,),
+             "os.truncate": (0,), "os.utime": (0,), "os.mkfifo": (0,), "os.mknod": (0,)}
+_SPAWNING = {"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+             "subprocess.Popen", "pty.spawn"}
+_WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+
+
+def _guard(blocked_names, blocked_dirs, own_dir):
+    """An audit hook (which, unlike a meta-path finder, no code can remove once added).
+
+    The submission may not: import or read compgraph's own packages (the reference);
+    write, create, rename or delete anything outside ``own_dir`` (so it can neither
+    forge another gate's results nor tamper with the grader, numpy or the next run);
+    open folders (a folder's descriptor as ``dir_fd`` would make relative paths
+    escape the checks); read other processes' ``/proc`` entries (the grader's memory);
+    signal other processes; start processes. Paths are resolved (``realpath``), bytes
+    paths too. ctypes can still go around all of this: see the README's limits.
+    """
+    own = os.path.join(os.path.realpath(own_dir), "")
     dirs = tuple(os.path.join(d, "") for d in blocked_dirs)
-    spawning = {"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn",
-                "os.spawn", "subprocess.Popen", "pty.spawn"}
+    pid = os.getpid()
+    mine = f"/proc/{pid}/"
+
+    def resolve(path):
+        # an int is a descriptor, checked when it was opened
+        return None if isinstance(path, int) else os.path.realpath(os.fsdecode(path))
 
     def hook(event, args):
         if event == "import" and str(args[0]).split(".")[0] in blocked_names:
             raise ImportError(f"a submission may not import compgraph's reference package "
                               f"'{args[0]}': write the gates yourself")
-        if event == "open" and isinstance(args[0], str) and dirs:
-            if os.path.realpath(args[0]).startswith(dirs):
-                raise PermissionError(f"a submission may not read {args[0]}")
-        if event in spawning:
+        if event == "open":
+            path = resolve(args[0])
+            if path is None:
+                return
+            inside = os.path.join(path, "")
+            if dirs and inside.startswith(dirs):
+                raise PermissionError(f"a submission may not read {args[0]!r}")
+            if inside.startswith("/proc/") and not inside.startswith(mine) \
+                    and inside.split("/")[2].isdigit():
+                raise PermissionError(f"a submission may not read another process's {path}")
+            if os.path.isdir(path):
+                raise PermissionError(f"a submission may not open folders ({args[0]!r})")
+            flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
+            if flags & _WRITING and not path.startswith(own):
+                raise PermissionError(f"a submission may not write outside its own folder "
+                                      f"({args[0]!r})")
+        elif event in _CHANGING:
+            for k in _CHANGING[event]:
+                path = resolve(args[k])
+                if path is not None and not path.startswith(own):
+                    raise PermissionError(f"a submission may not change files outside its "
+                                          f"own folder ({event} {args[k]!r})")
+        elif event in ("os.kill", "os.killpg") and args[0] != pid:
+            raise PermissionError(f"a submission may not signal other processes ({event})")
+        elif event in _SPAWNING:
             raise PermissionError(f"a submission may not start processes ({event})")
 
     sys.addaudithook(hook)
@@ -202,7 +246,7 @@ def _grade_gate(module):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    _guard(set(TASK["blocked"]), TASK["blocked_dirs"])
+    _guard(set(TASK["blocked"]), TASK["blocked_dirs"], _TASK_DIR)
     module, err = _call(_import)
     if err is not None or TASK["mode"] == "probe":
         info = {"error": err, "modules": sorted(m for m in sys.modules if "." not in m)}
