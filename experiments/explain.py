@@ -6,7 +6,8 @@ gradients, the reverse-mode gradients, the forward-mode derivative with respect 
 ``--dot FILE`` draws the full and the reduced graph (``FILE`` and ``FILE-reduced``).
 
 Errors in the expression or the values are printed with their line and column, and the
-command exits with status 2 (1 for a value outside a gate's domain, such as log(-1)).
+command exits with status 2 (1 for a value outside a gate's domain, such as log(-1), or
+a value or gradient that overflows float64 to inf or NaN).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
+
+from graph.explain import show
 
 
 def configure(parser, command):
@@ -55,6 +60,19 @@ def _values(pairs: list[str]) -> dict[str, float]:
     return values
 
 
+def _non_finite(report) -> str:
+    """A message naming the first node whose value or gradient is NaN or infinite
+    (float64 overflowed), or '' when every number is finite."""
+    for what, attr in (("value", "value"), ("gradient ∂{out}/∂{name}", "gradient")):
+        for row in report.rows:
+            number = getattr(row, attr)
+            if number is not None and not np.all(np.isfinite(number)):
+                label = what.format(out=report.output, name=row.name)
+                return (f"node '{row.name}': {label} is {show(number)} (beyond float64); "
+                        f"try smaller input values")
+    return ""
+
+
 def run(args) -> int:
     from gates import GateError
     from graph.expression import ExpressionError, build, parse
@@ -73,8 +91,14 @@ def run(args) -> int:
             raise ValueError(f"--wrt {args.wrt}: not an input of the expression "
                              f"(inputs: {', '.join(program.inputs)})")
         graph, output = build(program)
-        graph.forward(**values)
-        report = explain(graph, output, wrt=args.wrt, assignments=program.assignments)
+        # overflow is reported below, naming the node, instead of as numpy warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            graph.forward(**values)
+            report = explain(graph, output, wrt=args.wrt, assignments=program.assignments)
+        problem = _non_finite(report)
+        if problem:
+            print(f"compgraph explain: {problem}", file=sys.stderr)
+            return 1
         drawings = []
         if args.dot:
             first = Path(args.dot)
