@@ -196,6 +196,11 @@ class Node:
         from gates import PowerGate
         return self.graph.apply(PowerGate(n), self)
 
+    def __rpow__(self, base):
+        raise GraphBuildError(
+            f"{base!r} ** node '{self.name}': a node as exponent is not a gate (PowerGate(n) "
+            f"has a fixed exponent); use exp(log({base!r}) * x) for a number base")
+
     def __neg__(self):
         from gates import NegateGate
         return self.graph.apply(NegateGate(), self)
@@ -329,10 +334,12 @@ class Graph:
             raise GraphBuildError(f"constant: got node '{value.name}', expected a number "
                                   f"or an array")
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            given = value
             value = np.array(value)
             if value.dtype.kind not in "fiub":
-                raise GraphBuildError(f"constant {name or ''}: dtype {value.dtype} is not "
-                                      f"real numbers")
+                raise GraphBuildError(f"constant {name or repr(given)}: dtype {value.dtype} is "
+                                      f"not real numbers; a constant is a number or an array "
+                                      f"of numbers")
             value.flags.writeable = False
             if value.ndim == 0:
                 value = value[()]

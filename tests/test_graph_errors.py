@@ -171,8 +171,12 @@ def test_power_needs_a_number_and_matmul_a_known_shape():
     x, y = g.input("x"), g.input("y")
     with pytest.raises(GraphBuildError, match="node 'x' \\*\\* "):
         x ** y
+    with pytest.raises(GraphBuildError, match="2 \\*\\* node 'x': .*exp\\(log\\(2\\) \\* x\\)"):
+        2 ** x
     with pytest.raises(GraphBuildError, match="cannot tell whether 'y' is a vector"):
         x @ y
+    with pytest.raises(GraphBuildError, match="constant 1j: dtype complex128 is not real"):
+        x + 1j
 
 
 def test_setting_the_value_of_an_op_or_constant_raises():
