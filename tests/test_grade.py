@@ -339,9 +339,20 @@ def test_a_gate_that_uses_an_autodiff_framework_gets_no_backward_credit(tmp_path
                 sys.modules["autograd"] = types.ModuleType("autograd")
                 __import__("auto" + "grad")
                 return super().backward(dz)
+
+        class CosGate(CosGate):
+            def backward(self, dz):            # a real module, loaded, then forgotten
+                with open("jax.py", "w") as f:
+                    f.write("grad = None")
+                sys.path.insert(0, ".")
+                __import__("ja" + "x")
+                del sys.modules["jax"]
+                return super().backward(dz)
     """)
-    result = by_gate(grade_submission(path, gates=["SigmoidGate", "TanGate", "TanhGate"]))
-    for name, framework in (("SigmoidGate", "torch"), ("TanGate", "autograd")):
+    result = by_gate(grade_submission(path, gates=["SigmoidGate", "TanGate", "CosGate",
+                                                   "TanhGate"]))
+    for name, framework in (("SigmoidGate", "torch"), ("TanGate", "autograd"),
+                            ("CosGate", "jax")):
         graded = checks(result[name])
         assert graded["forward"].points == graded["forward"].max_points
         assert graded["backward"].points == 0

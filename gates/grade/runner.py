@@ -59,6 +59,11 @@ _SPAWNING = {"os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", 
 _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
+#: Every top-level module loaded since the guard went up: a framework that the
+#: submission deletes from sys.modules after using it is still reported.
+_IMPORTED = set()
+
+
 def _guard(blocked_names, blocked_dirs, own_dir):
     """An audit hook (which, unlike a meta-path finder, no code can remove once added).
 
@@ -80,10 +85,13 @@ def _guard(blocked_names, blocked_dirs, own_dir):
         return None if isinstance(path, int) else os.path.realpath(os.fsdecode(path))
 
     def hook(event, args):
-        if event == "import" and str(args[0]).split(".")[0] in blocked_names:
-            raise ImportError(f"a submission may not import compgraph's reference package "
-                              f"'{args[0]}': write the gates yourself")
-        if event == "open":
+        if event == "import":
+            top = str(args[0]).split(".")[0]
+            if top in blocked_names:
+                raise ImportError(f"a submission may not import compgraph's reference package "
+                                  f"'{args[0]}': write the gates yourself")
+            _IMPORTED.add(top)
+        elif event == "open":
             path = resolve(args[0])
             if path is None:
                 return
@@ -128,7 +136,7 @@ def _error(exc):
 
 
 def _frameworks():
-    return sorted(n for n in TASK["frameworks"] if n in sys.modules)
+    return sorted(n for n in TASK["frameworks"] if n in sys.modules or n in _IMPORTED)
 
 
 def _write(step, arrays, info):
