@@ -21,9 +21,9 @@ import pytest
 
 import gates
 from experiments.cli import main as cli_main
-from gates.grade import (Rubric, RubricError, format_table, grade_folder, grade_submission,
-                         gradescope, load_rubric, skeleton_source, solution_source,
-                         write_json)
+from gates.grade import (GradingError, Rubric, RubricError, format_table, grade_folder,
+                         grade_submission, gradescope, load_rubric, skeleton_source,
+                         solution_source, write_json)
 from gates.grade.autograder import build_zip, run as run_autograder
 from gates.grade.scan import scan_source
 
@@ -244,6 +244,11 @@ def test_sys_exit_at_import_grades_every_gate_0_and_still_writes_results_json(tm
     assert "sys.exit(3)" in result.notes[0]
     data = valid_results_json(tmp_path, result)
     assert data["score"] == 0 and "could not be imported" in data["output"]
+
+
+def test_limits_too_tight_for_the_child_to_start_are_the_teachers_error_not_a_zero(tmp_path):
+    with pytest.raises(GradingError, match="could not start.*--memory-mb 32"):
+        grade_submission(submission(tmp_path), gates=["AddGate"], memory=32 << 20)
 
 
 def test_ten_megabytes_of_prints_cost_nothing_and_are_cut_in_the_report(tmp_path):

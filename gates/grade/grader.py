@@ -54,7 +54,8 @@ from .scoring import error_text, float64, score_gate, ungraded
 from .scan import FRAMEWORKS, REFERENCE, Scan, scan_source
 
 class GradingError(ValueError):
-    """Bad grading request: unknown gate names or an unreadable submission file."""
+    """Bad grading request: unknown gate names, an unreadable submission file, or limits
+    under which the grading child cannot even start."""
 
 
 def gate_classes(names=None) -> list:
@@ -78,7 +79,8 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
     ``timeout`` is the wall-clock limit per child in seconds, ``memory`` the address
     space per child in bytes, ``jobs`` how many children run at once, ``jvp`` whether
     jvp is graded. Never raises because of what the submission does; raises
-    GradingError for unknown gate names or a file that cannot be read.
+    GradingError for unknown gate names, a file that cannot be read, or limits too
+    tight for the child to start (numpy alone needs a few hundred MB of address space).
     """
     started = time.perf_counter()
     classes = gate_classes(gates)
@@ -174,7 +176,14 @@ def _probe(tmp: Path, source: bytes, names, limits) -> _Probe:
     task = {"mode": "probe", "submission": "submission.py", "gates": names,
             "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
             "blocked_dirs": reference_dirs(), "jvp": False}
-    return _Probe(sandbox.run(work, task, limits))
+    run = sandbox.run(work, task, limits)
+    if "ready" not in run.steps:
+        # the child failed before it ran any submission code: the set-up is at fault
+        how = "timed out" if run.timed_out else f"exit status {run.returncode}"
+        raise GradingError(f"the grading child could not start ({how}; are --memory-mb "
+                           f"{limits.memory >> 20} or --timeout {limits.timeout:g} too "
+                           f"small?): {run.stderr.strip()[-500:]}")
+    return _Probe(run)
 
 
 def reference_dirs() -> list[str]:

@@ -97,7 +97,7 @@ def _read_excerpt(path: Path) -> tuple[str, int]:
 
 
 #: The steps the runner writes; any other file in its output folder is ignored.
-STEP_NAME = re.compile(r"(import|done|c\d{1,3}_(forward|backward|jvp))")
+STEP_NAME = re.compile(r"(ready|import|done|c\d{1,3}_(forward|backward|jvp))")
 
 
 def _read_steps(out: Path, max_bytes: int) -> dict:
