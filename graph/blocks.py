@@ -10,7 +10,8 @@ import numpy as np
 
 from gates import AffineGate, Gate, GateArityError, GateShapeError, GateStateError, ReLUGate
 
-from .core import Node, _article
+from .core import _article
+from .node import Node, _float_dtype
 from .errors import GraphBuildError
 
 __all__ = ["GraphGate", "as_gate", "mlp"]
@@ -91,10 +92,8 @@ class GraphGate(Gate):
         for node, w, d in zip(self.block_inputs, wanted, self.differentiable):
             if not (w and d):
                 grads.append(None)
-            elif node.grad is None:
-                value = np.asarray(node.value)
-                grads.append(np.zeros(value.shape, value.dtype if value.dtype.kind == "f"
-                                      else np.float64))
+            elif node.grad is None:     # the output does not depend on this input
+                grads.append(np.zeros(np.shape(node.value), _float_dtype(node.value)))
             else:
                 grads.append(node.grad)
         return tuple(grads)
@@ -143,8 +142,8 @@ def as_gate(graph, inputs, output, example_inputs=None) -> GraphGate:
     out = graph._own(output, "as_gate")
     for n in nodes:
         if n.kind not in ("input", "param"):
-            raise GraphBuildError(f"as_gate: '{n.name}' is {_article(n.kind)}; block inputs must be "
-                                  f"inputs or params")
+            raise GraphBuildError(f"as_gate: '{n.name}' is {_article(n.kind)}; block inputs "
+                                  f"must be inputs or params")
     if len(set(nodes)) != len(nodes):
         raise GraphBuildError(f"as_gate: inputs repeat a node: {[n.name for n in nodes]}")
     unlisted = [n.name for n in graph._ancestors([out]) if n.kind == "input" and n not in nodes]
@@ -162,7 +161,8 @@ def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = 
     (784, 256, 128, 10) the 3-layer net, and so on. Parameters are named ``W1, b1, W2,
     b2, ...`` (after ``prefix``); the nodes ``z1, h1, z2, ...`` (affine, relu).
     Weights are ``init(fan_in, fan_out, rng, dtype)`` (default :func:`graph.init.he`,
-    N(0, 2/fan_in), right for relu layers), biases zero. ``rng`` is a numpy Generator (default ``default_rng(0)``).
+    N(0, 2/fan_in), right for relu layers), biases zero. ``rng`` is a numpy Generator
+    (default ``default_rng(0)``).
 
     Raises GraphBuildError for fewer than two sizes or a non-positive size.
     """

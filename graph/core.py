@@ -19,11 +19,9 @@ a change:
 - every fed array (the graph cannot see in-place edits of an array it was given, so
   feeding an array always counts); a fed Python or numpy *scalar* equal to the
   previous one does not count;
-- assigning ``param.value = new``; a parameter's array is stored read-only (a 0-d
-  one as an immutable numpy scalar), so ``W.value[0] = 1`` or ``W.value += 1`` raise
-  instead of going unseen. The graph keeps a copy, or the assigned array itself when
-  nothing else references it (a fresh result such as ``W.value - lr * W.grad``, the
-  way optimizers assign), so no one holds a writeable alias of a parameter.
+- assigning ``param.value = new``; a parameter's array is stored read-only, so
+  ``W.value[0] = 1`` or ``W.value += 1`` raise instead of going unseen (see
+  :mod:`graph.node` for how, without a copy per optimizer step).
 
 Reverse mode: ``g.backward(e)`` *replaces* every ``.grad`` (a second call gives the
 same gradients, not twice them); pass ``accumulate=True`` to add to the gradients of
@@ -35,14 +33,14 @@ memory with each other and with gate caches: treat them as read-only.
 from __future__ import annotations
 
 import numbers
-import sys
 import weakref
 
 import numpy as np
 
 from gates import GateError
 
-from .errors import (GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError)
+from .errors import GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError
+from .node import Node, _float_dtype, _gate_label, _param_array
 
 __all__ = ["Graph", "Node"]
 
@@ -51,208 +49,6 @@ _KINDS = ("input", "param", "constant", "op")
 _GATE_OWNER: "weakref.WeakValueDictionary[int, Node]" = weakref.WeakValueDictionary()
 #: immutable scalar types whose equal re-feed is not a change
 _SCALAR_TYPES = (int, float, np.float64, np.float32, np.int64, np.int32)
-
-
-def _gate_label(gate) -> str:
-    return type(gate).__name__
-
-
-class Node:
-    """One vertex of a :class:`Graph`.
-
-    Attributes: ``name`` (unique in the graph), ``kind`` (``"input"``, ``"param"``,
-    ``"constant"`` or ``"op"``), ``gate`` (the gate instance of an op node, ``None`` for
-    leaves), ``inputs`` (tuple of the nodes the gate reads), ``graph``, ``value``
-    (``None`` until computed or fed) and ``grad`` (dL/dnode of the last ``backward``,
-    ``None`` if it got none).
-
-    ``value`` is the value of the last run that computed the node; after an input or
-    parameter changed it can be out of date until the next ``forward`` (``stale``
-    says so). Setting ``value`` is allowed on inputs (same as feeding) and parameters
-    (stored read-only in the parameter's dtype; the shape must match; see the module
-    docstring).
-
-    A 0-d parameter is stored as a numpy scalar (immutable, and faster in gates).
-
-    Operators build new nodes: ``+ - * /``, ``**`` (a number exponent), unary ``-``
-    and ``@`` (matrix-vector when the right side is 1-D, else matrix-matrix).
-    Numbers and arrays on either side become constants.
-    """
-
-    __slots__ = ("_name", "_kind", "_gate", "_inputs", "_graph", "_value", "grad", "_dirty",
-                 "_needs", "_index", "_differentiable", "_shape_spec", "_used", "__weakref__")
-    # numpy must hand ``array + node`` to Node.__radd__ instead of looping over the array
-    __array_ufunc__ = None
-
-    def __init__(self, graph, name, kind, gate=None, inputs=(), value=None,
-                 differentiable=True, shape_spec=None):
-        self._graph = graph
-        self._name = name
-        self._kind = kind
-        self._gate = gate
-        self._inputs = inputs
-        self._value = value
-        self.grad = None
-        self._dirty = kind == "op"
-        self._differentiable = differentiable
-        self._shape_spec = shape_spec
-        self._used = False
-        # does any differentiable input or parameter lie upstream (a gradient is wanted)?
-        if kind == "op":
-            self._needs = any(n._needs for n in inputs)
-        else:
-            self._needs = kind == "param" or (kind == "input" and differentiable)
-
-    # -- structure (read-only: rewiring a node could make a cycle) ---------------------
-
-    name = property(lambda self: self._name, doc="The node's name, unique in its graph.")
-    kind = property(lambda self: self._kind, doc='"input", "param", "constant" or "op".')
-    gate = property(lambda self: self._gate, doc="The gate instance of an op node, else None.")
-    inputs = property(lambda self: self._inputs, doc="The nodes the gate reads (a tuple).")
-    graph = property(lambda self: self._graph, doc="The graph the node belongs to.")
-    differentiable = property(lambda self: self._differentiable,
-                              doc="False for an input made with differentiable=False.")
-    shape_spec = property(lambda self: self._shape_spec,
-                          doc="The declared shape of an input (None: not declared).")
-
-    # -- value -----------------------------------------------------------------------
-
-    @property
-    def value(self):
-        """The node's value (see the class docstring for when it is out of date)."""
-        return self._value
-
-    @value.setter
-    def value(self, new):
-        if self._kind == "param":
-            old = self._value
-            if (type(new) is np.ndarray and new.base is None and new.flags.writeable
-                    and new.dtype == old.dtype and new.shape == old.shape
-                    and new.ndim and sys.getrefcount(new) <= _TEMPORARY_REFS):
-                # a fresh array nobody else references (``W.value = W.value - lr * g``):
-                # no other name and no view (a view references its base) can write to
-                # it, so locking it is as safe as a copy and saves one per step
-                new.flags.writeable = False
-                self._value = new
-            else:
-                self._value = _param_array(self, new, old)
-            self._graph._mark_changed(self)
-        elif self._kind == "input":
-            self._graph._feed({self: new})
-        else:
-            raise GraphStateError(
-                f"node '{self.name}' is {'an op' if self.kind == 'op' else 'a constant'}: "
-                f"its value cannot be set; feed an input or set a parameter instead")
-
-    @property
-    def stale(self) -> bool:
-        """True if an input or parameter upstream changed since this node was computed."""
-        self.graph._propagate()
-        return self._dirty
-
-    @property
-    def shape(self):
-        """The shape of the current value (the declared shape of an unfed input)."""
-        if self._value is None:
-            return self.shape_spec
-        return np.shape(self._value)
-
-    def __repr__(self):
-        what = self.kind if self.gate is None else f"op {_gate_label(self.gate)}"
-        args = "" if not self.inputs else "(" + ", ".join(n.name for n in self.inputs) + ")"
-        return f"<Node '{self.name}': {what}{args}>"
-
-    # -- operators -------------------------------------------------------------------
-
-    def __add__(self, other):
-        return self.graph._binary("add", self, other)
-
-    def __radd__(self, other):
-        return self.graph._binary("add", other, self)
-
-    def __sub__(self, other):
-        return self.graph._binary("subtract", self, other)
-
-    def __rsub__(self, other):
-        return self.graph._binary("subtract", other, self)
-
-    def __mul__(self, other):
-        return self.graph._binary("multiply", self, other)
-
-    def __rmul__(self, other):
-        return self.graph._binary("multiply", other, self)
-
-    def __truediv__(self, other):
-        return self.graph._binary("divide", self, other)
-
-    def __rtruediv__(self, other):
-        return self.graph._binary("divide", other, self)
-
-    def __pow__(self, n):
-        if isinstance(n, Node) or not isinstance(n, numbers.Real):
-            raise GraphBuildError(
-                f"node '{self.name}' ** {n!r}: the exponent must be a number (PowerGate(n) "
-                f"has a fixed exponent); for x ** y with a node y use exp(y * log(x))")
-        from gates import PowerGate
-        return self.graph.apply(PowerGate(n), self)
-
-    def __rpow__(self, base):
-        raise GraphBuildError(
-            f"{base!r} ** node '{self.name}': a node as exponent is not a gate (PowerGate(n) "
-            f"has a fixed exponent); use exp(log({base!r}) * x) for a number base")
-
-    def __neg__(self):
-        from gates import NegateGate
-        return self.graph.apply(NegateGate(), self)
-
-    def __matmul__(self, other):
-        return self.graph._matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return self.graph._matmul(other, self)
-
-
-def _param_array(node, new, old):
-    """``new`` as a read-only copy with the dtype and shape of parameter ``node``."""
-    if isinstance(new, Node):
-        raise GraphShapeError(f"parameter '{node.name}': a value must be an array, not a node")
-    arr = np.asarray(new)
-    if arr.dtype.kind not in "fiub":
-        raise GraphShapeError(f"parameter '{node.name}': value of dtype {arr.dtype} is not "
-                              f"real numbers")
-    if old is not None and arr.shape != old.shape:
-        raise GraphShapeError(f"parameter '{node.name}' has shape {old.shape}; cannot set a "
-                              f"value of shape {arr.shape}")
-    dtype = old.dtype if old is not None else (arr.dtype if arr.dtype.kind == "f"
-                                                else np.dtype(np.float64))
-    # a private copy: nobody else holds a writeable view of it
-    arr = np.array(arr, dtype=dtype, copy=True)
-    if arr.ndim == 0:
-        return arr[()]      # a numpy scalar: immutable, and gates run faster on it
-    arr.flags.writeable = False
-    return arr
-
-
-class _RefProbe:
-    """Measures how many references a temporary has inside a property setter (the
-    interpreter's own, which differ between Python versions)."""
-
-    refs = 0
-
-    @property
-    def value(self):
-        return None
-
-    @value.setter
-    def value(self, new):
-        _RefProbe.refs = sys.getrefcount(new)
-
-
-_probe = _RefProbe()
-_probe.value = np.empty(1) + 0      # a temporary, as in ``W.value = W.value - lr * g``
-#: references of an array that only the assignment itself holds
-_TEMPORARY_REFS = _RefProbe.refs
-del _probe
 
 
 class _Plan:
@@ -815,9 +611,8 @@ class Graph:
         except Exception as exc:
             _reraise_at_node(node, "jvp", exc)
         result = tan.get(out._index)
-        if result is None:
-            value = np.asarray(out._value)
-            return np.zeros(value.shape, value.dtype if value.dtype.kind == "f" else float)
+        if result is None:      # no path from the seeded nodes: the derivative is 0
+            return np.zeros(np.shape(out._value), _float_dtype(out._value))
         return result
 
     def derivative(self, output, wrt):
@@ -828,12 +623,11 @@ class Graph:
         if node._value is None:
             raise GraphStateError(f"derivative: node '{node.name}' has no value; run "
                                   f"g.forward() first")
-        value = np.asarray(node._value)
-        if value.size != 1:
-            raise GraphShapeError(f"derivative: '{node.name}' has shape {value.shape}; "
+        shape = np.shape(node._value)
+        if np.prod(shape) != 1:
+            raise GraphShapeError(f"derivative: '{node.name}' has shape {shape}; "
                                   f"use g.jvp(output, {{node: direction}}) for tensors")
-        dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
-        return self.jvp(output, {node: np.ones(value.shape, dtype)})
+        return self.jvp(output, {node: np.ones(shape, _float_dtype(node._value))})
 
     # -- the lecture's views (implemented in their own modules) ------------------------
 
@@ -888,7 +682,7 @@ def _seed(out: Node, upstream):
         if one is not None:     # a float scalar loss: the common case, kept cheap
             return one
     value = np.asarray(out._value)
-    dtype = value.dtype if value.dtype.kind == "f" else np.dtype(np.float64)
+    dtype = _float_dtype(value)
     if upstream is None:
         if value.size != 1:
             raise GraphShapeError(
