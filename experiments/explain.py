@@ -22,6 +22,7 @@ from graph.explain import show
 
 
 def configure(parser, command):
+    """Add EXPR, --at, --wrt, --dot and --json to the ``explain`` subparser."""
     parser.add_argument("expression", metavar="EXPR",
                         help="assignments such as 'e = (a+b)*(b+1)' (several separated by ';' "
                              "or newlines); + - * / ** unary -, numbers, and sin cos tan exp "
@@ -74,6 +75,8 @@ def _non_finite(report) -> str:
 
 
 def run(args) -> int:
+    """Explain ``args.expression``; 0 on success, 1 for a domain error or overflow, 2 for
+    a bad expression or value (the message on stderr)."""
     from gates import GateError
     from graph.expression import ExpressionError, build, parse
     from graph.explain import explain

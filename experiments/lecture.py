@@ -44,14 +44,17 @@ class Check:
 
     @property
     def ok(self) -> bool:
+        """Strings must be equal; numbers (any shape) equal within ``tol``."""
         if isinstance(self.expected, str):
             return self.got == self.expected
         got, want = np.asarray(self.got, dtype=float), np.asarray(self.expected, dtype=float)
         return got.shape == want.shape and bool(np.allclose(got, want, rtol=0, atol=self.tol))
 
     def line(self) -> str:
+        """``label  got  expected want  ✓`` (or ``✗ MISMATCH``)."""
         mark = "✓" if self.ok else "✗ MISMATCH"
-        return f"  {self.label:<46} {_show(self.got):<20} expected {_show(self.expected):<20} {mark}"
+        return (f"  {self.label:<46} {_show(self.got):<20} expected "
+                f"{_show(self.expected):<20} {mark}")
 
 
 def _show(value) -> str:
@@ -72,13 +75,16 @@ class Lecture:
         self.out = out or sys.stdout
 
     def title(self, text: str):
+        """Start a section: later checks belong to it."""
         self.section = text
         print(f"\n{text}", file=self.out)
 
     def say(self, text: str):
+        """Print ``text`` (a table, the assignments) indented under the section."""
         print("  " + text.replace("\n", "\n  "), file=self.out)
 
-    def check(self, label, got, expected, tol=EXACT):
+    def check(self, label, got, expected, tol=EXACT) -> Check:
+        """Record and print one result beside its expected value."""
         c = Check(self.section, label, got, expected, tol)
         self.checks.append(c)
         print(c.line(), file=self.out)
@@ -86,6 +92,7 @@ class Lecture:
 
 
 def lecture_example(L: Lecture):
+    """e = (a+b)(b+1): values 3, 2, 6; gradients 2 and 5 both ways; after a=4: 10 and 7."""
     L.title("1. e = (a+b)(b+1) at a=2, b=1")
     g = Graph.from_expression("e = (a+b)*(b+1)")
     L.check("simple assignments", "; ".join(g.program.lines()),
@@ -113,6 +120,7 @@ def lecture_example(L: Lecture):
 
 
 def gate_patterns(L: Lecture):
+    """a = 2(xy + max(z, w)) = -20; gradients x: -8, y: 6, z: 2, w: 0."""
     L.title("2. a = 2(xy + max(z, w)) at x=3, y=-4, z=2, w=-1: the gate patterns")
     g = Graph.from_expression("a = 2*(x*y + max(z, w))")
     L.say("  ".join(g.program.lines()))
@@ -129,6 +137,7 @@ def gate_patterns(L: Lecture):
 
 
 def exercise_1(L: Lecture):
+    """z = xy + sin x at x = π/4, y = 4: dz/dx = y + cos x, dz/dy = x."""
     L.title("3. Exercise 1: z = xy + sin(x) at x = π/4, y = 4")
     x, y = math.pi / 4, 4.0
     g = Graph.from_expression("z = x*y + sin(x)")
@@ -143,6 +152,7 @@ def exercise_1(L: Lecture):
 
 
 def exercise_2(L: Lecture):
+    """CS231n's neuron: f = σ(1) = 0.73, gradients [0.2, -0.2, -0.39, 0.39, -0.59]."""
     L.title("4. Exercise 2: f = σ(w0 + w1·x1 + w2·x2) at w0=-3, w1=2, w2=-3, x1=-1, x2=-2")
     g = Graph.from_expression("f = sigmoid(w0 + w1*x1 + w2*x2)")
     L.say("  ".join(g.program.lines()))
@@ -167,6 +177,7 @@ def exercise_2(L: Lecture):
 
 
 def exercises_3_4(L: Lecture):
+    """The +, -, ×, / and sin, cos gates on (2, 3) arrays, checked by gates.check."""
     L.title("5. Exercises 3 and 4: tensor gates, backward and jvp checked against "
             "scipy.differentiate")
     rng = np.random.default_rng(0)
@@ -191,6 +202,7 @@ def exercises_3_4(L: Lecture):
 
 
 def l2_of_matvec(L: Lecture):
+    """L = ||W x||² = 0.116, dL/dW = 2(Wx)xᵀ, dL/dx = Wᵀ 2(Wx)."""
     L.title("6. L = L2(W·x), W = [[0.1, 0.5], [-0.3, 0.8]], x = [0.2, 0.4]")
     g = Graph()
     W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))
@@ -209,6 +221,7 @@ def l2_of_matvec(L: Lecture):
 
 
 def softmax_blocks(L: Lecture):
+    """Softmax's Jacobian p_i(δ_ij - p_j); softmax + cross-entropy's gradient p - y."""
     L.title("7. Softmax Jacobian and softmax + cross-entropy")
     logits = np.array([1.0, 2.0, 0.5])
     gate = gates.SoftmaxGate()
@@ -246,6 +259,7 @@ def softmax_blocks(L: Lecture):
 
 
 def nine_paths(L: Lecture):
+    """z(y(x)) with three paths per stage: 9 paths = 3 × 3, the sum factors at y."""
     L.title("8. Sum over paths: 9 paths = 3 × 3 through the cut vertex y")
     g = Graph.from_expression("p1 = 2*x; p2 = x**2; p3 = sin(x); y = p1 + p2 + p3\n"
                               "q1 = 3*y; q2 = y**2; q3 = cos(y); z = q1 + q2 + q3")
@@ -281,6 +295,7 @@ def run(out=None) -> Lecture:
 
 
 def main() -> int:
+    """Run every section and print the tally; exit status 1 if anything mismatched."""
     lecture = run()
     bad = [c for c in lecture.checks if not c.ok]
     print(f"\n{len(lecture.checks) - len(bad)} of {len(lecture.checks)} results match the "

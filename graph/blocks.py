@@ -44,6 +44,13 @@ class GraphGate(Gate):
         return f"GraphGate({', '.join(self.input_names)} -> {self.output.name})"
 
     def forward(self, *inputs):
+        """Feed ``inputs`` to the block's input nodes (assign them to its parameter
+        inputs) and run the inner graph; returns the output node's value.
+
+        Raises GateArityError for another number of inputs and GateShapeError for a
+        parameter input of another shape (both before anything changes); errors of the
+        inner graph's gates are re-raised naming the inner node.
+        """
         if len(inputs) != len(self.block_inputs):
             raise self._error(GateArityError, "forward",
                               f"takes {len(self.block_inputs)} input(s) "
@@ -78,6 +85,12 @@ class GraphGate(Gate):
             self.forward(*self._last)
 
     def backward(self, upstream):
+        """Reverse mode through the inner graph: one gradient per input, of its shape
+        (zeros where the output does not depend on it, None for a non-differentiable
+        input or one the outer graph does not need). The block's own parameters get
+        their ``.grad`` in the inner graph. Raises GateStateError before any forward
+        and GateShapeError for an upstream not of the output's shape.
+        """
         self._replay("backward")
         if np.shape(upstream) != self._out_shape:
             raise self._error(GateShapeError, "backward",
@@ -99,6 +112,9 @@ class GraphGate(Gate):
         return tuple(grads)
 
     def jvp(self, *tangents):
+        """Forward mode through the inner graph: the output's tangent for one tangent
+        per input (None = zero). Raises GateStateError before any forward and
+        GateArityError for another number of tangents."""
         self._replay("jvp")
         if len(tangents) != len(self.block_inputs):
             raise self._error(GateArityError, "jvp",

@@ -57,10 +57,12 @@ class Path:
 
     @property
     def nodes(self) -> tuple:
+        """The nodes along the path, from ``start`` to the output."""
         return (self.start,) + tuple(e.target for e in self.edges)
 
     @property
     def product(self) -> float:
+        """The product of the local derivatives on the path's edges."""
         return math.prod(e.derivative for e in self.edges)
 
     def __str__(self) -> str:
