@@ -322,7 +322,8 @@ def test_backward_must_give_the_same_readable_answer_twice(tmp_path):
                 return (np.asarray(dz, dtype=object),)
     """)
     result = by_gate(grade_submission(path, gates=["ExpGate", "NegateGate"]))
-    exp, negate = checks(result["ExpGate"])["repeatable"], checks(result["NegateGate"])["repeatable"]
+    exp = checks(result["ExpGate"])["repeatable"]
+    negate = checks(result["NegateGate"])["repeatable"]
     assert exp.points == 0 and "do not change what forward cached" in exp.reasons[0]
     assert negate.points == 0 and "no usable gradient" in negate.reasons[0]
 
@@ -382,9 +383,16 @@ def test_the_static_scan_follows_aliases_and_helpers_per_class():
         class C:
             def backward(self, dz):
                 return np.ones(3)
+        try:                                  # guarded imports are imports too
+            import torch
+        except ImportError:
+            torch = None
+        class D:
+            def backward(self, dz):
+                return torch.sigmoid(dz)
     """))
-    assert scan.frameworks == {"jax": 2, "autograd": 3}
-    assert scan.uses == {"A": [("jax", 2)], "B": [("autograd", 3)]}
+    assert scan.frameworks == {"jax": 2, "autograd": 3, "torch": 17}
+    assert scan.uses == {"A": [("jax", 2)], "B": [("autograd", 3)], "D": [("torch", 17)]}
 
 
 # -- rubric, reports, batch, Gradescope, CLI -----------------------------------------

@@ -40,7 +40,7 @@ def _top(name: str | None) -> str:
 
 
 def _imports(tree):
-    """(framework or None, module, bound names, line) for every import statement."""
+    """(top-level module name, names it binds, line) for every import statement."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -69,13 +69,14 @@ def scan_source(source: str, filename: str = "submission.py") -> Scan:
         elif top and top not in stdlib and top != "numpy" and top not in result.others:
             result.others.append(top)
 
-    # module-level names bound to a framework: by import, or a helper function using one
+    # names bound to a framework by any import, also one inside try/if/with or a
+    # function (a guarded ``try: import torch`` must not hide its use), or by a helper
+    # function or assignment using one
     tainted: dict[str, tuple] = {}
-    for node in tree.body:
-        for top, bound, line in _imports(node) if isinstance(node, (ast.Import, ast.ImportFrom)) else ():
-            if top in FRAMEWORKS:
-                for b in bound:
-                    tainted[b] = (top, line)
+    for top, bound, line in _imports(tree):
+        if top in FRAMEWORKS:
+            for b in bound:
+                tainted.setdefault(b, (top, line))
     # helper functions and module-level assignments (``t = torch``) pass the taint on
     functions = {n.name: n for n in tree.body
                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
