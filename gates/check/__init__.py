@@ -12,12 +12,19 @@ derivatives computed by ``scipy.differentiate``.
 mode, kinks) and returns a :class:`GateReport`; :func:`check_all` checks every gate of
 :data:`gates.ALL_GATES` (or any list of gate classes) on its example inputs over
 several seeds. Graphs wrapped with ``as_gate`` are checked by the same code.
+
+The numerical core is public too, for code that needs derivatives of a function it
+trusts rather than a verdict on a gate (the grader, :mod:`gates.grade.numeric`):
+:func:`directional_derivatives` gives ``J d`` for each :class:`Probe` (an entry or a
+direction of one input) as a :class:`Derivatives`, whose ``row(p)`` is probe p's
+(estimate, error, status) and whose ``failed`` maps probes to the error that stopped them.
 """
 
 from .gate_check import TOLERANCES, check_gate
+from .numeric import Derivatives, Probe, directional_derivatives
 from .report import Comparison, GateReport, InputReport, Problem, Worst, rel_error
 from .suite import SuiteReport, check_all, check_example, gate_classes
 
 __all__ = ["check_gate", "check_all", "check_example", "gate_classes", "TOLERANCES",
            "GateReport", "InputReport", "Comparison", "Problem", "Worst", "SuiteReport",
-           "rel_error"]
+           "rel_error", "directional_derivatives", "Probe", "Derivatives"]

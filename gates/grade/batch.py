@@ -45,7 +45,8 @@ def find_submissions(folder, gate_names) -> list[tuple[str, Path | None]]:
     return found
 
 
-def grade_folder(folder, csv_path=None, jobs: int = 2, **options) -> list[tuple[str, SubmissionResult | None]]:
+def grade_folder(folder, csv_path=None, jobs: int = 2,
+                 **options) -> list[tuple[str, SubmissionResult | None]]:
     """Grade every submission in ``folder``; write the CSV summary to ``csv_path`` if given.
 
     ``options`` go to :func:`grade_submission` (gates, rubric, seed, timeout, memory,

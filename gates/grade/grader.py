@@ -12,9 +12,10 @@ Design (fast, and the child cannot fool it):
    the numbers, which are judged here.
 3. Meanwhile the grader computes the expectations itself, in its own process, from the
    trusted reference gate: the forward output, and one numerical Jacobian J_j per
-   input and case from the checker's numerical core (``gates.check.numeric``, on
-   ``scipy.differentiate``) over calls of the reference *forward* (:mod:`.numeric`). Expected backward = J_j^T u, expected jvp = sum_j J_j t_j. So a
-   backward is graded against the derivative of the true function, not against how the
+   input and case from the checker's numerical core
+   (:func:`gates.check.directional_derivatives`, on ``scipy.differentiate``) over calls
+   of the reference *forward* (:mod:`.numeric`). Expected backward = J_j^T u, expected
+   jvp = sum_j J_j t_j. So a backward is graded against the derivative of the true function, not against how the
    reference happens to write it, and the only way to earn a point is to return the
    right numbers for inputs the submission has never seen.
    Because the child only answers questions and never differentiates, one short-lived
@@ -150,7 +151,8 @@ class _Probe:
         info = arrays_info[1] if arrays_info else {}
         self.classes = info.get("classes") or {}
         modules = info.get("modules")
-        self.frameworks = [m for m in modules if m in FRAMEWORKS] if isinstance(modules, list) else []
+        self.frameworks = ([m for m in modules if m in FRAMEWORKS]
+                           if isinstance(modules, list) else [])
         err = info.get("error")
         if arrays_info is None:
             self.problem = f"importing it {run.ending or 'ended without a result'}"
@@ -249,7 +251,8 @@ def grade_gate(tmp: Path, source: bytes, cls, rubric: Rubric, limits, seed: int,
                 exp["J"] = jacobians(_construct(cls, case.params).forward,
                                      float64(case.inputs), case.differentiable)
             except NumericalDerivativeError:
-                exp["J"] = None   # no trustworthy expectation: that check is not held against anyone
+                # no trustworthy expectation: that check is not held against anyone
+                exp["J"] = None
     finally:
         run = sandbox.finish(proc, started, work, limits)
     shutil.rmtree(work, ignore_errors=True)

@@ -2,7 +2,7 @@
 
 For input j with n_j entries and an output with m entries, column k of J_j is the
 derivative of the whole output as entry k of input j moves:
-:func:`gates.check.numeric.directional_derivatives` with one unit probe per entry
+:func:`gates.check.directional_derivatives` with one unit probe per entry
 (``scipy.differentiate.derivative`` underneath, central differences refined until
 SciPy's error estimate is below 1e-9 relative), over calls of the *reference forward
 only*. The grader then gets every expected vector-Jacobian product (backward) as
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gates.check.numeric import Probe, directional_derivatives
+from gates.check import Probe, directional_derivatives
 
 #: Largest step: the hidden inputs keep at least 0.05 from kinks and domain edges.
 INITIAL_STEP = 0.01
@@ -53,6 +53,7 @@ def jacobians(forward, inputs, differentiable):
         if res.failed:
             raise NumericalDerivativeError(f"no numerical derivative for input {j} of shape "
                                            f"{x.shape}: {next(iter(res.failed.values()))}")
-        # row(k) is (df, error, status) of probe k, each (sides, outputs): column k of J
+        # row(k) is (df, error, status) of probe k, each (sides, outputs); the estimate
+        # of the one (central) side is column k of J
         result.append(np.stack([res.row(k)[0][0] for k in range(len(probes))], axis=1))
     return result
