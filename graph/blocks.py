@@ -10,7 +10,7 @@ import numpy as np
 
 from gates import AffineGate, Gate, GateArityError, GateShapeError, GateStateError, ReLUGate
 
-from .core import _article
+from .core import BackwardPass, _article
 from .node import Node, _float_dtype
 from .errors import GraphBuildError
 
@@ -24,7 +24,9 @@ class GraphGate(Gate):
     depend on, ``None`` for a non-differentiable one); ``jvp`` runs its forward mode.
 
     Parameters inside the block stay parameters of the inner graph: after the outer
-    graph's ``backward`` their ``.grad`` is set there (``gate.graph.params``).
+    graph's ``backward`` their ``.grad`` is set there (``gate.graph.params``), summed
+    over every use when blocks of one inner graph are applied at several nodes (the
+    same layer applied twice).
     Built by :meth:`graph.Graph.as_gate`.
     """
 
@@ -99,8 +101,19 @@ class GraphGate(Gate):
         wanted = self.needs_input_grad or (True,) * len(self.block_inputs)
         wrt = [n for n, w, d in zip(self.block_inputs, wanted, self.differentiable) if w and d]
         # the block's own parameters always get their gradients (an optimizer steps them)
-        wrt += [n for n in self.graph.params.values() if n not in self.block_inputs]
+        params = [n for n in self.graph.params.values() if n not in self.block_inputs]
+        wrt += params
+        # the inner graph may be shared by several uses (the same layer applied twice):
+        # within one outer backward pass its parameters get the sum over the uses
+        this_pass = BackwardPass.current
+        adding = this_pass is not None and (this_pass.accumulate
+                                            or self.graph._param_pass is this_pass)
+        earlier = [p.grad for p in params] if adding else ()
         self.graph.backward(self.output, upstream, wrt=wrt)
+        for p, old in zip(params, earlier):
+            if old is not None:
+                p.grad = old if p.grad is None else old + p.grad
+        self.graph._param_pass = this_pass
         grads = []
         for node, w, d in zip(self.block_inputs, wanted, self.differentiable):
             if not (w and d):

@@ -51,6 +51,20 @@ _GATE_OWNER: "weakref.WeakValueDictionary[int, Node]" = weakref.WeakValueDiction
 _SCALAR_TYPES = (int, float, np.float64, np.float32, np.int64, np.int32)
 
 
+class BackwardPass:
+    """The outermost :meth:`Graph.backward` running now (``BackwardPass.current``,
+    None when none runs). A block applied at several nodes shares its inner graph, whose
+    parameters must get the *sum* of the gradients of every use: the block adds to the
+    gradients it set earlier in the same pass (see :class:`graph.blocks.GraphGate`).
+    ``accumulate`` is the outer call's flag, so inner parameters accumulate with it."""
+
+    current: "BackwardPass | None" = None
+    __slots__ = ("accumulate",)
+
+    def __init__(self, accumulate: bool):
+        self.accumulate = accumulate
+
+
 class _Plan:
     """A cached schedule: op nodes to run, in order, with what each step needs."""
 
@@ -98,6 +112,8 @@ class Graph:
         # set by a block (Graph.as_gate) that last fed this graph; see graph.blocks
         self._feeder = None
         self._in_block = False     # True while a block feeds this graph
+        # the BackwardPass in which a block last set this graph's parameter gradients
+        self._param_pass = None
         # op nodes of other graphs computed by a block of this graph
         self._watchers: "weakref.WeakSet[Node]" = weakref.WeakSet()
 
@@ -503,6 +519,9 @@ class Graph:
             n.grad = None
         out.grad = seed
         node = grads = None
+        outermost = BackwardPass.current is None
+        if outermost:
+            BackwardPass.current = BackwardPass(accumulate)
         try:
             for node, bwd, targets in plan.steps:
                 up = node.grad
@@ -523,6 +542,9 @@ class Graph:
                     f"{type(grads).__name__}, expected a tuple of {len(node.inputs)} "
                     f"gradient(s), one per input") from exc
             _reraise_at_node(node, "backward", exc)
+        finally:
+            if outermost:
+                BackwardPass.current = None
         if saved:
             for n, old in saved.items():
                 n.grad = old if n.grad is None else old + n.grad

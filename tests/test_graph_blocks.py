@@ -263,6 +263,25 @@ def test_saving_into_a_missing_folder_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
         g.save_params(tmp_path / "missing" / "p.npz")
 
+def test_a_layer_applied_twice_gets_the_sum_of_both_uses_gradients():
+    inner = Graph()                          # one layer t = tanh(w a), w shared
+    a = inner.input("a")
+    w = inner.param("w", 2.0)
+    t = graph.tanh(a * w, name="t")
+    outer = Graph()
+    x = outer.input("x")
+    h = outer.apply(inner.as_gate([a], t), x, name="h")      # h = tanh(w x)
+    y = outer.apply(inner.as_gate([a], t), h, name="y")      # y = tanh(w h)
+    outer.forward(x=0.3)
+    outer.backward(y)
+    u = np.tanh(2.0 * 0.3)
+    L = np.tanh(2.0 * u)
+    # dy/dw through both uses: (1 - y^2) (h + w dh/dw), dh/dw = (1 - h^2) x
+    assert w.grad == pytest.approx((1 - L**2) * (u + 2.0 * (1 - u**2) * 0.3))
+    assert x.grad == pytest.approx((1 - L**2) * 2.0 * (1 - u**2) * 2.0)
+    outer.backward(y)                        # a new pass replaces, as for any graph
+    assert w.grad == pytest.approx((1 - L**2) * (u + 2.0 * (1 - u**2) * 0.3))
+
 def test_changing_a_blocks_param_recomputes_the_outer_graph():
     inner = Graph()
     u = inner.input("u")
