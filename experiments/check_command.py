@@ -24,6 +24,7 @@ from gates.check import check_all, gate_classes
 
 
 def configure(parser, command):
+    """Add the arguments of ``compgraph check`` to its subparser."""
     parser.add_argument("target", nargs="?", metavar="MODULE_OR_FILE",
                         help="a module name or a .py file with gate classes "
                              "(default: the built-in gates and blocks)")
@@ -41,6 +42,8 @@ def configure(parser, command):
 
 
 def run(args) -> int:
+    """Check the built-in gates and blocks, or the gates of ``args.target``; 0 if all pass,
+    1 if any fails, 2 if the target cannot be loaded or the arguments are wrong."""
     if args.seeds < 1:
         print("compgraph check: --seeds must be at least 1", file=sys.stderr)
         return 2
@@ -76,7 +79,8 @@ def run(args) -> int:
 def load_module(target: str):
     """Import ``target``: a path to a .py file (its folder goes on sys.path so it can
     import its neighbours) or a dotted module name. Raises FileNotFoundError for a
-    missing file and whatever the module raises on import."""
+    missing file, IsADirectoryError for a folder, and whatever the module raises on
+    import."""
     path = Path(target)
     if target.endswith(".py") or path.is_file():
         if not path.is_file():
@@ -94,7 +98,13 @@ def load_module(target: str):
         finally:
             sys.path.remove(str(path.resolve().parent))
         return module
-    return importlib.import_module(target)
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError:
+        if path.is_dir():   # not an importable package: most likely a path typed by mistake
+            raise IsADirectoryError(f"{target} is a folder, not a module; give a .py file "
+                                    f"or a module name") from None
+        raise
 
 
 # -- the built-in blocks -------------------------------------------------------------
@@ -122,6 +132,7 @@ class MLPBlock:
 
     @staticmethod
     def example_inputs(rng):
+        """x (4, 6), W1 (6, 5), b1 (5,), W2 (5, 3), b2 (3,)."""
         return _mlp_parts(rng)
 
 
@@ -131,6 +142,7 @@ class MLPLossBlock:
 
     @staticmethod
     def example_gate(dtype=np.float64):
+        """The block with its loss, parameters of ``dtype``."""
         from graph import Graph, mlp, softmax_cross_entropy
         g = Graph()
         x = g.input("x")
@@ -141,6 +153,7 @@ class MLPLossBlock:
 
     @staticmethod
     def example_inputs(rng):
+        """The MLP's inputs and labels (4,) in 0..2."""
         return _mlp_parts(rng) + (rng.integers(0, 3, size=4),)
 
 

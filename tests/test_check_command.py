@@ -96,3 +96,14 @@ def test_check_a_module_by_name(capsys):
 def test_check_a_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.py")]) == 2
     assert "cannot load" in capsys.readouterr().err
+
+
+def test_check_a_folder_or_a_file_with_a_syntax_error_says_so_without_a_traceback(tmp_path,
+                                                                                   capsys):
+    assert main(["check", str(tmp_path)]) == 2
+    assert "is a folder, not a module" in capsys.readouterr().err
+    broken = tmp_path / "broken.py"
+    broken.write_text("class SigmoidGate:\n    def forward(self, x:\n        pass\n")
+    assert main(["check", str(broken)]) == 2
+    err = capsys.readouterr().err
+    assert "SyntaxError" in err and "line 2" in err and "Traceback" not in err

@@ -32,6 +32,7 @@ class SuiteReport:
 
     @property
     def ok(self) -> bool:
+        """True when every report passed and no gate was incomplete."""
         return not self.incomplete and all(r.ok for r in self.reports)
 
     def __bool__(self) -> bool:
@@ -68,6 +69,7 @@ class SuiteReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
+        """JSON-ready: ok, seconds, every report, the incomplete gates, notes."""
         return {"ok": self.ok, "seconds": round(self.seconds, 4),
                 "reports": [r.to_dict() for r in self.reports],
                 "incomplete": [{"name": n, "missing": t} for n, t in self.incomplete],
@@ -117,13 +119,13 @@ def check_example(target, seed, *, float32=False, **options):
         else:
             gate = maker()
     except GATE_ERRORS as exc:
-        return _failed(name, seed, "example_gate", exc)
+        return _failed(name, seed, float32, "example_gate", exc)
     try:
         inputs = target.example_inputs(np.random.default_rng(seed))
         # one bare array is one input, not a tuple of its rows
         inputs = (inputs,) if isinstance(inputs, np.ndarray) else tuple(inputs)
     except GATE_ERRORS as exc:
-        return _failed(name, seed, "example_inputs", exc)
+        return _failed(name, seed, float32, "example_inputs", exc)
     if float32:
         if not any(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in inputs):
             return None
@@ -145,8 +147,8 @@ def _takes_dtype(maker) -> bool:
         return False
 
 
-def _failed(name, seed, method, exc) -> GateReport:
-    report = GateReport(name, seed, "float64", {})
+def _failed(name, seed, float32, method, exc) -> GateReport:
+    report = GateReport(name, seed, "float32" if float32 else "float64", {})
     report.problems.append(Problem(method, f"raised {exception_text(exc)}"))
     return report
 
@@ -201,9 +203,12 @@ class BorrowedExamples:
         self.__name__ = cls.__name__
 
     def example_inputs(self, rng):
+        """The built-in gate's example inputs for ``rng``."""
         return self.builtin.example_inputs(rng)
 
     def example_gate(self):
+        """The user's ``example_gate()`` if it has one, else the user's class
+        built with the built-in example's constructor parameters of the same names."""
         own = getattr(self.cls, "example_gate", None)
         if callable(own):
             return own()
