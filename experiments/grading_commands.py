@@ -17,6 +17,7 @@ def _gate_list(text):
 
 
 def configure(parser, command):
+    """Add the arguments of ``compgraph skeleton``, ``grade`` or ``autograder``."""
     parser.set_defaults(command=command)
     if command == "skeleton":
         parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
@@ -57,6 +58,8 @@ def configure(parser, command):
 
 
 def run(args) -> int:
+    """Run the command; 2 with a message (no traceback) for a bad request: unknown
+    gates, an unreadable file or rubric, limits too tight for the child to start."""
     from gates.grade import GradingError, RubricError
 
     try:

@@ -64,6 +64,7 @@ class Worst:
     high: float | None = None
 
     def text(self) -> str:
+        """One line: where, both values, the errors and the tolerance."""
         if self.low is not None:
             numerical = f"between {self.low:.6g} and {self.high:.6g} (one-sided derivatives)"
         else:
@@ -73,6 +74,7 @@ class Worst:
                 f"tolerance {self.tolerance:.2e})")
 
     def to_dict(self) -> dict:
+        """JSON-ready: inf and NaN become strings, the index a list."""
         return {"where": self.where, "index": None if self.index is None else list(self.index),
                 "numerical": _num(self.numerical), "analytic": _num(self.analytic),
                 "abs_error": _num(self.abs_error), "rel_error": _num(self.rel_error),
@@ -103,6 +105,7 @@ class Comparison:
 
     @property
     def ok(self) -> bool:
+        """True when no comparison failed."""
         return self.failures == 0
 
     def add(self, where, numerical, analytic, tolerance, *, index=None, low=None, high=None):
@@ -162,6 +165,7 @@ class Comparison:
                                float(hi[k]) if kink[k] else None)
 
     def summary(self) -> str:
+        """One line: the kind, the verdict, the count and the largest errors."""
         extra = []
         if self.subgradients:
             extra.append(f"{self.subgradients} at a kink (subgradient accepted)")
@@ -173,6 +177,7 @@ class Comparison:
                 f"{self.max_abs_error:.1e}, max rel error {self.max_rel_error:.1e}{tail}")
 
     def to_dict(self) -> dict:
+        """JSON-ready counts, largest errors and the worst entry."""
         return {"kind": self.kind, "ok": self.ok, "count": self.count,
                 "failures": self.failures, "max_abs_error": _num(self.max_abs_error),
                 "max_rel_error": _num(self.max_rel_error),
@@ -189,10 +194,12 @@ class Problem:
     input: str | None = None
 
     def line(self) -> str:
+        """``input 'x': backward: <text>``, or without the input when none is named."""
         where = f"input '{self.input}': " if self.input is not None else ""
         return f"{where}{self.method}: {self.text}"
 
     def to_dict(self) -> dict:
+        """JSON-ready: method, input (or None) and text."""
         return {"method": self.method, "input": self.input, "text": self.text}
 
 
@@ -210,9 +217,11 @@ class InputReport:
 
     @property
     def ok(self) -> bool:
+        """True when every comparison for this input passed."""
         return all(c.ok for c in self.comparisons)
 
     def to_dict(self) -> dict:
+        """JSON-ready: shape, dtype, how it was probed, and its comparisons."""
         return {"name": self.name, "index": self.index, "shape": list(self.shape),
                 "dtype": self.dtype, "differentiable": self.differentiable,
                 "probes": self.probes, "ok": self.ok,
@@ -241,6 +250,7 @@ class GateReport:
 
     @property
     def ok(self) -> bool:
+        """True when no problem was found."""
         return not self.problems
 
     def __bool__(self) -> bool:
@@ -257,6 +267,7 @@ class GateReport:
 
     @property
     def verdict(self) -> str:
+        """``PASS <gate> (<dtype>, seed <n>)``, or ``FAIL ...:`` and the first problem."""
         head = f"{self.gate} ({self.dtype}, seed {self.seed})"
         if self.ok:
             return f"PASS {head}"
@@ -286,6 +297,7 @@ class GateReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
+        """JSON-ready: the verdict, the problems, every input's comparisons, notes."""
         return {"gate": self.gate, "target": self.target, "ok": self.ok,
                 "verdict": self.verdict, "seed": self.seed, "dtype": self.dtype,
                 "failed_inputs": self.failed_inputs,

@@ -64,9 +64,11 @@ class Case:
 
     @property
     def arity(self) -> int:
+        """The number of inputs."""
         return len(self.inputs)
 
     def describe(self) -> str:
+        """``case 2 (float64: x (1, 5), y (1, 5))``: how reasons name the case."""
         shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(self.names, self.inputs))
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         kind = "float32" if self.float32 else "float64"

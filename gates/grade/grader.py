@@ -15,9 +15,9 @@ Design (fast, and the child cannot fool it):
    input and case from the checker's numerical core
    (:func:`gates.check.directional_derivatives`, on ``scipy.differentiate``) over calls
    of the reference *forward* (:mod:`.numeric`). Expected backward = J_j^T u, expected
-   jvp = sum_j J_j t_j. So a backward is graded against the derivative of the true function, not against how the
-   reference happens to write it, and the only way to earn a point is to return the
-   right numbers for inputs the submission has never seen.
+   jvp = sum_j J_j t_j. So a backward is graded against the derivative of the true
+   function, not against how the reference happens to write it, and the only way to
+   earn a point is to return the right numbers for inputs the submission has never seen.
    Because the child only answers questions and never differentiates, one short-lived
    child per gate suffices: no protocol with a persistent child, and a student's
    forward is never called hundreds of times.

@@ -33,6 +33,7 @@ class CheckResult:
 
     @property
     def title(self) -> str:
+        """The check's name as a student reads it (``forward output``, ...)."""
         return CHECK_TITLES.get(self.name, self.name)
 
 
@@ -49,10 +50,12 @@ class GateResult:
 
     @property
     def score(self) -> float:
+        """Points earned, over all checks."""
         return sum(c.points for c in self.checks)
 
     @property
     def max_score(self) -> float:
+        """Points possible: the gate's points in the rubric."""
         return sum(c.max_points for c in self.checks)
 
     def text(self) -> str:
@@ -85,14 +88,17 @@ class SubmissionResult:
 
     @property
     def score(self) -> float:
+        """Points earned, over all gates."""
         return sum(g.score for g in self.gates)
 
     @property
     def max_score(self) -> float:
+        """Points possible, over all gates."""
         return sum(g.max_score for g in self.gates)
 
     @property
     def percent(self) -> float:
+        """score / max_score in percent (0 when nothing could be earned)."""
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
     def to_dict(self) -> dict:

@@ -48,6 +48,7 @@ class Rubric:
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
     def gate_points(self, gate: str) -> float:
+        """The points ``gate`` is worth: its entry in ``points``, else ``default_points``."""
         return float(self.points.get(gate, self.default_points))
 
     def check_points(self, gate: str, jvp: bool) -> dict:

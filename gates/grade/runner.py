@@ -253,6 +253,7 @@ def _grade_gate(module):
 
 
 def main():
+    """Import the submission under the guard, then probe it or grade its gate."""
     os.makedirs(OUT, exist_ok=True)
     # the runner itself works under these limits: what fails from here on is the submission's
     _write("ready", {}, {})

@@ -43,6 +43,7 @@ class Limits:
 
     @property
     def cpu(self) -> int:
+        """CPU seconds: one more than the wall-clock timeout, at least 1."""
         return max(1, int(self.timeout + 1))
 
 
