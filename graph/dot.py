@@ -63,7 +63,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
     nodes = list(graph.nodes)
     if output is None and nodes:
         output = nodes[-1]
-    out = graph.node(output) if isinstance(output, str) else output
+    out = None if output is None else graph._own(output, "to_dot")
     ids = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     ran = all(n.value is not None for n in nodes)
     # gradients of a backward run before the last change belong to other values

@@ -181,10 +181,10 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
 
     Raises GraphStateError when ``output`` is not up to date (run ``forward`` first),
     GraphShapeError for a ``wrt`` that is not a scalar, and GraphBuildError (a
-    ValueError) for an unknown node name.
+    ValueError) for an unknown node name or a node of another graph.
     """
-    out = graph.node(output) if isinstance(output, str) else output
-    wrt_node = graph.node(wrt) if isinstance(wrt, str) else wrt
+    out = graph._own(output, "explain")
+    wrt_node = None if wrt is None else graph._own(wrt, "explain")
     if assignments is None:
         program = getattr(graph, "program", None)
         assignments = program.assignments if program is not None else ()

@@ -164,11 +164,7 @@ def _require_scalar(node) -> None:
 
 def ancestors(graph, output) -> list:
     """``output`` and every node it depends on, in the graph's (topological) order."""
-    keep = {id(output)}
-    for node in reversed(graph.nodes):
-        if id(node) in keep:
-            keep.update(id(i) for i in node.inputs)
-    return [n for n in graph.nodes if id(n) in keep]
+    return graph._ancestors([graph._own(output, "ancestors")])
 
 
 def edges(nodes) -> list[Edge]:
@@ -188,10 +184,11 @@ def paths(graph, output, wrt, max_paths: int = MAX_PATHS) -> PathSum:
     ``output`` and ``wrt`` are nodes or node names; ``output`` must have been computed
     by a forward pass. The result's ``total`` equals d output / d wrt from
     ``graph.backward``; its ``stages`` factor the sum at the cut vertices. Raises
-    ValueError on a non-scalar graph or for an unknown node name, and GraphStateError
-    when ``output`` is not up to date.
+    ValueError on a non-scalar graph, GraphBuildError (a ValueError) for an unknown
+    node name or a node of another graph, and GraphStateError when ``output`` is not
+    up to date.
     """
-    output, wrt = _node(graph, output), _node(graph, wrt)
+    output, wrt = graph._own(output, "paths"), graph._own(wrt, "paths")
     order = ancestors(graph, output)
     if not any(n is wrt for n in order):
         return PathSum(output, wrt, 0, 0.0, [])
@@ -199,10 +196,6 @@ def paths(graph, output, wrt, max_paths: int = MAX_PATHS) -> PathSum:
     for edge in edges(order):
         out_edges.setdefault(id(edge.source), []).append(edge)
     return _path_sum(order, out_edges, wrt, output, max_paths, factor=True)
-
-
-def _node(graph, node):
-    return graph.node(node) if isinstance(node, str) else node
 
 
 def _counts(order, out_edges, wrt, output):

@@ -121,6 +121,11 @@ def test_paths_need_a_forward_pass_first():
         g.paths("e", "b")
 
 
+def test_a_node_of_another_graph_is_refused_not_counted_as_zero_paths():
+    g, other = lecture_graph(), lecture_graph()
+    with pytest.raises(graph.GraphBuildError, match="node 'b' belongs to another graph"):
+        g.paths("e", other.node("b"))
+
 def test_only_the_part_of_the_graph_the_output_needs_must_have_run():
     g = Graph.from_expression("c = a + b; e = a * 2")
     g.forward(a=1, b=2, outputs="e")             # c is never computed
