@@ -9,14 +9,13 @@ time, each with one child at a time, so the machine runs at most ``jobs`` childr
 from __future__ import annotations
 
 import csv
-import os
+import io
 import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .grader import gate_classes, grade_submission
-from .report import SubmissionResult
+from .report import SubmissionResult, write_text
 
 
 def pick_file(files, gate_names) -> Path | None:
@@ -69,23 +68,20 @@ def grade_folder(folder, csv_path=None, jobs: int = 2,
 
 
 def write_csv(path, results, gate_names) -> Path:
-    """One row per student: totals, a column per gate, the time, and the first note."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["student", "file", "score", "max_score", "percent", *gate_names,
-                    "seconds", "notes"])
-        for student, r in results:
-            if r is None:
-                w.writerow([student, "", 0, "", 0, *[""] * len(gate_names), "",
-                            "no .py file found"])
-                continue
-            by_gate = {g.name: g for g in r.gates}
-            w.writerow([student, r.submission, round(r.score, 2), round(r.max_score, 2),
-                        round(r.percent, 1),
-                        *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],
-                        round(r.elapsed, 2), " | ".join(r.notes)[:500]])
-    os.replace(tmp, path)
-    return path
+    """One row per student: totals, a column per gate, the time, and the notes (cut at
+    500 characters); written atomically."""
+    f = io.StringIO(newline="")
+    w = csv.writer(f)
+    w.writerow(["student", "file", "score", "max_score", "percent", *gate_names,
+                "seconds", "notes"])
+    for student, r in results:
+        if r is None:
+            w.writerow([student, "", 0, "", 0, *[""] * len(gate_names), "",
+                        "no .py file found"])
+            continue
+        by_gate = {g.name: g for g in r.gates}
+        w.writerow([student, r.submission, round(r.score, 2), round(r.max_score, 2),
+                    round(r.percent, 1),
+                    *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],
+                    round(r.elapsed, 2), " | ".join(r.notes)[:500]])
+    return write_text(path, f.getvalue())

@@ -153,13 +153,19 @@ def gradescope(result: SubmissionResult) -> dict:
 
 
 def write_json(path: str | Path, data: dict) -> Path:
-    """Write ``data`` as JSON atomically: all of it or (on a crash) the old file, never half."""
+    """Write ``data`` as strict JSON (no NaN) atomically; see :func:`write_text`."""
+    return write_text(path, json.dumps(data, indent=2, allow_nan=False, default=str))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (a temporary file beside it, then
+    ``os.replace``): all of it or, on a crash, the old file, never half. Creates the
+    parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, allow_nan=False, default=str)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:   # text as given
             f.write(text)
         os.replace(tmp, path)
     except BaseException:
