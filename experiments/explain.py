@@ -27,7 +27,7 @@ def configure(parser, command):
                         help="assignments such as 'e = (a+b)*(b+1)' (several separated by ';' "
                              "or newlines); + - * / ** unary -, numbers, and sin cos tan exp "
                              "log tanh sigmoid relu max")
-    parser.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
                         help="the value of every input, e.g. --at a=2 b=1 (arithmetic on "
                              "numbers, pi and e is allowed: x=pi/4)")
     parser.add_argument("--wrt", metavar="NAME",
@@ -51,6 +51,8 @@ def _values(pairs: list[str]) -> dict[str, float]:
         name = name.strip()
         if not sep or not name.isidentifier():
             raise ValueError(f"--at {pair!r}: write NAME=VALUE, e.g. a=2")
+        if not text.strip():
+            raise ValueError(f"--at {pair!r}: no value after '='")
         try:
             value = number(text)
         except ExpressionError as exc:

@@ -135,6 +135,7 @@ def test_cli_text_prints_assignments_table_and_paths(capsys):
     (["e = (a+b)*(b+1)", "--at", "a=two", "b=1"], "'two' is not a number"),
     (["e = (a+b)*(b+1)", "--at", "a=1/0", "b=1"], "division by zero"),
     (["e = (a+b)*(b+1)", "--at", "a", "b=1"], "write NAME=VALUE"),
+    (["e = (a+b)*(b+1)", "--at", "a=", "b=1"], "no value after '='"),
     (["e = (a+b)*(b+1)", "--at", "a=2", "b=1", "--wrt", "z"], "--wrt z"),
 ])
 def test_cli_errors_are_one_clear_line_and_status_2(capsys, argv, words):
@@ -151,6 +152,10 @@ def test_cli_values_may_be_arithmetic_on_numbers_and_pi(capsys):
     assert data["gradients"] == pytest.approx({"x": 4 + math.sqrt(2) / 2, "y": math.pi / 4},
                                               abs=1e-12)
 
+
+def test_cli_at_may_be_repeated(capsys):
+    status, out, _ = run_cli(capsys, "e = (a+b)*(b+1)", "--at", "a=2", "--at", "b=1", "--json")
+    assert status == 0 and json.loads(out)["gradients"] == {"a": 2.0, "b": 5.0}
 
 def test_cli_a_value_outside_a_gate_domain_is_status_1(capsys):
     status, _, err = run_cli(capsys, "y = log(x)", "--at", "x=-1")
