@@ -188,6 +188,12 @@ class Graph:
         for n in nodes:
             if isinstance(n, Node) and n.graph is not self:
                 raise GraphBuildError(f"{label}: node '{n.name}' belongs to another graph")
+        inner = getattr(gate, "graph", None)
+        if isinstance(inner, Graph) and self in _graphs_run_by(inner):
+            # the block would feed and run this very graph while it runs: a cycle
+            runs = "this graph" if inner is self else "a graph holding a block of this graph"
+            raise GraphBuildError(f"apply {label}: the block runs {runs}; a block cannot be "
+                                  f"a node of a graph it runs (that is a cycle)")
         name = self._fresh(_short_name(gate), always_number=True) if name is None \
             else self._name(name, "op")
         inputs = tuple(self._as_node(n, label) for n in nodes)
@@ -198,7 +204,6 @@ class Graph:
             gate.needs_input_grad = wanted
         for n in inputs:
             n._used = True
-        inner = getattr(gate, "graph", None)
         if isinstance(inner, Graph):
             inner._watchers.add(node)
         _GATE_OWNER[id(gate)] = node
@@ -721,6 +726,18 @@ def _seed(out: Node, upstream):
     if up.dtype != dtype:
         up = up.astype(dtype)
     return up[()] if up.ndim == 0 else up
+
+
+def _graphs_run_by(graph) -> set:
+    """``graph`` and every graph its blocks run, and theirs, and so on."""
+    found, todo = {graph}, [graph]
+    while todo:
+        for node in todo.pop()._nodes:
+            inner = getattr(node._gate, "graph", None)
+            if isinstance(inner, Graph) and inner not in found:
+                found.add(inner)
+                todo.append(inner)
+    return found
 
 
 def _reraise_at_node(node, method, exc):

@@ -94,6 +94,20 @@ def test_a_cycle_cannot_be_built():
     assert all(order[i] < order[n] for n in g.nodes for i in n.inputs)
 
 
+def test_a_block_cannot_run_the_graph_it_is_a_node_of():
+    g = Graph()
+    a = g.input("a")
+    c = graph.sin(a, name="c")
+    with pytest.raises(GraphBuildError, match="the block runs this graph; .* cycle"):
+        g.apply(g.as_gate([a], c), c)        # would re-feed a while g runs
+    other = Graph()
+    x = other.input("x")
+    y = other.apply(g.as_gate([a], c), x, name="y")       # fine: other runs g
+    with pytest.raises(GraphBuildError, match="a graph holding a block of this graph"):
+        g.apply(other.as_gate([x], y), c)    # g would run other, which runs g
+    assert [n.name for n in g.nodes] == ["a", "c"]       # nothing was added
+
+
 def test_backward_from_non_scalar_needs_upstream():
     g = Graph()
     x = g.input("x")
