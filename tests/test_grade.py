@@ -28,7 +28,7 @@ from gates.grade.autograder import build_zip, run as run_autograder
 from gates.grade.scan import scan_source
 
 SOLUTION = solution_source()
-FAST = {"timeout": 3.0}   # short limits keep the hostile cases quick, with room for a busy machine
+FAST = {"timeout": 2.0}   # short limits keep the hostile cases quick, with room for a busy machine
 
 
 def submission(tmp_path, extra: str = "", name: str = "student.py", base: str = SOLUTION):
