@@ -512,10 +512,24 @@ def test_results_forged_by_the_submission_are_not_believed(tmp_path):
         class ExpGate(ExpGate):
             def backward(self, dz):
                 os._exit(0)
+
+        class LogGate(LogGate):
+            def backward(self, dz):           # a header claiming 8 TB, in a few bytes
+                import io, zipfile
+                header = {"descr": "<f8", "fortran_order": False, "shape": (10 ** 12,)}
+                npy = io.BytesIO()
+                np.lib.format.write_array_header_1_0(npy, header)
+                with zipfile.ZipFile("out/c0_backward.npz", "w") as z:
+                    z.writestr("g1_0.npy", npy.getvalue())
+                with open("out/c0_backward.json", "w") as f:
+                    json.dump({"error": None, "g1": one, "g1again": one, "g2": one}, f)
+                os._exit(0)
     """)
-    result = by_gate(grade_submission(path, gates=["ExpGate", "AddGate"]))
+    result = by_gate(grade_submission(path, gates=["ExpGate", "LogGate", "AddGate"]))
     exp = checks(result["ExpGate"])
     assert exp["forward"].points == exp["forward"].max_points
     assert exp["backward"].points == 0 and exp["backward"].passed == 0
     assert "gradient for 'x' wrong in case 1" in exp["backward"].reasons[0]
     assert result["AddGate"].score == pytest.approx(10.0)
+    log = checks(result["LogGate"])      # graded, not a crash of the grader
+    assert log["forward"].points == log["forward"].max_points and log["backward"].points == 0

@@ -16,6 +16,7 @@ captured output are ever read back, so 10 MB of prints cost the grader nothing.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -102,7 +103,13 @@ STEP_NAME = re.compile(r"(ready|import|done|c\d{1,3}_(forward|backward|jvp))")
 
 
 def _read_steps(out: Path, max_bytes: int) -> dict:
-    """Every complete step the child wrote; anything malformed is skipped, never trusted."""
+    """Every complete step the child wrote; anything malformed is skipped, never trusted.
+
+    The files are the submission's to forge, so nothing in them may crash the grader:
+    a step is skipped when its JSON is nested more deeply than the runner ever writes,
+    or its arrays claim more than ``max_bytes`` in all (an .npy header can claim
+    terabytes in a few bytes); arrays of anything but real numbers are left out.
+    """
     steps = {}
     if not out.is_dir():
         return steps
@@ -114,14 +121,48 @@ def _read_steps(out: Path, max_bytes: int) -> dict:
             if meta.stat().st_size > max_bytes or not data.is_file():
                 continue
             info = json.loads(meta.read_text(encoding="utf-8"))
-            with np.load(data, allow_pickle=False) as npz:
-                # real numbers only: strings, complex or structured arrays are dropped
-                arrays = {k: a for k in npz.files if (a := npz[k]).dtype.kind in "biuf"}
-        except (OSError, ValueError, json.JSONDecodeError):
+            arrays = _load_arrays(data, max_bytes)
+        except (OSError, ValueError, RecursionError, MemoryError, EOFError):
             continue
-        if isinstance(info, dict):
+        if isinstance(info, dict) and arrays is not None and _nesting(info) <= _MAX_NESTING:
             steps[meta.stem] = (arrays, info)
     return steps
+
+
+#: The runner's descriptions are a few levels deep; deeper JSON is forged.
+_MAX_NESTING = 8
+
+
+def _nesting(value, depth=0) -> int:
+    """How deeply lists and dicts nest in ``value`` (stops counting past the limit)."""
+    if depth > _MAX_NESTING or not isinstance(value, (dict, list)):
+        return depth
+    items = value.values() if isinstance(value, dict) else value
+    return max([_nesting(v, depth + 1) for v in items], default=depth + 1)
+
+
+def _load_arrays(path: Path, max_bytes: int) -> dict | None:
+    """The real-number arrays of one ``.npz`` (strings, complex, objects and structured
+    arrays are left out), or None if together they would take more than ``max_bytes``
+    or a header is unreadable. Every header is read before any array is, so a forged
+    shape allocates nothing."""
+    with np.load(path, allow_pickle=False) as npz:
+        total, real = 0, []
+        for member in npz.zip.namelist():
+            with npz.zip.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    return None
+            total += math.prod(shape) * dtype.itemsize
+            if total > max_bytes:
+                return None
+            if dtype.kind in "biuf":
+                real.append(member.removesuffix(".npy"))
+        return {k: npz[k] for k in real}
 
 
 def numpy_path() -> list[str]:
