@@ -15,10 +15,12 @@ Only scalar graphs have a number on each edge; :func:`paths` refuses others.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .core import Graph, _graphs_run_by
 from .errors import GraphStateError
 
 __all__ = ["Edge", "Path", "PathSum", "ancestors", "edges", "local_derivatives", "paths",
@@ -153,7 +155,28 @@ def local_derivatives(node) -> tuple:
     _require_scalar(node)
     for inp in node.inputs:
         _require_scalar(inp)
-    return tuple(None if d is None else float(d) for d in node.gate.backward(1.0))
+    with _gradients_kept(node.gate):
+        local = node.gate.backward(1.0)
+    return tuple(None if d is None else float(d) for d in local)
+
+
+@contextmanager
+def _gradients_kept(gate):
+    """A block's ``backward`` sets the gradients of the graphs it runs; asking it for a
+    local derivative must not change the gradients an optimizer reads next."""
+    inner = getattr(gate, "graph", None)
+    if not isinstance(inner, Graph):
+        yield
+        return
+    saved = [(g, g._grad_version, g._param_pass, [n.grad for n in g._nodes])
+             for g in _graphs_run_by(inner)]
+    try:
+        yield
+    finally:
+        for g, version, last_pass, grads in saved:
+            g._grad_version, g._param_pass = version, last_pass
+            for n, grad in zip(g._nodes, grads):
+                n.grad = grad
 
 
 def _require_scalar(node) -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import graph
-from graph import Graph, GraphStateError
+from graph import Graph, GraphStateError, dot
 
 
 def lecture_graph():
@@ -125,6 +125,22 @@ def test_a_node_of_another_graph_is_refused_not_counted_as_zero_paths():
     g, other = lecture_graph(), lecture_graph()
     with pytest.raises(graph.GraphBuildError, match="node 'b' belongs to another graph"):
         g.paths("e", other.node("b"))
+
+def test_local_derivatives_of_a_block_leave_its_parameter_gradients_alone():
+    inner = Graph()
+    a = inner.input("a")
+    w = inner.param("w", 2.0)
+    t = graph.tanh(a * w, name="t")
+    outer = Graph()
+    x = outer.input("x")
+    y = graph.scale(outer.apply(inner.as_gate([a], t), x, name="h"), 3.0, name="y")
+    outer.forward(x=0.3)
+    outer.backward(y)
+    dw = 3 * (1 - np.tanh(0.6) ** 2) * 0.3             # dy/dw = 3 (1 - h^2) x
+    assert w.grad == pytest.approx(dw)
+    assert outer.paths(y, x).total == pytest.approx(3 * (1 - np.tanh(0.6) ** 2) * 2.0)
+    dot.to_dot(outer, y, "reduced")                       # asks the block for dh/dx
+    assert w.grad == pytest.approx(dw)                    # what an optimizer reads next
 
 def test_only_the_part_of_the_graph_the_output_needs_must_have_run():
     g = Graph.from_expression("c = a + b; e = a * 2")
