@@ -97,6 +97,7 @@ def _options(args) -> dict:
 def _grade(args) -> int:
     from gates.grade import format_table, grade_folder, grade_submission, gradescope, write_json
     from gates.grade.grader import GradingError
+    from gates.grade.report import printable
 
     if bool(args.batch) == bool(args.submission):
         raise GradingError("give either one SUBMISSION.py or --batch DIR")
@@ -107,7 +108,7 @@ def _grade(args) -> int:
         for student, r in results:
             line = "no .py file" if r is None else (
                 f"{r.score:6.1f}/{r.max_score:.0f}  {r.percent:5.1f}%  {r.elapsed:5.1f} s")
-            print(f"{student:<30} {line}")
+            print(printable(f"{student:<30} {line}"))
         if args.json:
             write_json(args.json, {s: (r.to_dict() if r else None) for s, r in results})
         print(f"wrote {csv_path}")

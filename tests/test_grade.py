@@ -25,6 +25,8 @@ from gates.grade import (GradingError, Rubric, RubricError, format_table, grade_
                          grade_submission, gradescope, load_rubric, skeleton_source,
                          solution_source, write_json)
 from gates.grade.autograder import build_zip, run as run_autograder
+from gates.grade.batch import write_csv
+from gates.grade.report import CheckResult, GateResult, SubmissionResult
 from gates.grade.scan import scan_source
 
 SOLUTION = solution_source()
@@ -431,6 +433,22 @@ def test_batch_grades_a_folder_into_one_csv_row_per_student(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
     assert [(r["student"], r["score"], r["AddGate"]) for r in rows] == [
         ("alice", "10.0", "10.0"), ("bob", "0.0", "0.0"), ("carol", "0", "")]
+
+
+def test_what_a_student_controls_cannot_drive_the_terminal_or_the_spreadsheet(tmp_path):
+    # escape sequences could clear the teacher's screen and draw a fake table; a file
+    # name starting with "=" would be a formula in the spreadsheet
+    lost = CheckResult("forward", 0.0, 3.0, reasons=["forward raised ValueError: \x1b[2J"])
+    gate = GateResult("AddGate", [lost], output="\x1b[1AAddGate  10.0/10.0\r")
+    result = SubmissionResult('=HYPERLINK("http://x").py', [gate])
+    table = format_table(result)
+    assert "\x1b" not in table and "\r" not in table
+    assert "\\x1b[2J" in table and "\\x1b[1AAddGate  10.0/10.0\\x0d" in table
+    write_csv(tmp_path / "grades.csv", [("=HYPERLINK(1)", result), ("@SUM(A1)", None)],
+              ["AddGate"])
+    rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
+    assert [(r["student"], r["file"][:2]) for r in rows] == [("'=HYPERLINK(1)", "'="),
+                                                            ("'@SUM(A1)", "")]
 
 
 def test_the_autograder_zip_has_the_scripts_at_its_root_and_its_entry_point_grades(tmp_path):

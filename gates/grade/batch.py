@@ -67,6 +67,12 @@ def grade_folder(folder, csv_path=None, jobs: int = 2,
     return results
 
 
+def _cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text: a file named ``=HYPERLINK(...).py``
+    would otherwise be a formula in the teacher's spreadsheet."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_csv(path, results, gate_names) -> Path:
     """One row per student: totals, a column per gate, the time, and the notes (cut at
     500 characters); written atomically."""
@@ -76,12 +82,12 @@ def write_csv(path, results, gate_names) -> Path:
                 "seconds", "notes"])
     for student, r in results:
         if r is None:
-            w.writerow([student, "", 0, "", 0, *[""] * len(gate_names), "",
+            w.writerow([_cell(student), "", 0, "", 0, *[""] * len(gate_names), "",
                         "no .py file found"])
             continue
         by_gate = {g.name: g for g in r.gates}
-        w.writerow([student, r.submission, round(r.score, 2), round(r.max_score, 2),
-                    round(r.percent, 1),
+        w.writerow([_cell(student), _cell(r.submission), round(r.score, 2),
+                    round(r.max_score, 2), round(r.percent, 1),
                     *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],
-                    round(r.elapsed, 2), " | ".join(r.notes)[:500]])
+                    round(r.elapsed, 2), _cell(" | ".join(r.notes)[:500])])
     return write_text(path, f.getvalue())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,8 +112,20 @@ class SubmissionResult:
         return data
 
 
+#: Control characters other than newline and tab: a submission's prints and error
+#: messages could move the cursor or clear the teacher's screen and draw a fake table.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters (escape sequences, carriage
+    returns) shown as ``\\x1b``-style escapes, newlines and tabs kept."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def format_table(result: SubmissionResult, details: bool = True) -> str:
-    """The terminal report: one row per gate with points per check, then the reasons."""
+    """The terminal report: one row per gate with points per check, then the reasons;
+    what came from the submission is made :func:`printable`."""
     names = [c.name for c in result.gates[0].checks] if result.gates else []
     short = {"forward": "fwd", "backward": "bwd", "gradients": "grads",
              "inputs_unchanged": "inputs", "repeatable": "repeat", "float32": "f32", "jvp": "jvp"}
@@ -131,7 +144,7 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
         for g in result.gates:
             if g.score < g.max_score - 1e-9 or g.notes:
                 lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}", g.text()]
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 def gradescope(result: SubmissionResult) -> dict:
