@@ -30,6 +30,12 @@ FORMS = ("full", "reduced")
 _RENDERED = (".svg", ".png", ".pdf")
 
 
+def _quoted(text: str) -> str:
+    """``text`` for a DOT "quoted" label: quotes and <>& escaped, and backslashes
+    doubled (dot reads \\l, \\N, ... in them as commands)."""
+    return escape(text).replace("\\", "\\\\")
+
+
 def _variable(node_id: str, node, is_output: bool, grads: bool) -> str:
     rows = [f"<b>{escape(node.name)}</b>"]
     stale = node.gate is not None and node.stale
@@ -75,7 +81,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
         nid = ids[id(n)]
         if n.kind == "constant":
             if form == "full":
-                lines.append(f'  {nid} [shape=plaintext, label="{escape(show(n.value))}"];')
+                lines.append(f'  {nid} [shape=plaintext, label="{_quoted(show(n.value))}"];')
             continue
         lines.append(_variable(nid, n, n is out, grads))
         if n.gate is None:
@@ -84,7 +90,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
         local = local_derivatives(n) if scalar and not n.stale else (None,) * len(n.inputs)
         if form == "full":
             gid = f"g{ids[id(n)][1:]}"
-            lines.append(f'  {gid} [shape=circle, label="{escape(gate_label(n.gate))}"];')
+            lines.append(f'  {gid} [shape=circle, label="{_quoted(gate_label(n.gate))}"];')
             lines += [f"  {ids[id(inp)]} -> {gid};" for inp in n.inputs]
             lines.append(f"  {gid} -> {nid};")
         else:
@@ -92,7 +98,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
                 if inp.kind == "constant":
                     continue
                 label = "" if d is None else (
-                    f' [label="∂{escape(n.name)}/∂{escape(inp.name)} = {fmt(d)}"]')
+                    f' [label="∂{_quoted(n.name)}/∂{_quoted(inp.name)} = {fmt(d)}"]')
                 lines.append(f"  {ids[id(inp)]} -> {nid}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"

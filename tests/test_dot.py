@@ -121,6 +121,16 @@ def test_after_a_change_old_values_and_gradients_are_not_drawn(lecture):
     text = dot.to_dot(lecture, "e", "full")
     assert "∇ 7" in text and "out of date" not in text     # ∂e/∂b = 7 after a=4
 
+def test_names_with_quotes_brackets_and_backslashes_are_drawn_as_written(tmp_path):
+    g = Graph()
+    a, b = g.input('a"b'), g.input("back\\slash")
+    e = graph.multiply(a, b, name="<e>")
+    g.forward({'a"b': 2.0, "back\\slash": 3.0})
+    g.backward(e)
+    result = dot.write(g, tmp_path / "names.svg", e, "reduced")
+    texts = svg_texts(result.rendered)
+    assert "∂&lt;e&gt;/∂back\\slash = 2" in texts and "∂&lt;e&gt;/∂a&quot;b = 3" in texts
+
 def test_tensor_graphs_draw_shapes_without_edge_derivatives(tmp_path):
     g = Graph()
     W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))
