@@ -56,7 +56,7 @@ def _variable(node_id: str, node, is_output: bool, grads: bool) -> str:
 def to_dot(graph, output=None, form: str = "full") -> str:
     """The DOT text of ``graph`` in the ``"full"`` or ``"reduced"`` form.
 
-    ``output`` (a node or name; default the last node) gets a double border. Values
+    ``output`` (a node or name; default the graph's last output) gets a double border. Values
     and gradients are those of the last forward and backward passes (left out when
     there are none). A node out of date since an input or parameter changed is drawn
     dashed and marked "out of date" instead of showing its old value, and gradients
@@ -68,7 +68,8 @@ def to_dot(graph, output=None, form: str = "full") -> str:
         raise ValueError(f"unknown DOT form {form!r}; use one of {FORMS}")
     nodes = list(graph.nodes)
     if output is None and nodes:
-        output = nodes[-1]
+        # the last op node nothing depends on; a constant made after it is no output
+        output = (graph.outputs or nodes)[-1]
     out = None if output is None else graph._own(output, "to_dot")
     ids = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     ran = all(n.value is not None for n in nodes)

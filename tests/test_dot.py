@@ -131,6 +131,11 @@ def test_names_with_quotes_brackets_and_backslashes_are_drawn_as_written(tmp_pat
     texts = svg_texts(result.rendered)
     assert "∂&lt;e&gt;/∂back\\slash = 2" in texts and "∂&lt;e&gt;/∂a&quot;b = 3" in texts
 
+def test_the_default_output_is_the_graphs_output_not_its_last_node(lecture):
+    lecture.constant(5.0, name="unused")
+    text = dot.to_dot(lecture)
+    assert re.search(r"<b>e</b>[^\n]*peripheries=2", text)
+
 def test_tensor_graphs_draw_shapes_without_edge_derivatives(tmp_path):
     g = Graph()
     W = g.param("W", np.array([[0.1, 0.5], [-0.3, 0.8]]))
