@@ -120,11 +120,12 @@ def _grade(args) -> int:
             write_json(Path(args.gradescope) / "results.json",
                        {"score": 0.0, "execution_time": 0.0, "output": str(exc), "tests": []})
         raise
-    print(format_table(result, details=not args.quiet))
+    # the files first: they must exist even if the terminal goes away (``| head``)
     if args.json:
         write_json(args.json, result.to_dict())
     if args.gradescope:
         write_json(Path(args.gradescope) / "results.json", gradescope(result))
+    print(format_table(result, details=not args.quiet))
     return 0
 
 

@@ -214,12 +214,16 @@ HOSTILE = """
 
         def backward(self, dz):
             return (dz,)
+
+    class CosGate(CosGate):
+        def backward(self, dz):               # a lone surrogate no terminal can print
+            raise ValueError("\\ud800")
 """
 
 
 def test_each_hostile_gate_costs_that_gate_only(tmp_path):
     names = ["SigmoidGate", "TanhGate", "SinGate", "ExpGate", "MultiplyGate", "NegateGate",
-             "AddGate"]
+             "CosGate", "AddGate"]
     result = grade_submission(submission(tmp_path, HOSTILE), gates=names, **FAST)
     g = by_gate(result)
     assert g["SigmoidGate"].score == 0 and g["SigmoidGate"].status == "timed out"
@@ -236,6 +240,7 @@ def test_each_hostile_gate_costs_that_gate_only(tmp_path):
     assert negate["forward"].points == 0 and negate["backward"].points == 0
     assert "ALL TESTS PASSED" in g["NegateGate"].output
     assert g["AddGate"].score == pytest.approx(10.0)
+    assert "ValueError: \\ud800" in format_table(result).encode("utf-8").decode("utf-8")
     valid_results_json(tmp_path, result)
 
 

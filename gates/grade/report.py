@@ -119,7 +119,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def printable(text: str) -> str:
     """``text`` safe for a terminal: control characters (escape sequences, carriage
-    returns) shown as ``\\x1b``-style escapes, newlines and tabs kept."""
+    returns) shown as ``\\x1b``-style escapes, newlines and tabs kept, and lone
+    surrogates (which no terminal encoding can print) as ``\\ud800``."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 

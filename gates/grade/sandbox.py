@@ -125,8 +125,20 @@ def _read_steps(out: Path, max_bytes: int) -> dict:
         except (OSError, ValueError, RecursionError, MemoryError, EOFError):
             continue
         if isinstance(info, dict) and arrays is not None and _nesting(info) <= _MAX_NESTING:
-            steps[meta.stem] = (arrays, info)
+            steps[meta.stem] = (arrays, _valid_text(info))
     return steps
+
+
+def _valid_text(value):
+    """``value`` with every string made valid UTF-8: JSON can carry lone surrogates
+    (``"\\ud800"`` in an exception message), which no file or terminal can encode."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_valid_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
+    return value
 
 
 #: The runner's descriptions are a few levels deep; deeper JSON is forged.
