@@ -475,6 +475,8 @@ def test_the_autograder_zip_has_the_scripts_at_its_root_and_its_entry_point_grad
     run_autograder(tmp_path / "config.json", empty, results)
     data = json.loads(results.read_text())
     assert data["score"] == 0 and "No .py file" in data["output"]
+    with pytest.raises(GradingError, match="unknown gate.*SigmoidGat"):   # a typo
+        build_zip(tmp_path / "typo.zip", gates=["SigmoidGat"])
 
 
 def test_the_grade_command_prints_a_table_and_writes_json_and_gradescope(tmp_path, capsys):
