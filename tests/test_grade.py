@@ -477,6 +477,8 @@ def test_the_autograder_zip_has_the_scripts_at_its_root_and_its_entry_point_grad
     assert data["score"] == 0 and "No .py file" in data["output"]
     with pytest.raises(GradingError, match="unknown gate.*SigmoidGat"):   # a typo
         build_zip(tmp_path / "typo.zip", gates=["SigmoidGat"])
+    with pytest.raises(GradingError, match="seed must be an integer >= 0"):
+        build_zip(tmp_path / "typo.zip", seed=-1)
 
 
 def test_the_grade_command_prints_a_table_and_writes_json_and_gradescope(tmp_path, capsys):

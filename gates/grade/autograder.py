@@ -53,14 +53,15 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 
     ``rubric`` is a :class:`~gates.grade.rubric.Rubric` (stored in config.json);
     ``filename`` names the file students upload (default: the ``.py`` file with the most
-    expected gate classes). Raises GradingError for an unknown gate name (here, not on
-    Gradescope for every student) and FileNotFoundError if compgraph's source is missing.
+    expected gate classes). Raises GradingError for an unknown gate name, a negative
+    seed or a timeout <= 0 (here, not on Gradescope for every student) and FileNotFoundError if compgraph's source is missing.
     """
     from dataclasses import asdict
 
-    from .grader import gate_classes
+    from .grader import check_settings, gate_classes
 
     gate_classes(gates)
+    check_settings(seed, timeout)
     root = _repo_root()
     config = {"gates": list(gates) if gates else None, "seed": seed, "timeout": timeout,
               "memory": memory, "jvp": jvp, "filename": filename,

@@ -35,6 +35,7 @@ hand-written backward).
 from __future__ import annotations
 
 import importlib.util
+import numbers
 import os
 import shutil
 import tempfile
@@ -59,6 +60,14 @@ class GradingError(ValueError):
     under which the grading child cannot even start."""
 
 
+def check_settings(seed: int, timeout: float) -> None:
+    """GradingError unless ``seed`` >= 0 (numpy seeds) and ``timeout`` > 0 seconds."""
+    if not isinstance(seed, numbers.Integral) or seed < 0:
+        raise GradingError(f"the seed must be an integer >= 0, got {seed!r}")
+    if not timeout > 0:
+        raise GradingError(f"the timeout must be more than 0 seconds, got {timeout!r}")
+
+
 def gate_classes(names=None) -> list:
     """Reference classes to grade: all of ``gates.ALL_GATES``, or those named."""
     by_name = {cls.__name__: cls for cls in reference.ALL_GATES}
@@ -80,10 +89,12 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
     ``timeout`` is the wall-clock limit per child in seconds, ``memory`` the address
     space per child in bytes, ``jobs`` how many children run at once, ``jvp`` whether
     jvp is graded. Never raises because of what the submission does; raises
-    GradingError for unknown gate names, a file that cannot be read, or limits too
+    GradingError for unknown gate names, a negative seed, a timeout <= 0, a file that
+    cannot be read, or limits too
     tight for the child to start (numpy alone needs a few hundred MB of address space).
     """
     started = time.perf_counter()
+    check_settings(seed, timeout)
     classes = gate_classes(gates)
     rubric = rubric or Rubric()
     path = Path(path)
