@@ -612,19 +612,24 @@ class Graph:
         GraphShapeError for a tangent of the wrong shape.
         """
         out = self._own(output, "jvp")
-        nodes = self._ancestors([out])
-        self._require_current([n for n in nodes if n.kind == "op"], "jvp")
+        return self._tangents([out], tangents, "jvp")[0]
+
+    def _tangents(self, outs, tangents: dict, what: str) -> list:
+        """The tangent of every node of ``outs`` (zeros where no seeded node reaches
+        it), from one forward-mode pass seeded with ``tangents``; see :meth:`jvp`."""
+        nodes = self._ancestors(outs)
+        self._require_current([n for n in nodes if n.kind == "op"], what)
         tan: dict[int, object] = {}
         seeded = set()
         for key, t in tangents.items():
-            node = self._own(key, "jvp")
+            node = self._own(key, what)
             if node._value is None:
-                raise GraphStateError(f"jvp: node '{node.name}' has no value; run "
+                raise GraphStateError(f"{what}: node '{node.name}' has no value; run "
                                       f"g.forward() first")
             t = np.asarray(t)
             if t.shape != np.shape(node._value):
-                raise GraphShapeError(f"jvp: tangent for '{node.name}' has shape {t.shape}, "
-                                      f"the node has shape {np.shape(node._value)}")
+                raise GraphShapeError(f"{what}: tangent for '{node.name}' has shape "
+                                      f"{t.shape}, the node has shape {np.shape(node._value)}")
             tan[node._index] = t
             seeded.add(node._index)
         node = None
@@ -637,10 +642,9 @@ class Graph:
                     tan[node._index] = node.gate.jvp(*ts)
         except Exception as exc:
             _reraise_at_node(node, "jvp", exc)
-        result = tan.get(out._index)
-        if result is None:      # no path from the seeded nodes: the derivative is 0
-            return np.zeros(np.shape(out._value), _float_dtype(out._value))
-        return result
+        # no path from the seeded nodes: the derivative is 0
+        return [tan[n._index] if n._index in tan
+                else np.zeros(np.shape(n._value), _float_dtype(n._value)) for n in outs]
 
     def derivative(self, output, wrt):
         """Forward mode d output / d wrt for a scalar node ``wrt`` (the lecture's

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import GraphShapeError
+from .node import _float_dtype
 from .paths import fmt, local_derivatives, paths as path_sum
 
 __all__ = ["Row", "Explanation", "explain", "gate_label", "show"]
@@ -173,8 +174,8 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
     The table has one row per node computed by the last forward pass (constants left
     out). Runs ``graph.backward(output)`` for the gradients (a differentiable input
     with no path to ``output`` gets 0; other nodes without a path get None) and, when
-    ``wrt`` (a node or name) is given, ``graph.derivative(node, wrt=wrt)`` for every
-    row (forward mode). On a scalar graph it also lists the paths from every input (or
+    ``wrt`` (a node or name) is given, d node / d wrt for every row from one
+    forward-mode pass seeded at ``wrt``. On a scalar graph it also lists the paths from every input (or
     only from ``wrt``) to ``output``. ``assignments`` are the simple assignments to
     print; by default those of ``graph.program`` when ``Graph.from_expression`` built
     the graph.
@@ -208,8 +209,10 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
             grad = np.zeros_like(n.value, dtype=float)[()]
         rows.append(Row(n.name, kind, n.value, incoming, grad))
     if wrt_node is not None:
-        for row, n in zip(rows, nodes):
-            row.forward = graph.derivative(n, wrt=wrt_node)
+        # one forward-mode pass seeded at wrt gives d node / d wrt for every row
+        seed = np.ones(np.shape(wrt_node.value), _float_dtype(wrt_node.value))
+        for row, t in zip(rows, graph._tangents(nodes, {wrt_node: seed}, "explain")):
+            row.forward = t
     result = Explanation(out.name, None if wrt_node is None else wrt_node.name,
                          [str(a) for a in assignments], rows)
     if not scalar:
