@@ -187,6 +187,11 @@ def _cosine(lr: float, epoch: int, epochs: int) -> float:
     return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
 
 
+class TrainingDiverged(ArithmeticError):
+    """The loss stopped being a finite number: the step size threw the parameters out
+    of float range. Raised at once rather than training on NaN."""
+
+
 def train(config: TrainConfig, train_x, train_y, test_x, test_y, *, on_epoch=None,
           progress: Progress | None = None):
     """Train a network on float32 images (N, 784) and integer labels (N,).
@@ -197,7 +202,8 @@ def train(config: TrainConfig, train_x, train_y, test_x, test_y, *, on_epoch=Non
     ``test_accuracy``, ``seconds`` (training time of the epoch) and
     ``images_per_second``. ``on_epoch(row)`` is called after each epoch.
 
-    Raises ValueError for settings that cannot work (:meth:`TrainConfig.validate`).
+    Raises ValueError for settings that cannot work (:meth:`TrainConfig.validate`) and
+    TrainingDiverged when the loss becomes inf or NaN.
     """
     config.validate()
     rng = np.random.default_rng(config.seed)
@@ -215,9 +221,16 @@ def train(config: TrainConfig, train_x, train_y, test_x, test_y, *, on_epoch=Non
         start = time.perf_counter()
         for i, (xb, yb) in enumerate(minibatches(train_x, train_y, config.batch_size, rng)):
             loss, logits = net.g.forward(x=xb, y=yb, outputs=[net.loss, net.logits])
+            loss = float(loss)
+            if not math.isfinite(loss):
+                progress.clear()
+                raise TrainingDiverged(
+                    f"the training loss became {loss} at epoch {epoch + 1}, batch {i + 1}: "
+                    f"the parameters left the float range; lower the learning rate "
+                    f"(now {opt.lr:g})")
             net.g.backward(net.loss)
             opt.step()
-            loss_sum += float(loss) * len(xb)
+            loss_sum += loss * len(xb)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
             seen += len(xb)
             progress.update(label, i + 1, n_batches, loss_sum / seen,
@@ -381,9 +394,13 @@ def run(args) -> int:
           f"{config.optimizer} lr {config.learning_rate():g} ({config.schedule}), "
           f"batch {config.batch_size}, {config.epochs} epochs, seed {config.seed}")
     print(TABLE_HEADER)
-    net, rows = train(config, train_x, train_y, test_x, test_y,
-                      on_epoch=lambda row: print(table_row(row), flush=True),
-                      progress=Progress())
+    try:
+        net, rows = train(config, train_x, train_y, test_x, test_y,
+                          on_epoch=lambda row: print(table_row(row), flush=True),
+                          progress=Progress())
+    except TrainingDiverged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     result = write_outputs(out, config, data, net, rows)
     print(f"test accuracy: {result['test_accuracy']:.4f}")
     print(f"wrote {out}/: " + ", ".join(result["files"]))

@@ -209,3 +209,11 @@ def test_progress_bar_redraws_one_line_and_only_on_a_terminal():
     quiet = io.StringIO()                             # a StringIO is not a terminal
     train_mnist.Progress(stream=quiet).update("epoch 1/2", 1, 2, 0.5, 1.0)
     assert quiet.getvalue() == ""
+
+
+def test_a_diverging_run_stops_with_a_clear_error_instead_of_training_on_nan():
+    config = TrainConfig(layers=3, hidden=[16], epochs=2, batch_size=50, optimizer="sgd",
+                         lr=1e30, seed=0)
+    with np.errstate(all="ignore"), pytest.raises(train_mnist.TrainingDiverged,
+                                                  match="lower the learning rate"):
+        train(config, *arrays())
