@@ -1,0 +1,50 @@
+"""The ``compgraph`` front door: the subcommand table, the demo, and a closed pipe."""
+
+import subprocess
+import sys
+
+import pytest
+
+from experiments import cli
+
+
+def test_every_subcommand_module_provides_configure_and_run():
+    import importlib
+    for name, (module, help_text) in cli.COMMANDS.items():
+        mod = importlib.import_module(module)
+        assert callable(mod.configure) and callable(mod.run), name
+        assert help_text
+
+
+def test_no_command_prints_help_and_fails(capsys):
+    assert cli.main([]) == 2
+    assert "COMMAND" in capsys.readouterr().out
+
+
+def test_demo_prints_the_slides_numbers(capsys):
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert "forward(3, -4)  = -12" in out
+    assert "backward(2)     = (-8, 6)" in out
+    assert "a = -20" in out
+    assert "dx = -8, dy = 6" in out and "dz = 2, dw = 0" in out
+    assert "da/dx = -8" in out
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    proc = subprocess.Popen([sys.executable, "-m", "experiments.cli", "check", "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert b"Traceback" not in err
+    assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("argv", [["nonsense"], ["train", "--layers", "5"]])
+def test_bad_arguments_exit_with_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "error" in capsys.readouterr().err
