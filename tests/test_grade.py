@@ -288,6 +288,9 @@ def test_the_reference_gates_cannot_be_borrowed_nor_processes_started(tmp_path, 
 def test_a_submission_cannot_write_outside_its_folder_nor_read_the_reference(tmp_path):
     # every attempt must be refused; each one that works adds 1 to the output of AddGate
     reference = os.path.realpath(os.path.dirname(gates.__file__))
+    copy = tmp_path / "build" / "lib" / "gates" / "nonlinear.py"   # e.g. left by a build
+    copy.parent.mkdir(parents=True)
+    copy.write_text(inspect.getsource(gates.nonlinear))
     path = submission(tmp_path, f"""
         import os
         worked = []
@@ -303,6 +306,7 @@ def test_a_submission_cannot_write_outside_its_folder_nor_read_the_reference(tmp
         attempt("make a sibling folder", lambda: os.mkdir("../forged"))
         attempt("read the reference by a bytes path",
                 lambda: open(os.fsencode({reference!r} + "/nonlinear.py"), "rb"))
+        attempt("read a copy of the reference elsewhere", lambda: open({str(copy)!r}))
         attempt("open the reference's parent folder (for dir_fd)",
                 lambda: os.open(os.path.dirname({reference!r}), os.O_RDONLY))
         attempt("read the grader's memory", lambda: open(f"/proc/{{os.getppid()}}/mem", "rb"))

@@ -68,17 +68,21 @@ def _guard(blocked_names, blocked_dirs, own_dir):
     """An audit hook (which, unlike a meta-path finder, no code can remove once added).
 
     The submission may not: import or read compgraph's own packages (the reference);
-    write, create, rename or delete anything outside ``own_dir`` (so it can neither
-    forge another gate's results nor tamper with the grader, numpy or the next run);
-    open folders (a folder's descriptor as ``dir_fd`` would make relative paths
-    escape the checks); read other processes' ``/proc`` entries (the grader's memory);
-    signal other processes; start processes. Paths are resolved (``realpath``), bytes
-    paths too. ctypes can still go around all of this: see the README's limits.
+    read anything but its own folder, Python's and numpy's files, ``/dev`` and its own
+    ``/proc`` entries (so no copy of the reference elsewhere on disk, nor the grader's
+    memory); write, create, rename or delete anything outside ``own_dir`` (so it can
+    neither forge another gate's results nor tamper with the grader, numpy or the next
+    run); open folders (a folder's descriptor as ``dir_fd`` would make relative paths
+    escape the checks); signal other processes; start processes. Paths are resolved
+    (``realpath``), bytes paths too. ctypes can still go around all of this: see the
+    README's limits.
     """
     own = os.path.join(os.path.realpath(own_dir), "")
     dirs = tuple(os.path.join(d, "") for d in blocked_dirs)
     pid = os.getpid()
-    mine = f"/proc/{pid}/"
+    readable = (own, "/dev/", f"/proc/{pid}/") + tuple(
+        os.path.join(os.path.realpath(os.path.dirname(f)), "")
+        for f in (os.__file__, os.path.dirname(np.__file__)))
 
     def resolve(path):
         # an int is a descriptor, checked when it was opened
@@ -98,9 +102,9 @@ def _guard(blocked_names, blocked_dirs, own_dir):
             inside = os.path.join(path, "")
             if dirs and inside.startswith(dirs):
                 raise PermissionError(f"a submission may not read {args[0]!r}")
-            if inside.startswith("/proc/") and not inside.startswith(mine) \
-                    and inside.split("/")[2].isdigit():
-                raise PermissionError(f"a submission may not read another process's {path}")
+            if not inside.startswith(readable):
+                raise PermissionError(f"a submission may read only its own folder and "
+                                      f"Python's and numpy's files, not {args[0]!r}")
             if os.path.isdir(path):
                 raise PermissionError(f"a submission may not open folders ({args[0]!r})")
             flags = args[2] if len(args) > 2 and isinstance(args[2], int) else 0
