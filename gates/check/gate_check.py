@@ -3,8 +3,9 @@
 What is checked, in order (every call into the gate is guarded, so a broken gate is
 reported, never crashes the checker):
 
-1. structure: ``forward`` runs, returns a finite float array of the inputs' dtype and
-   leaves its inputs unchanged; ``backward(u)`` returns one gradient per input with
+1. structure: ``forward`` runs, returns a finite float array of the inputs' dtype,
+   leaves its inputs unchanged and returns the same output when called again with
+   the same inputs; ``backward(u)`` returns one gradient per input with
    the input's shape and dtype, ``None`` exactly for non-differentiable inputs, the
    same answer when called twice, and leaves ``u`` unchanged;
 2. reverse mode: for a random upstream u, the gradient of <u, forward(x)> against
