@@ -334,6 +334,17 @@ def test_a_forward_with_random_noise_fails_instead_of_passing_as_a_kink():
     assert not report.ok
     assert "different output when called again with the same inputs" in report.verdict
 
+    class NoisyAfterTwoCalls(NoisyDouble):   # passes the repeat test, then drifts
+        def __init__(self):
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return 2 * x if self.calls <= 2 else super().forward(x)
+
+    report = check_gate(NoisyAfterTwoCalls(), X34)
+    assert "different outputs for the same inputs during the numerical check" in report.verdict
+
 
 def test_float32_stays_float32_or_the_check_fails():
     class Float64Out(SigmoidGate):

@@ -443,6 +443,9 @@ class _Run:
             # inputs (already reported above) raises instead of corrupting the others
             a.flags.writeable = False
         out_size = self.out_size
+        # every probe evaluates the inputs themselves (h = 0): all must agree, or the
+        # gate keeps state between calls and its "derivatives" mean nothing
+        at_inputs, drift = [], []
 
         def forward_at(probe, h):
             args = list(base)
@@ -456,7 +459,12 @@ class _Run:
             if y.size != out_size:
                 raise ValueError(f"output has {y.size} entries at a perturbed input, "
                                  f"{out_size} at the checked one")
-            return y.ravel()
+            y = y.ravel()
+            if h == 0 and not at_inputs:
+                at_inputs.append(y)
+            elif h == 0 and not drift and not np.array_equal(y, at_inputs[0]):
+                drift.append(float(np.nanmax(np.abs(y - at_inputs[0]))))
+            return y
 
         sides = (-1, 1) if kinks else (0,)
         res = directional_derivatives(forward_at, probes, out_size, sides=sides,
@@ -491,6 +499,11 @@ class _Run:
                     + ("a kink, though the gate does not declare kinks = True"
                        if not kinks and v[1] else "a kink within the step"))
             again = still
+        if drift:
+            self.problem("forward", f"gave different outputs for the same inputs during the "
+                                    f"numerical check (max difference {drift[0]:.3g}); a gate "
+                                    f"must compute a function of its inputs (no randomness, "
+                                    f"no state kept between calls)")
         groups: dict = {}
         for p, (ok, at_kink, records) in sorted(verdicts.items()):
             for kind, rec in records:
