@@ -81,6 +81,7 @@ def run(args) -> int:
     a bad expression or value (the message on stderr)."""
     from gates import GateError
     from graph.expression import ExpressionError, build, parse
+    from graph.errors import GraphValueError
     from graph.explain import explain
     from graph import dot
 
@@ -110,8 +111,8 @@ def run(args) -> int:
             second = first.with_name(f"{first.stem}-reduced{first.suffix}")
             drawings = [dot.write(graph, first, output, "full"),
                         dot.write(graph, second, output, "reduced")]
-    except GateError as exc:
-        # a value outside a gate's domain: the expression itself was fine
+    except (GateError, GraphValueError) as exc:
+        # a value outside a gate's domain, or an overflow: the expression itself was fine
         print(f"compgraph explain: {exc}", file=sys.stderr)
         return 1
     except (ExpressionError, ValueError, OSError, RuntimeError) as exc:

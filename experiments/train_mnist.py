@@ -40,6 +40,7 @@ import numpy as np
 
 import graph
 from graph.batches import minibatches
+from graph.errors import GraphValueError
 from graph.init import he
 from graph.optim import OPTIMIZERS, make_optimizer
 
@@ -220,17 +221,16 @@ def train(config: TrainConfig, train_x, train_y, test_x, test_y, *, on_epoch=Non
         loss_sum, correct, seen = 0.0, 0, 0
         start = time.perf_counter()
         for i, (xb, yb) in enumerate(minibatches(train_x, train_y, config.batch_size, rng)):
-            loss, logits = net.g.forward(x=xb, y=yb, outputs=[net.loss, net.logits])
-            loss = float(loss)
-            if not math.isfinite(loss):
+            try:
+                loss, logits = net.g.forward(x=xb, y=yb, outputs=[net.loss, net.logits])
+            except GraphValueError as exc:
                 progress.clear()
                 raise TrainingDiverged(
-                    f"the training loss became {loss} at epoch {epoch + 1}, batch {i + 1}: "
-                    f"the parameters left the float range; lower the learning rate "
-                    f"(now {opt.lr:g})")
+                    f"epoch {epoch + 1}, batch {i + 1}: {exc}; the parameters left the float "
+                    f"range: lower the learning rate (now {opt.lr:g})") from exc
             net.g.backward(net.loss)
             opt.step()
-            loss_sum += loss * len(xb)
+            loss_sum += float(loss) * len(xb)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yb))
             seen += len(xb)
             progress.update(label, i + 1, n_batches, loss_sum / seen,

@@ -39,7 +39,8 @@ import numpy as np
 
 from gates import GateError
 
-from .errors import GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError
+from .errors import (GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError,
+                     GraphValueError)
 from .node import Node, _float_dtype, _gate_label, _param_array
 
 __all__ = ["Graph", "Node"]
@@ -312,7 +313,9 @@ class Graph:
         ``outputs=node`` that node's value; with ``outputs=[n1, n2]`` a tuple.
 
         Raises GraphFeedError for an unknown name, a value not matching a declared
-        shape, or an input needed by the outputs that was never fed. A gate's error
+        shape, or an input needed by the outputs that was never fed; GraphValueError
+        when an output is NaN or infinite, naming the node where that began (the
+        values stay as computed, for a look). A gate's error
         is re-raised as the same GateError subclass prefixed with the node, e.g.
         ``node 'e' (MultiplyGate): ...``; the graph stays consistent (the failed node
         and everything after it are recomputed by the next run).
@@ -333,6 +336,10 @@ class Graph:
         self._propagate()
         self._feeder = None
         self._run(plan)
+        for n in outs:
+            # one cheap test per output instead of one per node: NaN and inf spread
+            if not np.isfinite(n._value).all():
+                _raise_non_finite(plan.nodes, n)
         if single:
             return outs[0]._value
         return tuple(n._value for n in outs)
@@ -742,6 +749,22 @@ def _graphs_run_by(graph) -> set:
                 found.add(inner)
                 todo.append(inner)
     return found
+
+
+def _raise_non_finite(nodes, out):
+    """Raise GraphValueError naming the first of ``nodes`` (topological order) whose
+    value holds NaN or inf: where a non-finite number entered or was first made."""
+    for n in nodes:
+        value = n._value
+        if value is not None and not np.isfinite(value).all():
+            what = "NaN" if np.isnan(value).any() else "inf"
+            if n.kind == "op":
+                origin = (f"node '{n.name}' ({_gate_label(n.gate)}) computed {what} from "
+                          f"finite inputs: the result is beyond the float range; use "
+                          f"smaller values")
+            else:
+                origin = f"{n.kind} '{n.name}' holds {what}"
+            raise GraphValueError(f"forward: output '{out.name}' is not finite: {origin}")
 
 
 def _reraise_at_node(node, method, exc):

@@ -8,7 +8,7 @@ subclass; the graph re-raises them with the prefix ``node 'e' (MultiplyGate): ``
 from __future__ import annotations
 
 __all__ = ["GraphError", "GraphBuildError", "GraphFeedError", "GraphStateError",
-           "GraphShapeError", "GraphFileError"]
+           "GraphShapeError", "GraphFileError", "GraphValueError"]
 
 
 class GraphError(Exception):
@@ -34,6 +34,11 @@ class GraphShapeError(GraphError, ValueError):
     """A shape or dtype does not fit: ``backward`` from a non-scalar node without an
     upstream gradient, an upstream or tangent of the wrong shape, a parameter given
     a value of another shape."""
+
+
+class GraphValueError(GraphError, ArithmeticError):
+    """A run produced NaN or an infinity in an output (an overflow, inf - inf, or a NaN
+    fed in). The message names the first node where it appeared."""
 
 
 class GraphFileError(GraphError, ValueError):

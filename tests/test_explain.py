@@ -165,7 +165,7 @@ def test_cli_a_value_outside_a_gate_domain_is_status_1(capsys):
 def test_cli_overflow_to_inf_or_nan_is_an_error_naming_the_node(capsys):
     status, out, err = run_cli(capsys, "e = a*a - a*a", "--at", "a=1e200", "--json")
     assert status == 1 and out == ""          # no NaN in what should be JSON
-    assert "node 'b': value is inf" in err and "RuntimeWarning" not in err
+    assert "node 'b' (MultiplyGate) computed inf" in err and "RuntimeWarning" not in err
     status, _, err = run_cli(capsys, "e = 1/a", "--at", "a=1e-200")
     assert status == 1 and "gradient ∂e/∂a is -inf" in err
 

@@ -238,3 +238,19 @@ def test_a_refused_apply_adds_no_constant():
     with pytest.raises(GraphBuildError, match="'a': the name is already taken"):
         g.apply(MultiplyGate(), a, 2.0, name="a")
     assert [n.name for n in g.nodes] == ["a"]
+
+
+def test_an_overflow_is_an_error_naming_the_node_where_it_began():
+    from graph.errors import GraphValueError
+    g = Graph()
+    a = g.input("a")
+    e = a * a - a * a              # inf - inf at a = 1e200
+    with np.errstate(all="ignore"), pytest.raises(
+            GraphValueError, match=r"output 'sub1' is not finite: node 'mul1' \(MultiplyGate\) "
+                                   r"computed inf from finite inputs"):
+        g.forward(a=1e200)
+    with pytest.raises(GraphValueError, match="input 'a' holds NaN"):
+        g.forward(a=np.nan)
+    assert g.forward(a=3.0) == 0.0          # nothing was lost: the next run is right
+    g.backward(e)
+    assert a.grad == 0.0
