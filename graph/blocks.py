@@ -186,8 +186,9 @@ def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = 
     """The lecture's fully connected net: ``len(sizes) - 1`` affine layers with ReLU
     between them (not after the last), returning the logits node.
 
-    ``sizes`` = (784, 10) is softmax regression, (784, H, 10) the 2-layer net,
-    (784, 256, 128, 10) the 3-layer net, and so on. Parameters are named ``W1, b1, W2,
+    Counting layers of nodes as the lecture does, ``sizes`` = (784, 10) is the 2-layer
+    net y = W x + b (softmax regression), (784, 256, 10) the 3-layer net and
+    (784, 256, 128, 10) the 4-layer net. Parameters are named ``W1, b1, W2,
     b2, ...`` (after ``prefix``); the nodes ``z1, h1, z2, ...`` (affine, relu).
     Weights are ``init(fan_in, fan_out, rng, dtype)`` (default :func:`graph.init.he`,
     N(0, 2/fan_in), right for relu layers), biases zero. ``rng`` is a numpy Generator
