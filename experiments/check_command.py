@@ -21,6 +21,7 @@ import numpy as np
 
 from gates import ALL_GATES
 from gates.check import check_all, gate_classes
+from gates.grade.report import printable
 
 
 def configure(parser, command):
@@ -71,8 +72,9 @@ def run(args) -> int:
     else:
         if args.verbose:
             for report in suite.reports:
-                print(report, end="\n\n")
-        print(suite)
+                print(printable(str(report)), end="\n\n")
+        # a gate's own error messages are printed: no escape sequences, no lone surrogates
+        print(printable(str(suite)))
     return 0 if suite.ok else 1
 
 

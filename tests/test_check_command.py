@@ -107,3 +107,19 @@ def test_check_a_folder_or_a_file_with_a_syntax_error_says_so_without_a_tracebac
     assert main(["check", str(broken)]) == 2
     err = capsys.readouterr().err
     assert "SyntaxError" in err and "line 2" in err and "Traceback" not in err
+
+
+def test_a_gate_message_with_a_lone_surrogate_is_printed_escaped(tmp_path, capsys):
+    path = tmp_path / "odd.py"
+    path.write_text(
+        "import numpy as np\n"
+        "class Odd:\n"
+        "    def forward(self, x):\n"
+        "        raise ValueError('\\ud800')\n"
+        "    def backward(self, dz):\n"
+        "        return (dz,)\n"
+        "    @staticmethod\n"
+        "    def example_inputs(rng):\n"
+        "        return (np.ones(2),)\n")
+    assert main(["check", str(path), "--seeds", "1"]) == 1
+    assert "raised ValueError: \\ud800" in capsys.readouterr().out
