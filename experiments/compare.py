@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .atomic import atomic_write_text
+from gates.atomic import atomic_write_text
 from .datasets import DATASETS
 from .train_mnist import (TABLE_HEADER, Progress, add_data_arguments, add_training_arguments,
                           config_from_args, load_for_training, plot_curves, table_row, train,

@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .atomic import atomic_path
+from gates.atomic import atomic_path
 
 __all__ = ["DownloadError", "download", "file_md5"]
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
+from gates.atomic import atomic_write_bytes
 
 __all__ = ["IdxError", "read_idx", "write_idx", "IDX_DTYPES"]
 

@@ -44,7 +44,7 @@ from graph.errors import GraphValueError
 from graph.init import he
 from graph.optim import OPTIMIZERS, make_optimizer
 
-from .atomic import atomic_path, atomic_write_text
+from gates.atomic import atomic_path, atomic_write_text
 from .datasets import DATASETS, DatasetNotFoundError, load_dataset, to_float32
 from .idx import IdxError
 

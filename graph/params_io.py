@@ -9,10 +9,11 @@ file it cannot read is an error naming the file and, where it can, the parameter
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 
 import numpy as np
+
+from gates.atomic import atomic_path
 
 from .errors import GraphFileError, GraphShapeError
 
@@ -27,20 +28,12 @@ def save_params(graph, path) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"save_params {path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".params-", suffix=".npz.tmp", dir=folder)
-    try:
-        # the members are written here rather than by np.savez(f, **params), whose own
-        # keywords would swallow parameters named 'file' or 'allow_pickle'
-        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", allowZip64=True) as zf:
-            for name, node in graph.params.items():
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asarray(node.value),
-                                              allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    # the members are written here rather than by np.savez(f, **params), whose own
+    # keywords would swallow parameters named 'file' or 'allow_pickle'
+    with atomic_path(path, suffix=".npz") as tmp, zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+        for name, node in graph.params.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(node.value), allow_pickle=False)
 
 
 def load_params(graph, path) -> None:

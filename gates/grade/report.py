@@ -9,12 +9,11 @@ file in the same directory, then ``os.replace``), so a reader never sees half a 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..atomic import atomic_write_text
 from .rubric import CHECK_TITLES
 
 #: Reasons kept per check (the rest are counted), so a report stays readable.
@@ -178,12 +177,5 @@ def write_text(path: str | Path, text: str) -> Path:
     parent folders."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:   # text as given
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
     return path

@@ -1,5 +1,8 @@
 """Atomic file output: write beside the target, then rename over it.
 
+One writer for the whole project (the grader's reports, a graph's parameter files,
+training outputs and downloads), kept in ``gates`` because every package may use it.
+
 ``os.replace`` is atomic on one file system, so a reader (or the next run) sees either
 the old file or the complete new one, never a half-written file, and an interrupted
 write leaves nothing behind.
@@ -49,5 +52,5 @@ def atomic_write_bytes(path, data: bytes) -> None:
 
 
 def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
