@@ -8,11 +8,14 @@ from .base import Gate, GateShapeError, shape_text
 
 
 class _LinearGate(Gate):
+    """Shared checks of the matrix gates: each input has a fixed number of dimensions,
+    and each gradient comes back in its input's dtype."""
+
     def _take(self, inputs, ndims):
         arrays = self._accept(inputs)
-        arrays = [np.asarray(a) for a in arrays]
         for name, a, ndim in zip(self.input_names, arrays, ndims):
-            self._require(name, a.shape, ndim)
+            if a.ndim != ndim:
+                self._require(name, a.shape, ndim)
         return arrays
 
     def _inner_mismatch(self, left, lshape, right, rshape, axis_text):
@@ -25,8 +28,10 @@ class _LinearGate(Gate):
         return self.needs_input_grad or (True,) * len(self.input_names)
 
     def _cast(self, grads):
-        return tuple(g if g is None or g.dtype == d else g.astype(d)
-                     for g, d in zip(grads, (a.dtype for a in self._seen)))
+        if all(g is None or g.dtype == a.dtype for g, a in zip(grads, self._seen)):
+            return grads
+        return tuple(g if g is None or g.dtype == a.dtype else g.astype(a.dtype)
+                     for g, a in zip(grads, self._seen))
 
 
 class MatVecGate(_LinearGate):
