@@ -18,9 +18,9 @@ from pathlib import Path
 
 from gates.atomic import atomic_write_text
 from .datasets import DATASETS
-from .train_mnist import (TABLE_HEADER, Progress, add_data_arguments, add_training_arguments,
-                          config_from_args, load_for_training, plot_curves, table_row, train,
-                          write_outputs)
+from .train_mnist import (TABLE_HEADER, Progress, TrainingDiverged, add_data_arguments,
+                          add_training_arguments, config_from_args, load_for_training,
+                          plot_curves, table_row, train, write_outputs)
 
 __all__ = ["configure", "run", "main", "markdown_table"]
 
@@ -71,9 +71,13 @@ def run(args) -> int:
               f"lr {config.learning_rate():g}, batch {config.batch_size}, "
               f"{config.epochs} epochs")
         print(TABLE_HEADER)
-        net, rows = train(config, train_x, train_y, test_x, test_y,
-                          on_epoch=lambda row: print(table_row(row), flush=True),
-                          progress=Progress())
+        try:
+            net, rows = train(config, train_x, train_y, test_x, test_y,
+                              on_epoch=lambda row: print(table_row(row), flush=True),
+                              progress=Progress())
+        except TrainingDiverged as exc:
+            print(f"error: {layers} layers: {exc}", file=sys.stderr)
+            return 1
         sub = out / f"{layers}layers"
         sub.mkdir(exist_ok=True)
         results.append(write_outputs(sub, config, data, net, rows))
