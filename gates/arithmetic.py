@@ -8,7 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Gate, GateDomainError, unbroadcast
+from .base import Gate, GateDomainError, GateTypeError, unbroadcast
+
+
+def finite_parameter(gate: str, name: str, value) -> float:
+    """A gate's constructor parameter as a float, or GateTypeError if it is not a finite
+    real number (a NaN scale would turn every output into NaN without a word)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise GateTypeError(f"{gate}: parameter {name} must be a real number, "
+                            f"got {value!r}") from None
+    if not np.isfinite(number):
+        raise GateTypeError(f"{gate}: parameter {name} must be finite, got {number}")
+    return number
 
 
 def _normal(rng, shape):
@@ -174,7 +187,7 @@ class ScaleGate(UnaryGate):
     *amplifies* the upstream gradient by k."""
 
     def __init__(self, k: float):
-        self.k = float(k)
+        self.k = finite_parameter("ScaleGate", "k", k)
 
     def __repr__(self):
         return f"ScaleGate(k={self.k!r})"
@@ -208,7 +221,7 @@ class PowerGate(UnaryGate):
     """
 
     def __init__(self, n: float):
-        self.n = float(n)
+        self.n = finite_parameter("PowerGate", "n", n)
 
     def __repr__(self):
         return f"PowerGate(n={self.n!r})"

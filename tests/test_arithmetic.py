@@ -176,3 +176,11 @@ def test_a_failed_forward_keeps_the_previous_cache_usable():
         gate.forward(1.0, 0.0)
     dx, dy = gate.backward(1.0)
     assert dx == pytest.approx(1 / 3) and dy == pytest.approx(-6 / 9)
+
+
+def test_constructor_parameters_must_be_finite_numbers():
+    with pytest.raises(GateTypeError, match="ScaleGate: parameter k must be finite, got nan"):
+        ScaleGate(float("nan"))
+    with pytest.raises(GateTypeError, match="PowerGate: parameter n must be a real number"):
+        PowerGate("two")
+    assert ScaleGate(np.float32(2)).k == 2.0
