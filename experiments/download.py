@@ -37,43 +37,67 @@ def file_md5(path) -> str:
     return digest.hexdigest()
 
 
-def _fetch(url: str, target: Path, timeout: float, notice) -> str:
-    """Stream ``url`` into ``target``; return the MD5 of what arrived.
+def _one_line(text) -> str:
+    """A failure reason on one line (urllib's redirect-loop message spans three)."""
+    return " ".join(str(text).split())
+
+
+def _fetch(url: str, target: Path, md5: str, max_bytes: int | None, timeout: float,
+           notice) -> None:
+    """Stream ``url`` into ``target`` and check that what arrived has MD5 ``md5``.
 
     Raises OSError (URLError, timeouts, refused connections) or
     http.client.HTTPException (a connection dropped mid-body) on failure, and
-    DownloadError when fewer bytes arrive than the server announced.
+    DownloadError when fewer bytes arrive than the server announced, when the server
+    announces or sends more than ``max_bytes``, or when the MD5 differs (the message
+    says how many bytes of what content type came, e.g. a web page instead of the file).
     """
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
     with urllib.request.urlopen(url, timeout=timeout) as response, open(target, "wb") as out:
-        announced = response.headers.get("Content-Length")
+        length = response.headers.get("Content-Length", "")
+        announced = int(length) if length.isdigit() else None
+        if max_bytes is not None and announced is not None and announced > max_bytes:
+            raise DownloadError(f"the server announces {announced:,} bytes, more than the "
+                                f"{max_bytes:,} the file has")
         if notice:
-            notice(f"downloading {url}" + (f" ({int(announced):,} bytes)" if announced else ""))
+            notice(f"downloading {url}" + (f" ({announced:,} bytes)" if announced else ""))
         for chunk in iter(lambda: response.read(_CHUNK), b""):
+            received += len(chunk)
+            if max_bytes is not None and received > max_bytes:
+                raise DownloadError(f"the server sent more than the {max_bytes:,} bytes "
+                                    f"the file has")
             digest.update(chunk)
             out.write(chunk)
-            received += len(chunk)
-    if announced is not None and received != int(announced):
+        content_type = response.headers.get("Content-Type") or "unknown type"
+    if announced is not None and received != announced:
         raise DownloadError(f"connection closed after {received} of {announced} bytes")
-    return digest.hexdigest()
+    if digest.hexdigest() != md5:
+        raise DownloadError(f"MD5 mismatch: expected {md5}, got {digest.hexdigest()} "
+                            f"({received:,} bytes of {content_type})")
 
 
 def download(filename: str, md5: str, mirrors: Sequence[str], dest_dir, *,
-             timeout: float = 30.0, notice: Callable[[str], None] | None = None) -> Path:
+             max_bytes: int | None = None, timeout: float = 30.0,
+             notice: Callable[[str], None] | None = None) -> Path:
     """Download ``filename`` from the first mirror that serves it with MD5 ``md5``.
 
     Each mirror is a base URL; the file's URL is ``mirror + filename``. The result is
-    ``dest_dir / filename`` (the directory is created), written atomically. ``notice``
-    (e.g. a print to stderr) is told which URL is being fetched once a server answers,
-    so an offline attempt stays quiet.
+    ``dest_dir / filename`` (the directory is created), written atomically. ``max_bytes``
+    (the file's known size) stops a server that announces or sends more than that
+    instead of filling the disk. ``notice`` (e.g. a print to stderr) is told which URL
+    is being fetched once a server answers, so an offline attempt stays quiet.
 
     Raises :class:`DownloadError` (an OSError) listing every URL and its failure
-    (unreachable, HTTP error, dropped connection, checksum mismatch) when none succeeds,
-    or naming ``dest_dir`` when it is not writable.
+    (unreachable, HTTP error, dropped connection, too many bytes, checksum mismatch)
+    when none succeeds, or naming ``dest_dir`` when it cannot be created or written.
     """
     dest_dir = Path(dest_dir)
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(f"cannot download {filename}: cannot create the folder "
+                            f"{dest_dir}: {exc.strerror or exc}") from None
     if not os.access(dest_dir, os.W_OK):
         raise DownloadError(f"cannot download {filename}: {dest_dir} is not writable")
     dest = dest_dir / filename
@@ -82,15 +106,13 @@ def download(filename: str, md5: str, mirrors: Sequence[str], dest_dir, *,
         url = mirror if mirror.endswith(filename) else mirror.rstrip("/") + "/" + filename
         try:
             with atomic_path(dest) as tmp:
-                got = _fetch(url, tmp, timeout, notice)
-                if got != md5:
-                    raise DownloadError(f"MD5 mismatch: expected {md5}, got {got}")
+                _fetch(url, tmp, md5, max_bytes, timeout, notice)
             return dest
         except urllib.error.HTTPError as exc:
-            failures.append(f"{url}: HTTP {exc.code} {exc.reason}")
+            failures.append(f"{url}: HTTP {exc.code} {_one_line(exc.reason)}")
         except urllib.error.URLError as exc:
-            failures.append(f"{url}: {exc.reason}")
+            failures.append(f"{url}: {_one_line(exc.reason)}")
         except (OSError, http.client.HTTPException) as exc:
-            failures.append(f"{url}: {str(exc) or type(exc).__name__}")
+            failures.append(f"{url}: {_one_line(exc) or type(exc).__name__}")
     tried = "\n  ".join(failures) or "(no mirrors given)"
     raise DownloadError(f"could not download {filename}:\n  {tried}")

@@ -28,6 +28,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         _, mirror, name = self.path.split("/", 2)
+        if mirror in ("portal", "loop", "endless", "bloated"):
+            getattr(self, mirror)()
+            return
         body = self.files.get(name)
         if mirror == "missing" or body is None:
             self.send_error(404)
@@ -44,6 +47,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+    def portal(self):
+        page = b"<html><body>Please log in to the hotel Wi-Fi</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def loop(self):
+        self.send_response(302)
+        self.send_header("Location", self.path)
+        self.end_headers()
+
+    def endless(self):
+        self.send_response(200)
+        self.end_headers()            # no Content-Length: the body ends when we close
+        self.close_connection = True
+        try:
+            while True:
+                self.wfile.write(bytes(1 << 16))
+        except OSError:               # the client hung up, as it should
+            pass
+
+    def bloated(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(10**12))
+        self.end_headers()
+        self.close_connection = True
 
     def log_message(self, *args):   # keep pytest's output clean
         pass
@@ -119,6 +151,47 @@ def test_all_mirrors_down_lists_every_url_and_reason(server, down, tmp_path):
     assert lines[1].startswith(f"  {down}payload.bin: ") and "refused" in lines[1].lower()
     assert lines[2] == f"  {server}/missing/payload.bin: HTTP 404 Not Found"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_web_page_instead_of_the_file_is_named_as_such(server, tmp_path):
+    with pytest.raises(DownloadError) as err:
+        download("payload.bin", PAYLOAD_MD5, [server + "/portal/"], tmp_path)
+    assert f"MD5 mismatch: expected {PAYLOAD_MD5}, got " in str(err.value)
+    assert str(err.value).endswith("(58 bytes of text/html)")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_redirect_loop_is_one_line_of_the_failure_list(server, tmp_path):
+    with pytest.raises(DownloadError) as err:
+        download("payload.bin", PAYLOAD_MD5, [server + "/loop/", server + "/missing/"],
+                 tmp_path, timeout=5)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 3
+    assert lines[1].startswith(f"  {server}/loop/payload.bin: HTTP 302 ")
+    assert "infinite loop" in lines[1]
+
+
+def test_more_bytes_than_the_file_has_are_refused(server, tmp_path):
+    """max_bytes, the file's known size, keeps a broken server from filling the disk."""
+    with pytest.raises(DownloadError) as err:
+        download("payload.bin", PAYLOAD_MD5, [server + "/endless/", server + "/bloated/"],
+                 tmp_path, max_bytes=len(PAYLOAD), timeout=5)
+    lines = str(err.value).splitlines()
+    assert lines[1] == (f"  {server}/endless/payload.bin: the server sent more than the "
+                        f"10,240 bytes the file has")
+    assert lines[2] == (f"  {server}/bloated/payload.bin: the server announces "
+                        f"1,000,000,000,000 bytes, more than the 10,240 the file has")
+    assert list(tmp_path.iterdir()) == []
+    # the right file, exactly max_bytes long, is fine
+    assert download("payload.bin", PAYLOAD_MD5, [server + "/good/"], tmp_path,
+                    max_bytes=len(PAYLOAD)).read_bytes() == PAYLOAD
+
+
+def test_a_folder_that_cannot_be_made_is_named(tmp_path):
+    (tmp_path / "cache").write_text("a file where the cache folder should be")
+    with pytest.raises(DownloadError, match=f"cannot download payload.bin: cannot create "
+                                            f"the folder {tmp_path}/cache/mnist: "):
+        download("payload.bin", PAYLOAD_MD5, ["http://127.0.0.1:9/"], tmp_path / "cache" / "mnist")
 
 
 def test_load_dataset_downloads_into_the_cache_then_reads_it(server, tmp_path, monkeypatch):
