@@ -12,15 +12,14 @@ matplotlib is installed) and one subfolder per network with the same files as
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from gates.atomic import atomic_write_text
 from .datasets import DATASETS
-from .train_mnist import (TABLE_HEADER, Progress, TrainingDiverged, add_data_arguments,
-                          add_training_arguments, config_from_args, load_for_training,
-                          plot_curves, table_row, train, write_outputs)
+from .train_mnist import (add_data_arguments, add_training_arguments, check_out_dir,
+                          config_from_args, load_for_training, module_main, plot_curves,
+                          train_and_save)
 
 __all__ = ["configure", "run", "main", "markdown_table"]
 
@@ -49,39 +48,30 @@ def configure(parser, command="compare") -> None:
 
 
 def run(args) -> int:
-    """Train the three networks on the same data; print and write the comparison."""
+    """Train the three networks on the same data; print and write the comparison.
+    Returns the exit status as ``train`` does."""
+    out = Path(args.out or f"runs/{args.dataset}-compare")
     try:
-        for layers in LAYERS:
-            config_from_args(args, layers=layers).validate()
+        configs = [config_from_args(args, layers=layers) for layers in LAYERS]
+        for config in configs:
+            config.validate()
+        check_out_dir(out)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     loaded = load_for_training(args)
     if loaded is None:
         return 1
-    data, train_x, train_y, test_x, test_y = loaded
-    out = Path(args.out or f"runs/{args.dataset}-compare")
-    out.mkdir(parents=True, exist_ok=True)
-    title = DATASETS[data.name].title
-    print(f"data: {data.source}: {len(train_x):,} training and {len(test_x):,} test images")
     results, curves = [], {}
-    for layers in LAYERS:
-        config = config_from_args(args, layers=layers)
-        print(f"\n{layers} layers {'-'.join(map(str, config.sizes()))}, {config.optimizer} "
-              f"lr {config.learning_rate():g}, batch {config.batch_size}, "
-              f"{config.epochs} epochs")
-        print(TABLE_HEADER)
-        try:
-            net, rows = train(config, train_x, train_y, test_x, test_y,
-                              on_epoch=lambda row: print(table_row(row), flush=True),
-                              progress=Progress())
-        except TrainingDiverged as exc:
-            print(f"error: {layers} layers: {exc}", file=sys.stderr)
+    for config in configs:
+        print()
+        result = train_and_save(config, loaded, out / f"{config.layers}layers")
+        if result is None:
             return 1
-        sub = out / f"{layers}layers"
-        sub.mkdir(exist_ok=True)
-        results.append(write_outputs(sub, config, data, net, rows))
-        curves[f"{layers} layers"] = rows
+        results.append(result)
+        curves[f"{config.layers} layers"] = result["rows"]
+    data = loaded[0]
+    title = DATASETS[data.name].title
     table = markdown_table(results)
     atomic_write_text(out / "compare.md",
                       f"# {title}: 2, 3 and 4 layers\n\n{data.source}; {args.optimizer}, "
@@ -96,9 +86,8 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.compare")
-    configure(parser, "compare")
-    return run(parser.parse_args(argv))
+    """``python -m experiments.compare [options]``; returns the exit status."""
+    return module_main(argv, "python -m experiments.compare", "compare", configure, run)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,8 @@ class TrainConfig:
             raise ValueError(f"the learning rate must be positive, got {self.learning_rate()}")
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"unknown schedule {self.schedule!r}; choose cosine or constant")
+        if self.seed < 0:
+            raise ValueError(f"the seed must not be negative, got {self.seed}")
 
 
 @dataclass
@@ -355,6 +357,8 @@ def configure(parser, command="train") -> None:
 
 
 def config_from_args(args, layers=None) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed arguments; ``layers`` overrides
+    ``args.layers`` (``compare`` trains every architecture with the same options)."""
     layers = layers if layers is not None else args.layers
     return TrainConfig(layers=layers, hidden=tuple(getattr(args, "hidden", None) or ()),
                        epochs=args.epochs, batch_size=args.batch_size,
@@ -362,46 +366,76 @@ def config_from_args(args, layers=None) -> TrainConfig:
                        seed=args.seed)
 
 
+def check_out_dir(out: Path) -> None:
+    """Raise ValueError when ``out`` exists and is not a folder: said before the data is
+    loaded and the network trained, not after."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: exists and is not a folder")
+
+
 def load_for_training(args):
-    """The dataset of ``args`` as float32 arrays, or None after printing why not."""
+    """The dataset of ``args`` and its images as float32 rows and labels as ints:
+    ``(data, train_x, train_y, test_x, test_y)``, after printing where the data came
+    from; or None after printing why it cannot be had."""
     try:
         data = load_dataset(args.dataset, args.data_dir, download_missing=not args.no_download)
     except (DatasetNotFoundError, IdxError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
+    print(f"data: {data.source}: {len(data.train_labels):,} training and "
+          f"{len(data.test_labels):,} test images")
     return (data, to_float32(data.train_images), data.train_labels.astype(np.intp),
             to_float32(data.test_images), data.test_labels.astype(np.intp))
 
 
-def run(args) -> int:
-    """Train one network as ``args`` says; print the table and the test accuracy;
-    write the outputs. Returns the exit status (1 when the data cannot be had)."""
-    try:
-        config = config_from_args(args)
-        config.validate()
-        sizes = config.sizes()
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    loaded = load_for_training(args)
-    if loaded is None:
-        return 1
+def train_and_save(config: TrainConfig, loaded, out: Path) -> dict | None:
+    """Train ``config`` on ``loaded`` (from :func:`load_for_training`), printing the
+    network and a table row per epoch, and write the outputs into ``out``
+    (:func:`write_outputs`). Returns the metrics, or None after printing why not: the
+    folder cannot be made or written, or the training diverged."""
     data, train_x, train_y, test_x, test_y = loaded
-    out = Path(args.out or f"runs/{args.dataset}-{config.layers}layers")
-    out.mkdir(parents=True, exist_ok=True)
-    print(f"data: {data.source}: {len(train_x):,} training and {len(test_x):,} test images")
-    print(f"network: {config.layers} layers {'-'.join(map(str, sizes))}, "
+    print(f"network: {config.layers} layers {'-'.join(map(str, config.sizes()))}, "
           f"{config.optimizer} lr {config.learning_rate():g} ({config.schedule}), "
           f"batch {config.batch_size}, {config.epochs} epochs, seed {config.seed}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot make the output folder {out}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return None
     print(TABLE_HEADER)
     try:
         net, rows = train(config, train_x, train_y, test_x, test_y,
                           on_epoch=lambda row: print(table_row(row), flush=True),
                           progress=Progress())
     except TrainingDiverged as exc:
+        print(f"error: {config.layers} layers: {exc}", file=sys.stderr)
+        return None
+    try:
+        return write_outputs(out, config, data, net, rows)
+    except OSError as exc:
+        print(f"error: cannot write the outputs into {out}: {exc}", file=sys.stderr)
+        return None
+
+
+def run(args) -> int:
+    """Train one network as ``args`` says; print the table and the test accuracy;
+    write the outputs. Returns the exit status: 2 for settings that cannot work, 1 when
+    the data cannot be had, training diverges or the outputs cannot be written."""
+    out = Path(args.out or f"runs/{args.dataset}-{args.layers}layers")
+    try:
+        config = config_from_args(args)
+        config.validate()
+        check_out_dir(out)
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    loaded = load_for_training(args)
+    if loaded is None:
         return 1
-    result = write_outputs(out, config, data, net, rows)
+    result = train_and_save(config, loaded, out)
+    if result is None:
+        return 1
     print(f"test accuracy: {result['test_accuracy']:.4f}")
     print(f"wrote {out}/: " + ", ".join(result["files"]))
     return 0
@@ -437,10 +471,21 @@ def write_outputs(out: Path, config: TrainConfig, data, net: Network, rows) -> d
     return {**result, "files": files}
 
 
+def module_main(argv, prog: str, command: str, configure, run) -> int:
+    """The ``python -m`` entry of a command module: parse ``argv``, run, and end a
+    Ctrl-C with a word (exit status 130) instead of a traceback, as ``compgraph`` does."""
+    parser = argparse.ArgumentParser(prog=prog)
+    configure(parser, command)
+    try:
+        return run(parser.parse_args(argv))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m experiments.train_mnist")
-    configure(parser, "train")
-    return run(parser.parse_args(argv))
+    """``python -m experiments.train_mnist [options]``; returns the exit status."""
+    return module_main(argv, "python -m experiments.train_mnist", "train", configure, run)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,36 @@ def test_settings_that_cannot_work_are_refused_before_loading_data(tmp_path, cap
     assert not (tmp_path / "o").exists()
 
 
+def test_an_out_that_is_a_file_or_a_negative_seed_is_refused_before_loading_data(
+        tmp_path, capsys):
+    (tmp_path / "results.txt").write_text("my notes")
+    no_data = ["--no-download", "--data-dir", str(tmp_path / "none")]   # would be status 1
+    assert train_mnist.main(["--out", str(tmp_path / "results.txt"), *no_data]) == 2
+    assert capsys.readouterr().err == (f"error: --out {tmp_path / 'results.txt'}: exists "
+                                       f"and is not a folder\n")
+    assert compare.main(["--out", str(tmp_path / "results.txt"), *no_data]) == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert (tmp_path / "results.txt").read_text() == "my notes"
+    assert train_mnist.main(["--seed", "-1", *no_data]) == 2
+    assert capsys.readouterr().err == "error: the seed must not be negative, got -1\n"
+
+
+def test_a_batch_larger_than_the_data_is_one_step_per_epoch():
+    config = TrainConfig(layers=2, epochs=2, batch_size=10_000, optimizer="sgd")
+    net, rows = train(config, *arrays(300, 50))
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert rows[1]["train_loss"] < rows[0]["train_loss"]
+
+
+def test_ctrl_c_ends_the_module_command_with_a_word_not_a_traceback(tmp_path, capsys,
+                                                                   monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train_mnist, "load_for_training", interrupted)
+    assert train_mnist.main(["--out", str(tmp_path / "o")]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
 def test_progress_bar_redraws_one_line_and_only_on_a_terminal():
     import io
     stream = io.StringIO()
