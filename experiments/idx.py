@@ -18,6 +18,7 @@ expected and found; it never returns a silently wrong array.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -97,12 +98,12 @@ def read_idx(path, *, shape: tuple | None = None, dtype=None) -> np.ndarray:
     native = stored.newbyteorder("=")
     if shape is not None and (len(shape) != ndim or any(
             want is not None and want != got for want, got in zip(shape, dims))):
-        want = "(" + ", ".join("N" if n is None else str(n) for n in shape) + ")"
+        want = str(tuple("N" if n is None else n for n in shape)).replace("'", "")
         raise IdxError(f"{path}: wrong dims: expected {want}, the header says {dims}")
     if dtype is not None and np.dtype(dtype) != native:
         raise IdxError(f"{path}: wrong dtype: expected {np.dtype(dtype)}, the header says "
                        f"{native} (code 0x{code:02X})")
-    expected = int(np.prod(dims, dtype=np.int64)) * stored.itemsize
+    expected = math.prod(dims) * stored.itemsize   # Python ints: huge dims cannot wrap
     found = len(data) - header
     if found != expected:
         what = "truncated" if found < expected else "has trailing bytes"

@@ -114,6 +114,17 @@ def test_wrong_dims_for_what_the_caller_expects(tmp_path):
     path = write_idx(tmp_path / "small-images", np.zeros((2, 14, 14), np.uint8))
     with pytest.raises(IdxError, match=r"expected \(N, 28, 28\).*\(2, 14, 14\)"):
         read_idx(path, shape=(None, 28, 28))
+    with pytest.raises(IdxError, match=r"wrong dims: expected \(N,\), the header says "
+                                       r"\(2, 14, 14\)"):
+        read_idx(path, shape=(None,))
+
+
+def test_dims_whose_product_overflows_int64_are_not_wrapped_around(tmp_path):
+    # 65536**4 = 2**64 is 0 in int64 arithmetic: "0 bytes of data expected, 0 found"
+    path = tmp_path / "huge"
+    path.write_bytes(struct.pack(">BBBB4I", 0, 0, 0x08, 4, *[65536] * 4))
+    with pytest.raises(IdxError, match="truncated: the header says .* bytes of data, found 0"):
+        read_idx(path)
 
 
 def test_wrong_dtype_for_what_the_caller_expects(tmp_path):
