@@ -28,9 +28,10 @@ import time
 
 import numpy as np
 
-import graph
 from graph.init import he
 from graph.optim import Adam, SGD
+
+from .train_mnist import build_network
 
 ARCHITECTURES = {2: (784, 10), 3: (784, 256, 10), 4: (784, 256, 128, 10)}
 
@@ -92,17 +93,16 @@ class NumpyMLP:
 
 
 class GraphMLP:
-    """The same network as gates in a Graph: graph.mlp, softmax cross-entropy, graph.optim."""
+    """The same network as gates in a Graph, the one ``train_mnist`` trains
+    (:func:`~experiments.train_mnist.build_network`), updated by graph.optim."""
 
     def __init__(self, sizes, rng, optimizer="sgd", lr=0.1, dtype=np.float32):
-        g = self.g = graph.Graph()
-        x = g.input("x", differentiable=False)
-        y = g.input("y", differentiable=False)
-        logits = graph.mlp(g, x, sizes, rng=rng, dtype=dtype, init=he)
-        self.loss = graph.softmax_cross_entropy(logits, y, name="loss")
-        self.opt = (SGD if optimizer == "sgd" else Adam)(g.params, lr=lr)
+        net = build_network(sizes, rng, dtype)
+        self.g, self.loss = net.g, net.loss
+        self.opt = (SGD if optimizer == "sgd" else Adam)(self.g.params, lr=lr)
 
     def step(self, x, y):
+        """One training step through the graph (forward, backward, update); the loss."""
         loss = self.g.forward(x=x, y=y, outputs=self.loss)
         self.g.backward(self.loss)
         self.opt.step()
@@ -130,6 +130,7 @@ class TorchMLP:
         self.opt = cls(self.net.parameters(), lr=lr)
 
     def step(self, x, y):
+        """One training step in PyTorch; the loss."""
         self.opt.zero_grad(set_to_none=True)
         loss = self.lossf(self.net(self.torch.from_numpy(x)), self.torch.from_numpy(y))
         loss.backward()
@@ -175,6 +176,7 @@ def bench(layers, batch, steps, rounds, optimizer, threads, use_torch, seed=0):
 
 
 def main(argv=None) -> int:
+    """Parse the options, time each architecture and print the table; exit status 0."""
     parser = argparse.ArgumentParser(prog="python -m experiments.bench_train",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, nargs="+", default=[2, 3, 4], choices=[2, 3, 4])
