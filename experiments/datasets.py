@@ -280,6 +280,8 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
                                    f"is a file, not a folder")
     dirs = search_dirs(spec, data_dir, cache)
     paths = {role: _find(spec.files[role][0], dirs) for role in ROLES}
+    # before a download may create it: a mistyped folder is said even if data is found
+    folder_missing = explicit is not None and not explicit.exists()
 
     failure = None
     if download_missing and not all(paths.values()):
@@ -302,7 +304,7 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
     if paths["train_images"] is not None and paths["train_labels"] is not None and have_test:
         train, test = _read_pair(spec, paths, "train"), _read_pair(spec, paths, "test")
         where = sorted({str(p.parent) for p in paths.values()})
-        _notice_missing_folder(explicit, data_dir, notice)
+        _notice_missing_folder(explicit, folder_missing, data_dir, notice)
         return Dataset(name, *train, *test, spec.classes,
                        f"{spec.title} from {', '.join(where)}")
 
@@ -320,15 +322,15 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
                       f"{len(test)} test (seed {FALLBACK_SPLIT_SEED})")
             dataset = Dataset(name, images[train], labels[train], images[test], labels[test],
                               spec.classes, source)
-        _notice_missing_folder(explicit, data_dir, notice)
+        _notice_missing_folder(explicit, folder_missing, data_dir, notice)
         notice(f"MNIST training images not found or downloadable; using {source}")
         return dataset
 
     raise DatasetNotFoundError(_how_to_get(spec, dirs, paths, failure, download_missing))
 
 
-def _notice_missing_folder(folder: Path | None, data_dir, notice) -> None:
-    if folder is not None and not folder.exists():
+def _notice_missing_folder(folder: Path | None, missing: bool, data_dir, notice) -> None:
+    if missing:
         notice(f"the data folder {folder} ({_data_dir_origin(data_dir)}) does not exist")
 
 

@@ -8,6 +8,7 @@ as it was. Mirrors are tried in turn until one delivers the right bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -93,6 +94,7 @@ def download(filename: str, md5: str, mirrors: Sequence[str], dest_dir, *,
     when none succeeds, or naming ``dest_dir`` when it cannot be created or written.
     """
     dest_dir = Path(dest_dir)
+    created = not dest_dir.exists()
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -114,5 +116,9 @@ def download(filename: str, md5: str, mirrors: Sequence[str], dest_dir, *,
             failures.append(f"{url}: {_one_line(exc.reason)}")
         except (OSError, http.client.HTTPException) as exc:
             failures.append(f"{url}: {_one_line(exc) or type(exc).__name__}")
+    if created:
+        # a folder made for nothing would hide a mistyped --data-dir next time
+        with contextlib.suppress(OSError):
+            dest_dir.rmdir()
     tried = "\n  ".join(failures) or "(no mirrors given)"
     raise DownloadError(f"could not download {filename}:\n  {tried}")

@@ -153,6 +153,13 @@ def test_all_mirrors_down_lists_every_url_and_reason(server, down, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_failed_download_leaves_no_folder_it_made(down, tmp_path):
+    typo = tmp_path / "mnsit"
+    with pytest.raises(DownloadError):
+        download("payload.bin", PAYLOAD_MD5, [down], typo, timeout=5)
+    assert not typo.exists()
+
+
 def test_a_web_page_instead_of_the_file_is_named_as_such(server, tmp_path):
     with pytest.raises(DownloadError) as err:
         download("payload.bin", PAYLOAD_MD5, [server + "/portal/"], tmp_path)

@@ -564,3 +564,10 @@ def test_results_forged_by_the_submission_are_not_believed(tmp_path):
     assert result["AddGate"].score == pytest.approx(10.0)
     log = checks(result["LogGate"])      # graded, not a crash of the grader
     assert log["forward"].points == log["forward"].max_points and log["backward"].points == 0
+
+
+def test_an_out_of_memory_reason_has_no_dangling_colon():
+    from gates.grade.scoring import error_text
+    assert error_text({"type": "MemoryError", "message": ""}, "forward") == \
+        "forward ran out of memory (the limit is per gate)"
+    assert error_text({"type": "MemoryError", "message": "4 GB"}, "forward").endswith(": 4 GB")

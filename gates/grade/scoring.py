@@ -50,7 +50,8 @@ def error_text(err, doing: str) -> str:
     if kind == "SystemExit":
         return f"{doing} {message}{at}: a gate must not exit the program"
     if kind == "MemoryError":
-        return f"{doing} ran out of memory{at} (the limit is per gate): {message}"
+        return f"{doing} ran out of memory{at} (the limit is per gate)" + \
+            (f": {message}" if message else "")
     return f"{doing} raised {kind}: {message}{at}"
 
 
