@@ -1,10 +1,11 @@
 """Benchmark of the Graph's own cost (a script, not a test).
 
 1. The MNIST network with two hidden layers (784-256-128-10, batch 128, float32,
-   softmax + cross-entropy; the issue's "3-layer network", ``train --layers 4``): forward + backward through the Graph, next to the same computation
-   written by hand with numpy (the same parameter gradients; neither computes dL/dx of
-   the data: the graph skips it because x is an input with differentiable=False).
-   Timings are interleaved in one run and the best of the repeats is kept; the ratio
+   softmax + cross-entropy; issue 3's "3-layer network", ``train --layers 4``):
+   forward + backward through the Graph, next to the same computation written by hand
+   with numpy (the same parameter gradients; neither computes dL/dx of the data: the
+   graph skips it because x is an input with differentiable=False). Timings are
+   interleaved in one run and the best of the repeats is kept; the ratio
    numpy_time / graph_time is 1.0 when the graph costs nothing on top of numpy.
 2. A long scalar chain x <- tanh(x * w + b) (0-d float64, w and b shared parameters):
    forward + backward time per gate node (each of multiply, add, tanh is one node;
