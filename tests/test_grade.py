@@ -114,7 +114,7 @@ def test_the_untouched_skeleton_scores_0_with_not_implemented_for_each_gate(tmp_
     assert all(t["status"] == "failed" for t in valid_results_json(tmp_path, result)["tests"])
 
 
-def test_a_sigmoid_backward_without_1_minus_z_loses_exactly_the_backward_points(tmp_path):
+def test_a_sigmoid_backward_without_1_minus_z_loses_the_points_that_need_right_gradients(tmp_path):
     path = submission(tmp_path, """
         class SigmoidGate(SigmoidGate):
             def backward(self, dz):
@@ -127,10 +127,14 @@ def test_a_sigmoid_backward_without_1_minus_z_loses_exactly_the_backward_points(
     """)
     result = by_gate(grade_submission(path, gates=["SigmoidGate", "TanhGate"]))
     sigmoid = checks(result["SigmoidGate"])
-    assert result["SigmoidGate"].score == pytest.approx(10.0 - sigmoid["backward"].max_points)
+    # forward 3 + inputs unchanged 0.5 kept; the shape, repeatability and float32
+    # checks pay only where the gradient values are right
+    assert result["SigmoidGate"].score == pytest.approx(3.5)
     assert sigmoid["backward"].points == 0.0 and sigmoid["backward"].max_points == 4.0
-    assert all(c.points == c.max_points for k, c in sigmoid.items() if k != "backward")
+    assert [k for k, c in sigmoid.items() if c.points == c.max_points] == [
+        "forward", "inputs_unchanged"]
     assert "gradient for 'x' wrong" in sigmoid["backward"].reasons[0]
+    assert "not earned, the gradient values are wrong" in sigmoid["gradients"].reasons[0]
     assert result["TanhGate"].score == pytest.approx(10.0)
 
 
@@ -526,34 +530,38 @@ def test_the_terminal_table_has_one_row_per_gate_and_the_reasons(tmp_path):
     assert "forward output wrong in case 1" in text and "expected 0, got" in text
 
 
+FRAME = """
+        import json, os, struct, sys
+        FD = int(sys.argv[3])                     # the pipe the runner sends results down
+
+        def frame(step, info, arrays, claimed=None):
+            layout = [[k, a.dtype.str, list(a.shape)] for k, a in arrays.items()]
+            meta = json.dumps({"step": step, "info": info, "arrays": layout}).encode()
+            data = b"".join(a.tobytes() for a in arrays.values())
+            size = len(data) if claimed is None else claimed
+            return struct.pack(">4sIQ", b"CGR1", len(meta), size) + meta + data
+"""
+
+
 def test_results_forged_by_the_submission_are_not_believed(tmp_path):
-    # the child writes raw results into ./out; this submission forges case 1's backward
-    # (with a verdict, which nobody reads) and then leaves before the real one is written
-    path = submission(tmp_path, """
-        import json, os
-        os.makedirs("out", exist_ok=True)
-        fake = np.zeros((4, 3))
-        np.savez("out/c0_backward.npz", g1_0=fake, g1again_0=fake, g2_0=fake,
-                 after_0=fake, verdict=np.array(["passed"]))
+    # this submission forges case 1's backward in the runner's pipe (with a verdict,
+    # which nobody reads) and leaves before the real one is sent; another claims 8 TB
+    path = submission(tmp_path, FRAME + """
         one = {"container": "tuple", "length": 1, "items": [{"kind": "ndarray"}]}
-        with open("out/c0_backward.json", "w") as f:
-            json.dump({"error": None, "g1": one, "g1again": one, "g2": one,
-                       "verdict": "all tests passed"}, f)
+        fake = np.zeros((4, 3))
 
         class ExpGate(ExpGate):
             def backward(self, dz):
+                info = {"error": None, "g1": one, "g1again": one, "g2": one,
+                        "verdict": "all tests passed"}
+                os.write(FD, frame("c0_backward", info, {"g1_0": fake, "g1again_0": fake,
+                                                         "g2_0": fake, "after_0": fake}))
                 os._exit(0)
 
         class LogGate(LogGate):
-            def backward(self, dz):           # a header claiming 8 TB, in a few bytes
-                import io, zipfile
-                header = {"descr": "<f8", "fortran_order": False, "shape": (10 ** 12,)}
-                npy = io.BytesIO()
-                np.lib.format.write_array_header_1_0(npy, header)
-                with zipfile.ZipFile("out/c0_backward.npz", "w") as z:
-                    z.writestr("g1_0.npy", npy.getvalue())
-                with open("out/c0_backward.json", "w") as f:
-                    json.dump({"error": None, "g1": one, "g1again": one, "g2": one}, f)
+            def backward(self, dz):
+                huge = frame("c0_backward", {}, {"g1_0": np.zeros(1)}, claimed=8 * 10 ** 12)
+                os.write(FD, huge)
                 os._exit(0)
     """)
     result = by_gate(grade_submission(path, gates=["ExpGate", "LogGate", "AddGate"]))

@@ -4,18 +4,41 @@ A student is either a ``.py`` file directly in the folder (named by its stem) or
 sub-folder holding ``.py`` files (named by the folder; its file with the most expected
 gate classes is graded, as in a Gradescope or LMS export). Submissions run ``jobs`` at a
 time, each with one child at a time, so the machine runs at most ``jobs`` children.
+
+The folder holds what students uploaded, so it is read as hostile too: only regular
+files count (a symlink could point at the grader's own files, a FIFO would block),
+symlinked folders are not followed, and one student's failure, whatever it is, is that
+student's row; the CSV is always written. Only a :class:`~.grader.SetupError` (the
+same for everyone: no isolation, impossible limits) stops the batch.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .grader import gate_classes, grade_submission
+from .grader import (GradingError, SetupError, choose_isolation, gate_classes,
+                     grade_submission, read_submission)
 from .report import SubmissionResult, write_text
+from .rubric import Rubric
+from .scoring import ungraded
+
+
+def python_files(folder) -> list[Path]:
+    """Every regular ``.py`` file below ``folder``, symlinks neither taken nor followed."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            path = Path(root, name)
+            if name.endswith(".py") and stat.S_ISREG(path.lstat().st_mode):
+                found.append(path)
+    return found
 
 
 def pick_file(files, gate_names) -> Path | None:
@@ -23,8 +46,10 @@ def pick_file(files, gate_names) -> Path | None:
     best, best_count = None, -1
     for f in sorted(files):
         try:
-            text = f.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            if not stat.S_ISREG(f.lstat().st_mode):
+                continue
+            text = read_submission(f).decode("utf-8", errors="replace")
+        except (OSError, GradingError):
             continue
         count = sum(bool(re.search(rf"^class\s+{n}\b", text, re.MULTILINE)) for n in gate_names)
         if count > best_count:
@@ -37,10 +62,11 @@ def find_submissions(folder, gate_names) -> list[tuple[str, Path | None]]:
     folder = Path(folder)
     found = []
     for entry in sorted(folder.iterdir()):
-        if entry.is_file() and entry.suffix == ".py":
+        mode = entry.lstat().st_mode
+        if stat.S_ISREG(mode) and entry.suffix == ".py":
             found.append((entry.stem, entry))
-        elif entry.is_dir() and not entry.name.startswith("."):
-            found.append((entry.name, pick_file(entry.rglob("*.py"), gate_names)))
+        elif stat.S_ISDIR(mode) and not entry.name.startswith("."):
+            found.append((entry.name, pick_file(python_files(entry), gate_names)))
     return found
 
 
@@ -49,16 +75,31 @@ def grade_folder(folder, csv_path=None, jobs: int = 2,
     """Grade every submission in ``folder``; write the CSV summary to ``csv_path`` if given.
 
     ``options`` go to :func:`grade_submission` (gates, rubric, seed, timeout, memory,
-    jvp). Returns (student, result) pairs; result is None for a student without a file.
+    jvp, isolation, require_isolation, run_seed). Returns (student, result) pairs;
+    result is None for a student without a file. Raises SetupError (before or while
+    grading) when the machine cannot grade anyone.
     """
-    names = [c.__name__ for c in gate_classes(options.get("gates"))]
+    classes = gate_classes(options.get("gates"))
+    names = [c.__name__ for c in classes]
+    options = dict(options)
+    options["isolation"] = choose_isolation(options.get("isolation"),
+                                            options.pop("require_isolation", False))
     subs = find_submissions(folder, names)
 
     def one(item):
         student, path = item
         if path is None:
             return student, None
-        return student, grade_submission(path, jobs=1, **options)
+        try:
+            return student, grade_submission(path, jobs=1, **options)
+        except SetupError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (one student costs only their own row)
+            reason = f"not graded: {exc}"
+            rubric, jvp = options.get("rubric") or Rubric(), options.get("jvp", False)
+            return student, SubmissionResult(
+                str(path), [ungraded(cls, rubric, jvp, "not graded", reason) for cls in classes],
+                notes=[reason], isolation=options["isolation"].level)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(one, subs))

@@ -8,7 +8,15 @@ away from zero for a divisor, away from the poles of tan) without a rule per gat
 Gates with kinks (max, relu) get inputs at least :data:`KINK_MARGIN` away from them,
 where the derivative is defined and a numerical derivative can be trusted.
 Every gate also gets float32 cases, and an upstream gradient u1, a second one u2,
-and (for jvp) one tangent per differentiable input, all seeded.
+and (for jvp) one tangent per differentiable input.
+
+Each case comes twice, with the same shapes and parameters: once with values drawn
+from the teacher's ``--seed`` (the reproducible part: the same inputs in every run of
+the term, so a student's reasons can be reproduced and two runs compared) and once
+with values drawn from ``run_seed``, new for every grading run (the fresh part: a
+table of answers to inputs seen in an earlier run cannot answer these). The scorer
+counts a case only when both of its draws pass. The run seed is recorded in the
+report, so a regrade can replay a run exactly.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ class Case:
     up2: np.ndarray | None = None
     tangents: list = field(default_factory=list)
     names: tuple = ()
+    fresh: bool = False
 
     @property
     def arity(self) -> int:
@@ -72,12 +81,15 @@ class Case:
         shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(self.names, self.inputs))
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         kind = "float32" if self.float32 else "float64"
-        return f"case {self.label} ({kind}: {shapes}{params})"
+        values = "fresh values, " if self.fresh else ""
+        return f"case {self.label} ({values}{kind}: {shapes}{params})"
 
 
-def _seed(seed: int, name: str) -> np.random.Generator:
+def _seed(seed: int, name: str, run_seed: int | None = None) -> np.random.Generator:
     # one stream per gate, so --gates SigmoidGate sees the same inputs as a full run
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+    if run_seed is None:
+        return np.random.default_rng([seed, zlib.crc32(name.encode())])
+    return np.random.default_rng([seed, zlib.crc32(name.encode()), run_seed, 2])
 
 
 def _pools(cls, rng):
@@ -105,13 +117,22 @@ def _params(params):
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
 
 
-def build_cases(cls, seed: int) -> list[Case]:
-    """The hidden cases for gate class ``cls`` (a reference gate) under ``seed``.
+def build_cases(cls, seed: int, run_seed: int | None = None) -> list[Case]:
+    """The hidden cases for gate class ``cls`` (a reference gate): those drawn from
+    ``seed`` and, if ``run_seed`` is given, after them their fresh twins drawn from it.
 
     Falls back to the shapes of ``example_inputs`` for a gate not in :data:`SHAPES`.
     """
+    cases = _draw_cases(cls, _seed(seed, cls.__name__))
+    if run_seed is not None:
+        for case in _draw_cases(cls, _seed(seed, cls.__name__, run_seed)):
+            case.fresh = True
+            cases.append(case)
+    return cases
+
+
+def _draw_cases(cls, rng: np.random.Generator) -> list[Case]:
     name = cls.__name__
-    rng = _seed(seed, name)
     pools = _pools(cls, rng)
     example = cls.example_gate()
     specs = SHAPES.get(name) or [(tuple(np.shape(a) for a in cls.example_inputs(rng)), {})]
@@ -147,3 +168,8 @@ def add_directions(case: Case, out_shape, rng: np.random.Generator) -> None:
 def directions_rng(seed: int, name: str) -> np.random.Generator:
     """The seeded stream for upstreams and tangents, separate from the inputs' stream."""
     return np.random.default_rng([seed, zlib.crc32(name.encode()), 1])
+
+
+def fresh_directions_rng(seed: int, name: str, run_seed: int) -> np.random.Generator:
+    """The stream for the fresh cases' upstreams and tangents."""
+    return np.random.default_rng([seed, zlib.crc32(name.encode()), run_seed, 3])

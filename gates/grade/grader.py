@@ -37,18 +37,21 @@ from __future__ import annotations
 import importlib.util
 import numbers
 import os
-import shutil
+import secrets
+import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import gates as reference
 
+from . import isolation as iso
 from . import sandbox
-from .cases import add_directions, build_cases, directions_rng
+from .cases import add_directions, build_cases, directions_rng, fresh_directions_rng
 from .numeric import NumericalDerivativeError, jacobians
 from .report import GateResult, SubmissionResult
 from .rubric import Rubric
@@ -58,6 +61,15 @@ from .scan import FRAMEWORKS, REFERENCE, Scan, scan_source
 class GradingError(ValueError):
     """Bad grading request: unknown gate names, an unreadable submission file, or limits
     under which the grading child cannot even start."""
+
+
+class SetupError(GradingError):
+    """A problem of the grading machine or settings, the same for every student (no
+    isolation as asked, limits too tight for the child to start): a batch stops."""
+
+
+#: A submission larger than this is not graded (a gate file is a few kB).
+MAX_SUBMISSION_BYTES = 2 << 20
 
 
 def check_settings(seed: int, timeout: float) -> None:
@@ -80,43 +92,81 @@ def gate_classes(names=None) -> list:
     return [by_name[n] for n in names]
 
 
+def read_submission(path) -> bytes:
+    """The bytes of a submission file: a regular file (never a FIFO or a device, which
+    could block or never end) of at most :data:`MAX_SUBMISSION_BYTES`. GradingError
+    otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise GradingError(f"cannot read submission {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise GradingError(f"submission {path} is not a regular file")
+        if info.st_size > MAX_SUBMISSION_BYTES:
+            raise GradingError(f"submission {path} is {info.st_size} bytes; more than "
+                               f"{MAX_SUBMISSION_BYTES >> 20} MB is not a gate file")
+        return f.read(MAX_SUBMISSION_BYTES + 1)[:MAX_SUBMISSION_BYTES]
+
+
+def choose_isolation(isolation: str | None = None,
+                     require_isolation: bool = False) -> iso.Isolation:
+    """The isolation children get (see :mod:`.isolation`); SetupError if unavailable."""
+    try:
+        return iso.choose(isolation, require_isolation, reference_dirs())
+    except iso.IsolationError as exc:
+        raise SetupError(str(exc)) from None
+
+
 def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int = 0,
                      timeout: float = 10.0, memory: int = 1 << 30, jobs: int = 2,
-                     jvp: bool = False) -> SubmissionResult:
+                     jvp: bool = False, isolation: str | iso.Isolation | None = None,
+                     require_isolation: bool = False,
+                     run_seed: int | None = None) -> SubmissionResult:
     """Grade the file ``path`` (a student's gate classes, found by name).
 
     ``gates`` names the classes to grade (default: every gate of ``gates.ALL_GATES``),
     ``timeout`` is the wall-clock limit per child in seconds, ``memory`` the address
     space per child in bytes, ``jobs`` how many children run at once, ``jvp`` whether
-    jvp is graded. Never raises because of what the submission does; raises
-    GradingError for unknown gate names, a negative seed, a timeout <= 0, a file that
-    cannot be read, or limits too
-    tight for the child to start (numpy alone needs a few hundred MB of address space).
+    jvp is graded. ``isolation`` picks a level of :mod:`.isolation` (default: the
+    strongest available), ``require_isolation`` refuses ``process only``. ``seed``
+    draws the reproducible half of the cases; ``run_seed`` the fresh half (default:
+    new random; give the one a report shows to replay that run).
+
+    Never raises because of what the submission does; raises GradingError for unknown
+    gate names, a negative seed, a timeout <= 0, a file that cannot be read, and
+    SetupError for an isolation that is not available or limits too tight for the
+    child to start (numpy alone needs a few hundred MB of address space).
     """
     started = time.perf_counter()
     check_settings(seed, timeout)
     classes = gate_classes(gates)
+    if not isinstance(isolation, iso.Isolation):
+        isolation = choose_isolation(isolation, require_isolation)
+    if run_seed is None:
+        run_seed = secrets.randbits(63)
+    check_settings(run_seed, timeout)
     rubric = rubric or Rubric()
     path = Path(path)
-    try:
-        source_bytes = path.read_bytes()
-    except OSError as exc:
-        raise GradingError(f"cannot read submission {path}: {exc}") from None
+    source_bytes = read_submission(path)
     source = source_bytes.decode("utf-8", errors="replace")
     scan = scan_source(source, path.name)
     limits = sandbox.Limits(timeout=timeout, memory=memory)
-    result = SubmissionResult(submission=str(path), gates=[], seed=seed, jvp=jvp)
+    result = SubmissionResult(submission=str(path), gates=[], seed=seed, jvp=jvp,
+                              run_seed=run_seed, isolation=isolation.level,
+                              warnings=list(isolation.warnings))
     notes = result.notes
+    setting = _Setting(source_bytes, limits, isolation, rubric, seed, run_seed, jvp, scan)
 
-    # a child that gets around the guard and deletes this folder costs its own gates,
-    # never the grading: every use of it below is guarded, and so is the clean-up
-    with tempfile.TemporaryDirectory(prefix="compgraph-grade-",
-                                     ignore_cleanup_errors=True) as tmp:
-        tmp = Path(tmp)
+    tmp = Path(tempfile.mkdtemp(prefix="compgraph-grade-"))
+    try:
+        if isolation.level == "uid":
+            os.chmod(tmp, 0o711)   # grading uids may cross it to their folder, not list it
         problem = scan.syntax_error
         probe = None
         if problem is None:
-            probe = _probe(tmp, source_bytes, [c.__name__ for c in classes], limits)
+            probe = _probe(tmp, setting, [c.__name__ for c in classes])
             problem = probe.problem
             result.output = probe.output
         if problem is not None:
@@ -132,12 +182,28 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
                     return ungraded(cls, rubric, jvp, "missing",
                                      f"no class named {cls.__name__} in your file "
                                      f"(names are case-sensitive)")
-                return grade_gate(tmp, source_bytes, cls, rubric, limits, seed, jvp, scan)
+                return grade_gate(tmp, setting, cls)
 
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 result.gates = list(pool.map(work, classes))
+    finally:
+        sandbox.remove_tree(tmp)
     result.elapsed = time.perf_counter() - started
     return result
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every child of one grading run shares."""
+
+    source: bytes
+    limits: sandbox.Limits
+    isolation: iso.Isolation
+    rubric: Rubric
+    seed: int
+    run_seed: int
+    jvp: bool
+    scan: Scan
 
 
 def _framework_notes(notes, scan, hidden):
@@ -176,27 +242,39 @@ class _Probe:
             self.problem = None
 
 
-def _workdir(tmp: Path, name: str, source: bytes) -> Path:
+def _inputs_folder(tmp: Path, name: str, source: bytes) -> Path:
     """A new folder of unpredictable name in ``tmp`` holding the submission: no child
     can prepare or forge another child's files in advance."""
-    work = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp))
-    (work / "submission.py").write_bytes(source)
-    return work
+    inputs = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp))
+    (inputs / "submission.py").write_bytes(source)
+    return inputs
 
 
-def _probe(tmp: Path, source: bytes, names, limits) -> _Probe:
-    work = _workdir(tmp, "import", source)
-    task = {"mode": "probe", "submission": "submission.py", "gates": names,
-            "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
-            "blocked_dirs": reference_dirs(), "jvp": False}
-    run = sandbox.run(work, task, limits)
+def _task(setting: _Setting, **task) -> dict:
+    return dict(task, submission="submission.py", frameworks=list(FRAMEWORKS),
+                blocked=list(REFERENCE), blocked_dirs=reference_dirs())
+
+
+def _probe(tmp: Path, setting: _Setting, names) -> _Probe:
+    inputs = _inputs_folder(tmp, "import", setting.source)
+    task = _task(setting, mode="probe", gates=names, jvp=False)
+    run = _run_child(inputs, task, setting)
     if "ready" not in run.steps:
         # the child failed before it ran any submission code: the set-up is at fault
         how = "timed out" if run.timed_out else f"exit status {run.returncode}"
-        raise GradingError(f"the grading child could not start ({how}; are --memory-mb "
-                           f"{limits.memory >> 20} or --timeout {limits.timeout:g} too "
-                           f"small?): {run.stderr.strip()[-500:]}")
+        limits = setting.limits
+        raise SetupError(f"the grading child could not start ({how}, isolation "
+                         f"{setting.isolation.level}; are --memory-mb {limits.memory >> 20} "
+                         f"or --timeout {limits.timeout:g} too small?): "
+                         f"{run.output.strip()[-500:]}")
     return _Probe(run)
+
+
+def _run_child(inputs: Path, task: dict, setting: _Setting) -> sandbox.ChildRun:
+    try:
+        return sandbox.run(inputs, task, setting.limits, setting.isolation, reference_dirs())
+    except iso.IsolationError as exc:
+        raise SetupError(str(exc)) from None
 
 
 def reference_dirs() -> list[str]:
@@ -215,22 +293,23 @@ def _construct(cls, params):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
 
 
-def grade_gate(tmp: Path, source: bytes, cls, rubric: Rubric, limits, seed: int, jvp: bool,
-               scan: Scan | None = None) -> GateResult:
-    """Grade one gate class of the submission in its own child (working in a new folder
-    inside ``tmp``); see the module docstring.
+def grade_gate(tmp: Path, setting: _Setting, cls) -> GateResult:
+    """Grade one gate class of the submission in its own child (its inputs in a new
+    folder inside ``tmp``); see the module docstring.
 
-    ``scan`` (the static scan of the source) says which autodiff frameworks the class
-    uses; a framework the child had loaded that the scan never saw imported (hidden
-    behind ``__import__``) counts as used by this gate too.
+    The static scan of the source says which autodiff frameworks the class uses; a
+    framework the child had loaded that the scan never saw imported (hidden behind
+    ``__import__``) counts as used by this gate too.
     """
     name = cls.__name__
-    cases = build_cases(cls, seed)
-    rng = directions_rng(seed, name)
+    rubric, jvp = setting.rubric, setting.jvp
+    cases = build_cases(cls, setting.seed, setting.run_seed)
+    seeded_rng = directions_rng(setting.seed, name)
+    fresh_rng = fresh_directions_rng(setting.seed, name, setting.run_seed)
     expected = []
     for case in cases:
         out = _construct(cls, case.params).forward(*case.inputs)
-        add_directions(case, np.shape(out), rng)
+        add_directions(case, np.shape(out), fresh_rng if case.fresh else seeded_rng)
         ref64 = _construct(cls, case.params).forward(*float64(case.inputs))
         expected.append({"out": np.asarray(ref64, dtype=np.float64)})
 
@@ -242,19 +321,15 @@ def grade_gate(tmp: Path, source: bytes, cls, rubric: Rubric, limits, seed: int,
         for j, t in enumerate(case.tangents):
             if t is not None:
                 arrays[f"c{i}_t{j}"] = t
-    task = {"mode": "gate", "submission": "submission.py", "gate": name, "gates": [name],
-            "frameworks": list(FRAMEWORKS), "blocked": list(REFERENCE),
-            "blocked_dirs": reference_dirs(), "jvp": jvp,
-            "cases": [{"arity": c.arity, "params": c.params} for c in cases]}
+    task = _task(setting, mode="gate", gate=name, gates=[name], jvp=jvp,
+                 cases=[{"arity": c.arity, "params": c.params} for c in cases])
+    inputs = _inputs_folder(tmp, name, setting.source)
+    np.savez(inputs / "cases.npz", **arrays)
     try:
-        work = _workdir(tmp, name, source)
-        np.savez(work / "cases.npz", **arrays)
-        proc, started = sandbox.start(work, task, limits)
-    except OSError as exc:
-        # only a child that got around the guard (ctypes) can have removed the folder
-        return ungraded(cls, rubric, jvp, "interfered",
-                        f"{name} was not graded: the grader's working folder was changed "
-                        f"while grading ({exc}); does your code delete or create files?")
+        child = sandbox.Child(inputs, task, setting.limits, setting.isolation,
+                              reference_dirs())
+    except iso.IsolationError as exc:
+        raise SetupError(str(exc)) from None
     try:
         # the numerical derivatives are computed while the child runs
         for case, exp in zip(cases, expected):
@@ -265,19 +340,18 @@ def grade_gate(tmp: Path, source: bytes, cls, rubric: Rubric, limits, seed: int,
                 # no trustworthy expectation: that check is not held against anyone
                 exp["J"] = None
     finally:
-        run = sandbox.finish(proc, started, work, limits)
-    shutil.rmtree(work, ignore_errors=True)
-    scan = scan or Scan()
+        run = child.finish()
     loaded = {str(f) for _, info in run.steps.values()
               if isinstance(info.get("frameworks"), list) for f in info["frameworks"]}
+    scan = setting.scan
     frameworks = list(scan.uses.get(name, [])) + [
         (f, None) for f in sorted(loaded & set(FRAMEWORKS) - set(scan.frameworks))]
     try:
         result = score_gate(cls, cases, expected, run, rubric, jvp, frameworks)
     except Exception as exc:  # noqa: BLE001
-        # the child's files are untrusted: malformed ones cost this gate, not the grading
+        # what the child sent is untrusted: anything unexpected costs this gate only
         result = ungraded(cls, rubric, jvp, "unreadable",
-                          f"the results of your {name} could not be read ({type(exc).__name__}"
-                          f": {exc}); did your code write into the grader's files?")
+                          f"your {name} left unreadable results ({type(exc).__name__}: "
+                          f"{exc}); does your code write into the grader's pipe?")
     result.elapsed = run.elapsed
     return result

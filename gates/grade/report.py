@@ -85,6 +85,9 @@ class SubmissionResult:
     elapsed: float = 0.0
     seed: int = 0
     jvp: bool = False
+    run_seed: int | None = None
+    isolation: str = ""
+    warnings: list = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -132,7 +135,9 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
              "inputs_unchanged": "inputs", "repeatable": "repeat", "float32": "f32", "jvp": "jvp"}
     width = max([len(g.name) for g in result.gates] + [4])
     head = f"{'gate':<{width}}  " + "  ".join(f"{short.get(n, n):>6}" for n in names)
-    lines = [f"Grading {result.submission}", *result.notes, "",
+    lines = [f"Grading {result.submission}", *result.warnings,
+             f"isolation: {result.isolation}   seed: {result.seed}   run seed: "
+             f"{result.run_seed}", *result.notes, "",
              head + f"  {'score':>11}  status", "-" * (len(head) + 22)]
     for g in result.gates:
         cells = "  ".join(f"{c.points:6.2f}" for c in g.checks)
@@ -158,7 +163,8 @@ def gradescope(result: SubmissionResult) -> dict:
             "status": "passed" if g.score >= g.max_score - 1e-9 else "failed",
             "output": g.text(), "visibility": "visible"})
     summary = [f"{result.score:.2f}/{result.max_score:.2f} points ({result.percent:.1f}%)",
-               *result.notes]
+               *result.notes,
+               f"(isolation: {result.isolation}; run seed: {result.run_seed})"]
     if result.output:
         summary.append("Printed while importing your file (start):\n" + result.output)
     return {"score": round(result.score, 4), "execution_time": round(result.elapsed, 3),

@@ -1,37 +1,42 @@
 """The code that runs *inside* the child process: import a submission, call its gates.
 
-This file is executed by path (``python -I -S runner.py WORKDIR``), never imported by
-the grader, and imports nothing but the standard library and numpy, so it works in a
-child whose ``sys.path`` holds only the standard library and numpy's folder.
+This file is executed by path (``python -I -S runner.py INPUTS WORK FD``), never
+imported by the grader, and imports nothing but the standard library and numpy, so it
+works in a child whose ``sys.path`` holds only the standard library and numpy's folder.
 
-It reads ``WORKDIR/task.json`` (what to do) and ``WORKDIR/cases.npz`` (the inputs,
-upstream gradients and tangents the grader chose), calls the submission, and writes
-what came back, raw, into ``WORKDIR/out/``: one ``<step>.npz`` of arrays and one
-``<step>.json`` of descriptions (types, errors) per step, each written atomically as
-soon as the step ends, so a later crash or timeout keeps the earlier steps. It judges
-nothing: the grader compares the arrays with its own expectations.
+It reads ``INPUTS/task.json`` (what to do) and ``INPUTS/cases.npz`` (the inputs,
+upstream gradients and tangents the grader chose), works in ``WORK`` (its own
+folder), calls the submission, and sends what came back, raw, as one frame per step
+into the pipe ``FD`` (format: :mod:`gates.grade.frames`), each as soon as the step
+ends, so a later crash or timeout keeps the earlier steps. It judges nothing: the
+grader compares the arrays with its own expectations.
 
-Steps of a gate task, per case ``i``: ``c<i>_forward`` (the output, and the inputs
-as they are afterwards), ``c<i>_backward`` (backward(u1), backward(u1) again,
-backward(u2), and the inputs afterwards), ``c<i>_jvp`` (if asked). All forwards run
+Steps: ``ready`` (before any submission code runs: the child started), then for a
+gate task, per case ``i``: ``c<i>_forward`` (the output, and the inputs as they are
+afterwards), ``c<i>_backward`` (backward(u1), backward(u1) again, backward(u2), and
+the inputs afterwards), ``c<i>_jvp`` (if asked); ``done`` at the end. All forwards run
 before any backward, so a backward that hangs still leaves the forward results.
 """
 
 import json
 import os
 import resource
+import struct
 import sys
 import traceback
 
 # Limits first, before anything the submission controls runs in this process.
-_TASK_DIR = sys.argv[1]
-with open(os.path.join(_TASK_DIR, "task.json"), encoding="utf-8") as _f:
+_INPUTS, _WORK, _FD = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(os.path.join(_INPUTS, "task.json"), encoding="utf-8") as _f:
     TASK = json.load(_f)
 _LIMITS = TASK["limits"]
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 resource.setrlimit(resource.RLIMIT_CPU, (_LIMITS["cpu"], _LIMITS["cpu"] + 1))
 resource.setrlimit(resource.RLIMIT_AS, (_LIMITS["memory"], _LIMITS["memory"]))
 resource.setrlimit(resource.RLIMIT_FSIZE, (_LIMITS["fsize"], _LIMITS["fsize"]))
+if _LIMITS.get("nproc"):
+    # counted per uid: only set when the child has a grading uid of its own
+    resource.setrlimit(resource.RLIMIT_NPROC, (_LIMITS["nproc"], _LIMITS["nproc"]))
 
 # numpy's folder (the child runs without ``site``); never this file's own folder, which
 # Python < 3.11 puts first even under -I
@@ -42,10 +47,9 @@ import importlib.util  # noqa: E402  (after the limits on purpose)
 
 import numpy as np  # noqa: E402
 
-OUT = os.path.join(_TASK_DIR, "out")
-# Bound now, so a submission that rebinds np.savez or json.dump cannot change how
-# results are written (it can still only write numbers it computed).
-_savez, _dump, _replace, _asarray = np.savez, json.dump, os.replace, np.asarray
+# Bound now, so a submission that rebinds them cannot change how results are sent
+# (it can still write into the pipe itself: the grader believes only numbers).
+_dumps, _write_fd, _asarray, _pack = json.dumps, os.write, np.asarray, struct.Struct(">4sIQ").pack
 _MAX_TEXT = 2000
 
 
@@ -64,23 +68,22 @@ _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _IMPORTED = set()
 
 
-def _guard(blocked_names, blocked_dirs, own_dir):
-    """An audit hook (which, unlike a meta-path finder, no code can remove once added).
+def _guard(blocked_names, blocked_dirs, own_dir, inputs_dir):
+    """An audit hook that tells an honest student, in plain words, what a submission
+    may not do. It is a courtesy, not the boundary: the hook lives in the same process
+    as the submission, which can undo it (``gc``, ctypes); the kernel's isolation
+    (:mod:`gates.grade.isolation`) is what actually stops a hostile one.
 
-    The submission may not: import or read compgraph's own packages (the reference);
-    read anything but its own folder, Python's and numpy's files, ``/dev`` and its own
-    ``/proc`` entries (so no copy of the reference elsewhere on disk, nor the grader's
-    memory); write, create, rename or delete anything outside ``own_dir`` (so it can
-    neither forge another gate's results nor tamper with the grader, numpy or the next
-    run); open folders (a folder's descriptor as ``dir_fd`` would make relative paths
-    escape the checks); signal other processes; start processes. Paths are resolved
-    (``realpath``), bytes paths too. ctypes can still go around all of this: see the
-    README's limits.
+    Refused with a message: importing or reading compgraph's own packages; reading
+    anything but its folders, Python's and numpy's files, ``/dev`` and its own
+    ``/proc`` entries; writing, creating, renaming or deleting anything outside
+    ``own_dir``; opening folders; signalling other processes; starting processes.
     """
     own = os.path.join(os.path.realpath(own_dir), "")
     dirs = tuple(os.path.join(d, "") for d in blocked_dirs)
     pid = os.getpid()
-    readable = (own, "/dev/", f"/proc/{pid}/") + tuple(
+    readable = (own, os.path.join(os.path.realpath(inputs_dir), ""), "/dev/",
+                f"/proc/{pid}/", "/proc/self/") + tuple(
         os.path.join(os.path.realpath(os.path.dirname(f)), "")
         for f in (os.__file__, os.path.dirname(np.__file__)))
 
@@ -144,15 +147,20 @@ def _frameworks():
 
 
 def _write(step, arrays, info):
-    """Write one step's arrays and descriptions atomically (temp file, then rename)."""
+    """Send one step's arrays and descriptions as one frame into the results pipe."""
     info = dict(info, frameworks=_frameworks())
-    tmp = os.path.join(OUT, step + ".tmp.npz")
-    _savez(tmp, **arrays)
-    _replace(tmp, os.path.join(OUT, step + ".npz"))
-    tmp = os.path.join(OUT, step + ".tmp.json")
-    with open(tmp, "w", encoding="utf-8") as f:
-        _dump(info, f)
-    _replace(tmp, os.path.join(OUT, step + ".json"))
+    layout, chunks = [], []
+    for key, arr in arrays.items():
+        arr = np.array(arr, order="C", copy=True)
+        if arr.dtype.byteorder == ">":
+            arr = arr.astype(arr.dtype.newbyteorder("<"))
+        layout.append([key, arr.dtype.str, list(arr.shape)])
+        chunks.append(arr.tobytes())
+    meta = _dumps({"step": step, "info": info, "arrays": layout}).encode("utf-8")
+    data = b"".join(chunks)
+    frame = memoryview(_pack(b"CGR1", len(meta), len(data)) + meta + data)
+    while frame:
+        frame = frame[_write_fd(_FD, frame):]
 
 
 def _describe(value, arrays, key):
@@ -166,6 +174,8 @@ def _describe(value, arrays, key):
         return {"kind": kind, "problem": f"cannot be read as an array: {str(exc)[:200]}"}
     if arr.dtype.kind not in "biuf":
         return {"kind": kind, "problem": f"holds {arr.dtype} values, not real numbers"}
+    if arr.dtype.itemsize not in (1, 2, 4, 8, 16):
+        arr = arr.astype(np.float64 if arr.dtype.kind == "f" else np.int64)
     arrays[key] = np.array(arr, copy=True)
     return {"kind": kind}
 
@@ -211,7 +221,7 @@ def _probe(module):
 
 def _grade_gate(module):
     cls = getattr(module, TASK["gate"])
-    data = np.load(os.path.join(_TASK_DIR, "cases.npz"), allow_pickle=False)
+    data = np.load(os.path.join(_INPUTS, "cases.npz"), allow_pickle=False)
     gates = []
     for i, case in enumerate(TASK["cases"]):
         inputs = [data[f"c{i}_in{j}"].copy() for j in range(case["arity"])]
@@ -258,10 +268,9 @@ def _grade_gate(module):
 
 def main():
     """Import the submission under the guard, then probe it or grade its gate."""
-    os.makedirs(OUT, exist_ok=True)
     # the runner itself works under these limits: what fails from here on is the submission's
     _write("ready", {}, {})
-    _guard(set(TASK["blocked"]), TASK["blocked_dirs"], _TASK_DIR)
+    _guard(set(TASK["blocked"]), TASK["blocked_dirs"], _WORK, _INPUTS)
     module, err = _call(_import)
     if err is not None or TASK["mode"] == "probe":
         info = {"error": err, "modules": sorted(m for m in sys.modules if "." not in m)}
@@ -272,7 +281,7 @@ def main():
     _grade_gate(module)
 
 
-SUBMISSION = os.path.join(_TASK_DIR, TASK["submission"])
+SUBMISSION = os.path.join(_INPUTS, TASK["submission"])
 
 if __name__ == "__main__":
     main()

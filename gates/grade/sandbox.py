@@ -1,46 +1,59 @@
-"""Run :mod:`gates.grade.runner` in a child process with limits, and read what it wrote.
+"""Run :mod:`gates.grade.runner` in an isolated child, and collect what it sends back.
 
-The child is ``python -I -S runner.py WORKDIR``: isolated mode (no PYTHON* variables,
-neither the current nor the script's directory on ``sys.path``) without the ``site``
-module (faster, and no ``.pth`` files, so not even an editable install of compgraph is
-importable); ``sys.path`` gets only the folder numpy lives in (:func:`numpy_path`),
-its own session (so a timeout kills the whole process group, grandchildren included),
-a temporary working directory, and stdout/stderr going to files in that directory.
-The runner sets its own limits before importing the submission: CPU seconds
-(RLIMIT_CPU), address space (RLIMIT_AS, so a 4 GB allocation fails with MemoryError),
-file size (RLIMIT_FSIZE, so a flood of prints stops at the cap) and no core dumps.
-The grader keeps a wall-clock timeout on top. Only the first few kilobytes of the
-captured output are ever read back, so 10 MB of prints cost the grader nothing.
+The child is ``python -I -S runner.py INPUTS WORK FD``: isolated mode without ``site``
+(no ``.pth`` files, so not even an editable install of compgraph is importable),
+``sys.path`` holding only the folder numpy lives in, wrapped as the isolation level
+says (:mod:`.isolation`: bubblewrap's namespaces and/or a grading uid of its own).
+``INPUTS`` (the submission, ``task.json``, ``cases.npz``) is read-only to the child;
+``WORK`` is its folder (a size-capped tmpfs in the namespaces).
+
+Nothing comes back through files. The runner writes its results as frames into a
+pipe (:mod:`.frames`), and the submission's stdout and stderr go into a second pipe;
+a thread of the grader drains both while the child runs: the first
+:data:`OUTPUT_EXCERPT` bytes of output and at most ``Limits.results`` bytes of
+results are kept, the rest is read and dropped, so printing is never fatal and no
+file the child can swap (a FIFO, a symlink to ``/dev/zero``) is ever opened.
+
+After the child exits or its time is up, everything it started is killed (its PID
+namespace, every process of its uid, or at least its process group) before its
+results are looked at; then its folder is removed, by a removal that cannot fail.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
+import selectors
+import shutil
 import signal
 import subprocess
-import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+from . import isolation as iso
+from .frames import read_frames
 
 RUNNER = Path(__file__).with_name("runner.py")
 
-#: How much of the child's stdout/stderr is kept for the report.
+#: How much of the child's output is kept for the report.
 OUTPUT_EXCERPT = 2000
+
+#: How many processes a child of a uid level may have at once (it needs one).
+NPROC = 16
 
 
 @dataclass
 class Limits:
-    """Per-child limits: wall-clock seconds, CPU seconds, bytes of memory and of any file."""
+    """Per-child limits: wall-clock seconds, bytes of memory, of any one file, of its
+    folder in all (namespaces only), and of the results it may send back."""
 
     timeout: float = 10.0
     memory: int = 1 << 30
     fsize: int = 16 << 20
+    folder: int = 64 << 20
+    results: int = 16 << 20
 
     @property
     def cpu(self) -> int:
@@ -50,184 +63,235 @@ class Limits:
 
 @dataclass
 class ChildRun:
-    """How one child ended, and the raw steps it wrote (``step -> (arrays, info)``)."""
+    """How one child ended, the start of its output, and the steps it sent back
+    (``step -> (arrays, info)``)."""
 
     returncode: int | None
     timed_out: bool
     elapsed: float
-    stdout: str
-    stderr: str
-    stdout_bytes: int
+    output: str
+    output_bytes: int
     steps: dict = field(default_factory=dict)
+    results_cut: bool = False
+    survivors: int = 0
 
     @property
     def ending(self) -> str | None:
         """A sentence on an abnormal end, or None when the child exited normally."""
         if self.timed_out:
             return f"did not finish within the time limit ({self.elapsed:.1f} s): an endless loop?"
+        if self.results_cut:
+            return "sent back more than the grader reads (does it write to the grader's pipe?)"
         code = self.returncode
         if code == 0 and "done" not in self.steps:
             return "exited before the grader was done (os._exit or sys.exit in your code?)"
         if code is None or code == 0:
             return None
-        if code < 0:
-            sig = -code
+        if code < 0 or code > 128:
+            sig = -code if code < 0 else code - 128
             name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else sig
             why = {"SIGSEGV": "a segmentation fault (memory corruption, e.g. via ctypes)",
                    "SIGXCPU": "the CPU time limit was exceeded: an endless loop?",
                    "SIGKILL": "it was killed (out of time or memory)",
-                   "SIGXFSZ": "it wrote more output than allowed"}.get(str(name), "a signal")
+                   "SIGXFSZ": "it wrote a file larger than allowed"}.get(str(name), "a signal")
             return f"crashed with {name}: {why}"
         return f"exited with status {code} (sys.exit or os._exit in the submission?)"
 
     def output_excerpt(self) -> str:
         """The start of what the submission printed, marked when cut."""
-        text = self.stdout + self.stderr
-        if self.stdout_bytes > OUTPUT_EXCERPT:
-            text += f"\n... ({self.stdout_bytes} bytes of output in all, cut)"
+        text = self.output
+        if self.output_bytes > OUTPUT_EXCERPT:
+            text += f"\n... ({self.output_bytes} bytes of output in all, cut)"
         return text
 
 
-def _read_excerpt(path: Path) -> tuple[str, int]:
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
-            head = f.read(OUTPUT_EXCERPT)
-    except OSError:
-        return "", 0
-    return head.decode("utf-8", errors="replace"), size
+class _Drain(threading.Thread):
+    """Reads the child's output and results pipes to their end, keeping what fits."""
 
+    def __init__(self, output_fd: int, results_fd: int, results_budget: int):
+        super().__init__(daemon=True)
+        self.output, self.output_bytes = bytearray(), 0
+        self.results, self.results_cut = bytearray(), False
+        self._budget = results_budget
+        self._fds = {output_fd: "output", results_fd: "results"}
+        self._closing = threading.Event()
 
-#: The steps the runner writes; any other file in its output folder is ignored.
-STEP_NAME = re.compile(r"(ready|import|done|c\d{1,3}_(forward|backward|jvp))")
+    def run(self):
+        with selectors.DefaultSelector() as sel:
+            for fd in self._fds:
+                os.set_blocking(fd, False)
+                sel.register(fd, selectors.EVENT_READ)
+            open_fds = set(self._fds)
+            while open_fds:
+                events = sel.select(timeout=0.05)
+                if not events and self._closing.is_set():
+                    break
+                for key, _ in events:
+                    try:
+                        chunk = os.read(key.fd, 1 << 16)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        sel.unregister(key.fd)
+                        open_fds.discard(key.fd)
+                    elif self._fds[key.fd] == "output":
+                        self.output_bytes += len(chunk)
+                        room = OUTPUT_EXCERPT - len(self.output)
+                        if room > 0:
+                            self.output += chunk[:room]
+                    elif len(self.results) + len(chunk) <= self._budget:
+                        self.results += chunk
+                    else:
+                        self.results_cut = True
+        for fd in self._fds:
+            os.close(fd)
 
-
-def _read_steps(out: Path, max_bytes: int) -> dict:
-    """Every complete step the child wrote; anything malformed is skipped, never trusted.
-
-    The files are the submission's to forge, so nothing in them may crash the grader:
-    a step is skipped when its JSON is nested more deeply than the runner ever writes,
-    or its arrays claim more than ``max_bytes`` in all (an .npy header can claim
-    terabytes in a few bytes); arrays of anything but real numbers are left out.
-    """
-    steps = {}
-    if not out.is_dir():
-        return steps
-    for meta in out.glob("*.json"):
-        if not STEP_NAME.fullmatch(meta.stem):
-            continue
-        data = meta.with_suffix(".npz")
-        try:
-            if meta.stat().st_size > max_bytes or not data.is_file():
-                continue
-            info = json.loads(meta.read_text(encoding="utf-8"))
-            arrays = _load_arrays(data, max_bytes)
-        except (OSError, ValueError, RecursionError, MemoryError, EOFError):
-            continue
-        if isinstance(info, dict) and arrays is not None and _nesting(info) <= _MAX_NESTING:
-            steps[meta.stem] = (arrays, _valid_text(info))
-    return steps
-
-
-def _valid_text(value):
-    """``value`` with every string made valid UTF-8: JSON can carry lone surrogates
-    (``"\\ud800"`` in an exception message), which no file or terminal can encode."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, list):
-        return [_valid_text(v) for v in value]
-    if isinstance(value, dict):
-        return {_valid_text(k): _valid_text(v) for k, v in value.items()}
-    return value
-
-
-#: The runner's descriptions are a few levels deep; deeper JSON is forged.
-_MAX_NESTING = 8
-
-
-def _nesting(value, depth=0) -> int:
-    """How deeply lists and dicts nest in ``value`` (stops counting past the limit)."""
-    if depth > _MAX_NESTING or not isinstance(value, (dict, list)):
-        return depth
-    items = value.values() if isinstance(value, dict) else value
-    return max([_nesting(v, depth + 1) for v in items], default=depth + 1)
-
-
-def _load_arrays(path: Path, max_bytes: int) -> dict | None:
-    """The real-number arrays of one ``.npz`` (strings, complex, objects and structured
-    arrays are left out), or None if together they would take more than ``max_bytes``
-    or a header is unreadable. Every header is read before any array is, so a forged
-    shape allocates nothing."""
-    with np.load(path, allow_pickle=False) as npz:
-        total, real = 0, []
-        for member in npz.zip.namelist():
-            with npz.zip.open(member) as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-                elif version == (2, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-                else:
-                    return None
-            total += math.prod(shape) * dtype.itemsize
-            if total > max_bytes:
-                return None
-            if dtype.kind in "biuf":
-                real.append(member.removesuffix(".npy"))
-        return {k: npz[k] for k in real}
+    def stop(self, grace: float) -> None:
+        """Let the pipes run dry (their writers are dead), at most ``grace`` seconds more."""
+        self._closing.set()
+        self.join(grace)
 
 
 def numpy_path() -> list[str]:
-    """The folder holding numpy (and its bundled libraries), for the child's sys.path."""
-    return [os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))]
+    """The folder holding numpy, for the child's sys.path."""
+    return [iso.numpy_dirs()[0]]
 
 
-def child_env(workdir: Path) -> dict:
+def child_env(work: str) -> dict:
     """A small environment: no secrets of the grader's, BLAS held to one thread (children
     run side by side), and the BLAS settings of this machine passed on unchanged."""
     keep = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
     env = {k: v for k, v in os.environ.items()
            if k in keep or k.startswith(("OPENBLAS_", "OMP_", "MKL_", "GOTO"))}
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               HOME=str(workdir), TMPDIR=str(workdir))
+               HOME=work, TMPDIR=work)
     return env
 
 
-def start(workdir: Path, task: dict, limits: Limits) -> tuple[subprocess.Popen, float]:
-    """Write ``task.json`` with the limits and start the runner on ``workdir``."""
-    task = dict(task, sys_path=numpy_path(),
-                limits={"cpu": limits.cpu, "memory": limits.memory, "fsize": limits.fsize})
-    (workdir / "task.json").write_text(json.dumps(task), encoding="utf-8")
-    with open(workdir / "stdout.txt", "wb") as out, open(workdir / "stderr.txt", "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(RUNNER), str(workdir)], cwd=workdir,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=child_env(workdir),
-            start_new_session=True)
-    return proc, time.perf_counter()
+class Child:
+    """One running child: its process, its uid slot, its pipes and folders."""
+
+    def __init__(self, inputs: Path, task: dict, limits: Limits, isolation: iso.Isolation,
+                 hidden=()):
+        self.inputs, self.limits, self.isolation = inputs, limits, isolation
+        self.slot = iso.acquire_slot() if isolation.uses_uid else None
+        self.work = inputs / "work"
+        try:
+            self._prepare(task)
+            self.proc, self._drain = self._launch(hidden)
+        except BaseException:
+            self._release()
+            raise
+        self.started = time.perf_counter()
+
+    def _prepare(self, task: dict) -> None:
+        limits = self.limits
+        task = dict(task, sys_path=numpy_path(), limits={
+            "cpu": limits.cpu, "memory": limits.memory, "fsize": limits.fsize,
+            "nproc": NPROC if self.slot else None})
+        (self.inputs / "task.json").write_text(json.dumps(task), encoding="utf-8")
+        shutil.copyfile(RUNNER, self.inputs / "runner.py")
+        if self.slot:
+            # the child may read its inputs (through its group), and no other child may
+            os.chown(self.inputs, 0, self.slot.gid)
+            os.chmod(self.inputs, 0o750)
+            for f in self.inputs.iterdir():
+                os.chown(f, 0, self.slot.gid)
+                os.chmod(f, 0o640)
+        if not self.isolation.uses_namespaces:
+            self.work.mkdir(mode=0o700)
+            if self.slot:
+                os.chown(self.work, self.slot.uid, self.slot.gid)
+
+    def _launch(self, hidden):
+        out_r, out_w = os.pipe()
+        res_r, res_w = os.pipe()
+        if self.isolation.uses_namespaces:
+            inputs, work = iso.SANDBOX_INPUTS, iso.SANDBOX_WORK
+            prefix = iso.bwrap_command(self.inputs, self.limits.folder, hidden,
+                                       as_root=self.slot is not None)
+            cwd = None
+        else:
+            inputs, work, prefix, cwd = str(self.inputs), str(self.work), [], self.work
+        if self.slot:
+            prefix += iso.setpriv_command(self.slot)
+        command = prefix + [iso.interpreter(), "-I", "-S", f"{inputs}/runner.py", inputs,
+                            work, str(res_w)]
+        try:
+            proc = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out_w,
+                                    stderr=out_w, env=child_env(work), pass_fds=(res_w,),
+                                    start_new_session=True)
+        except BaseException:
+            for fd in (out_r, out_w, res_r, res_w):
+                os.close(fd)
+            raise
+        os.close(out_w)
+        os.close(res_w)
+        drain = _Drain(out_r, res_r, self.limits.results)
+        drain.start()
+        return proc, drain
+
+    def finish(self) -> ChildRun:
+        """Wait for the child (until its timeout), kill all it started, read its steps."""
+        timed_out = False
+        remaining = max(0.0, self.limits.timeout - (time.perf_counter() - self.started))
+        try:
+            self.proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        elapsed = time.perf_counter() - self.started
+        survivors = self._kill()
+        # every writer is dead (but at the process-only level, where a process that
+        # left the group may still hold a pipe: it gets a moment, then is cut off)
+        self._drain.stop(grace=0.5 if self.isolation.level == "process only" else 5.0)
+        self._release()
+        d = self._drain
+        return ChildRun(self.proc.returncode, timed_out, elapsed,
+                        bytes(d.output).decode("utf-8", errors="replace"), d.output_bytes,
+                        read_frames(bytes(d.results)), d.results_cut, survivors)
+
+    def _kill(self) -> int:
+        """Kill the child's process group, its namespace and every process of its uid."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        if self.slot:
+            return len(iso.kill_uid(self.slot.uid))
+        return 0
+
+    def _release(self) -> None:
+        remove_tree(self.inputs)
+        if self.slot:
+            iso.sweep_shared(self.slot.uid)
+            self.slot.release()
+            self.slot = None
 
 
-def finish(proc: subprocess.Popen, started: float, workdir: Path, limits: Limits) -> ChildRun:
-    """Wait for the child (killing its process group at the timeout) and collect its steps."""
-    timed_out = False
-    remaining = max(0.0, limits.timeout - (time.perf_counter() - started))
+def remove_tree(path: Path) -> bool:
+    """Remove ``path`` and all below it, whatever the child made of it (a tree deeper
+    than Python's recursion limit or than PATH_MAX, folders without permissions,
+    symlinks, FIFOs); never raises. True if nothing is left."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return True
     try:
-        proc.wait(timeout=remaining)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    try:
-        # the runner os._exit()s at the end; anything left in its group is the submission's
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-    elapsed = time.perf_counter() - started
-    stdout, size = _read_excerpt(workdir / "stdout.txt")
-    stderr, _ = _read_excerpt(workdir / "stderr.txt")
-    return ChildRun(proc.returncode, timed_out, elapsed, stdout, stderr, size,
-                    _read_steps(workdir / "out", limits.fsize))
+        shutil.rmtree(path)
+    except BaseException:  # noqa: BLE001  (RecursionError on a deep tree included)
+        for command in (["chmod", "-R", "u+rwx", "--", str(path)],
+                        ["rm", "-rf", "--one-file-system", "--", str(path)]):
+            try:
+                subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=120, check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+    return not os.path.lexists(path)
 
 
-def run(workdir: Path, task: dict, limits: Limits) -> ChildRun:
-    """:func:`start` then :func:`finish`."""
-    proc, started = start(workdir, task, limits)
-    return finish(proc, started, workdir, limits)
+def run(inputs: Path, task: dict, limits: Limits, isolation: iso.Isolation,
+        hidden=()) -> ChildRun:
+    """Start a :class:`Child` on ``inputs`` and :meth:`~Child.finish` it."""
+    return Child(inputs, task, limits, isolation, hidden).finish()

@@ -67,20 +67,19 @@ class _Tally:
 
     def __init__(self, name, points):
         self.check = CheckResult(name, 0.0, points)
-        self.desc = ""
         self._grouped: dict[str, list] = {}
 
-    def add(self, ok: bool, reason: str | None = None):
-        """One case passed or failed; ``reason`` may start with the current case's description."""
+    def add(self, ok: bool, reason: str | None = None, desc: str = ""):
+        """One case passed or failed; ``reason`` may start with the case's ``desc``."""
         self.check.total += 1
         if ok:
             self.check.passed += 1
         elif reason:
-            prefix = self.desc + ": "
-            text = reason[len(prefix):] if reason.startswith(prefix) else reason
+            prefix = desc + ": "
+            text = reason[len(prefix):] if desc and reason.startswith(prefix) else reason
             cases = self._grouped.setdefault(text, [])
-            if reason.startswith(prefix):
-                cases.append(self.desc)
+            if desc and reason.startswith(prefix):
+                cases.append(desc)
 
     def result(self, zero_reason: str | None = None) -> CheckResult:
         c = self.check
@@ -98,33 +97,74 @@ class _Tally:
         return c
 
 
+class _Record:
+    """The outcomes of one check in one case: (ok, reason, case description) each."""
+
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.outcomes: list = []
+
+    def add(self, ok: bool, reason: str | None = None):
+        self.outcomes.append((bool(ok), reason, self.desc))
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for ok, _, _ in self.outcomes)
+
+    def require(self, right: bool, what: str) -> None:
+        """Outcomes that passed stay passed only if the case's ``what`` values are right."""
+        if not right:
+            self.outcomes = [(False, reason if not ok else
+                              f"{desc}: not earned, the {what} values are wrong in this case",
+                              desc) for ok, reason, desc in self.outcomes]
+
+
+def _judge_case(case, exp, run, i, points, jvp) -> dict:
+    """check name -> :class:`_Record` for case ``i``."""
+    t = {k: _Record(case.describe()) for k in points}
+    fstep = run.steps.get(f"c{i}_forward")
+    bstep = run.steps.get(f"c{i}_backward")
+    f32_reasons = []
+    forward_ran = _score_forward(t, case, exp, fstep, bstep, run.ending, f32_reasons)
+    _score_backward(t, case, exp, bstep if forward_ran else None, forward_ran, run.ending,
+                    f32_reasons)
+    if case.float32:
+        t["float32"].add(not f32_reasons, f32_reasons[0] if f32_reasons else None)
+    if jvp:
+        _score_jvp(t["jvp"], case, exp, run.steps.get(f"c{i}_jvp"), forward_ran, run.ending)
+    forward_right, backward_right = t["forward"].ok, t["backward"].ok
+    t["inputs_unchanged"].require(forward_right, "forward")
+    t["gradients"].require(backward_right, "gradient")
+    t["repeatable"].require(backward_right, "gradient")
+    t["float32"].require(forward_right and backward_right, "forward or gradient")
+    return t
+
+
 def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> GateResult:
     """Points per check for one gate, from the child's ``run`` and the ``expected`` values.
 
     ``expected[i]`` holds ``out`` (the float64 reference output) and ``J`` (the list of
     numerical Jacobians, or None). ``frameworks`` lists (name, line) of autodiff
     frameworks the gate uses: it then earns nothing for :data:`BACKWARD_CHECKS`.
+    A seeded case and its fresh twin (same label) count as one case, passed only
+    when both pass.
     """
     name = cls.__name__
     points = rubric.check_points(name, jvp)
     t = {k: _Tally(k, p) for k, p in points.items()}
     ending = run.ending
+    judged = {}
     not_implemented = 0
     for i, (case, exp) in enumerate(zip(cases, expected)):
+        judged.setdefault(case.label, []).append(_judge_case(case, exp, run, i, points, jvp))
         fstep = run.steps.get(f"c{i}_forward")
-        bstep = run.steps.get(f"c{i}_backward")
-        for tally in t.values():
-            tally.desc = case.describe()
-        f32_reasons = []
-        forward_ran = _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons)
         err = fstep[1].get("error") if fstep else None
         not_implemented += isinstance(err, dict) and err.get("type") == "NotImplementedError"
-        _score_backward(t, case, exp, bstep if forward_ran else None, forward_ran, ending,
-                        f32_reasons)
-        if case.float32:
-            t["float32"].add(not f32_reasons, f32_reasons[0] if f32_reasons else None)
-        if jvp:
-            _score_jvp(t["jvp"], case, exp, run.steps.get(f"c{i}_jvp"), forward_ran, ending)
+    for draws in judged.values():
+        for k, tally in t.items():
+            for outcomes in zip(*[d[k].outcomes for d in draws]):
+                failed = [o for o in outcomes if not o[0]]
+                tally.add(*(failed[0] if failed else outcomes[0]))
 
     zero = None
     if frameworks:
