@@ -18,6 +18,8 @@ def _gate_list(text):
 
 def configure(parser, command):
     """Add the arguments of ``compgraph skeleton``, ``grade`` or ``autograder``."""
+    from gates.grade import isolation
+
     parser.set_defaults(command=command)
     if command == "skeleton":
         parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
@@ -50,6 +52,14 @@ def configure(parser, command):
         parser.add_argument("--gradescope", metavar="DIR",
                             help="write Gradescope's results.json into DIR")
         parser.add_argument("--jobs", type=int, default=2, help="children at a time (default 2)")
+        parser.add_argument("--isolation", choices=isolation.LEVELS, default=None,
+                            help="how each child is isolated (default: the strongest "
+                                 "available; see the README)")
+        parser.add_argument("--require-isolation", action="store_true",
+                            help="refuse to grade with process-only isolation")
+        parser.add_argument("--run-seed", type=int, default=None,
+                            help="seed of the fresh half of the cases (default: new each "
+                                 "run; give the one a report shows to replay that run)")
         parser.add_argument("--quiet", action="store_true", help="only the table, no reasons")
     if command == "autograder":
         parser.add_argument("-o", "--output", default="autograder.zip", metavar="FILE.zip")
@@ -96,13 +106,17 @@ def _options(args) -> dict:
 
 def _grade(args) -> int:
     from gates.grade import format_table, grade_folder, grade_submission, gradescope, write_json
-    from gates.grade.grader import GradingError
+    from gates.grade.grader import GradingError, choose_isolation
     from gates.grade.report import printable
 
     if bool(args.batch) == bool(args.submission):
         raise GradingError("give either one SUBMISSION.py or --batch DIR")
     options = _options(args)
+    options["isolation"] = choose_isolation(args.isolation, args.require_isolation)
+    options["run_seed"] = args.run_seed
     if args.batch:
+        for warning in options["isolation"].warnings:
+            print(warning, file=sys.stderr)
         csv_path = Path(args.csv or Path(args.batch) / "grades.csv")
         results = grade_folder(args.batch, csv_path, jobs=args.jobs, **options)
         for student, r in results:
@@ -111,6 +125,7 @@ def _grade(args) -> int:
             print(printable(f"{student:<30} {line}"))
         if args.json:
             write_json(args.json, {s: (r.to_dict() if r else None) for s, r in results})
+        print(f"isolation: {options['isolation'].level}")
         print(f"wrote {csv_path}")
         return 0
     try:

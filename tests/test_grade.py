@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import re
+import subprocess
 import textwrap
 import zipfile
 
@@ -579,3 +580,55 @@ def test_an_out_of_memory_reason_has_no_dangling_colon():
     assert error_text({"type": "MemoryError", "message": ""}, "forward") == \
         "forward ran out of memory (the limit is per gate)"
     assert error_text({"type": "MemoryError", "message": "4 GB"}, "forward").endswith(": 4 GB")
+
+
+def test_a_fifo_or_a_symlink_in_a_batch_is_that_students_row_and_the_csv_is_written(tmp_path):
+    folder = tmp_path / "subs"
+    (folder / "mallory").mkdir(parents=True)
+    secret = tmp_path / "teacher_secret.py"
+    secret.write_text("SECRET = 'do not show'\nclass AddGate: pass\n")
+    (folder / "mallory" / "hw.py").symlink_to(secret)       # would read the teacher's file
+    os.mkfifo(folder / "fifo.py")                           # would block the grader forever
+    submission(folder, name="alice.py")
+    results = dict(grade_folder(folder, tmp_path / "grades.csv", gates=["AddGate"],
+                                timeout=3.0))
+    assert results["alice"].score == pytest.approx(10.0)
+    assert results["mallory"] is None                       # no regular .py file
+    assert results["fifo"].score == 0 and "not a regular file" in results["fifo"].notes[0]
+    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "grades.csv"))}
+    assert set(rows) == {"alice", "fifo", "mallory"}
+    assert "do not show" not in (tmp_path / "grades.csv").read_text()
+
+
+def test_the_run_seed_is_reported_and_replays_the_fresh_cases_exactly(tmp_path):
+    path = submission(tmp_path, """
+        class TanhGate(TanhGate):
+            def forward(self, x):
+                return np.tanh(x) + (np.abs(x) > 1.5)   # wrong only for large inputs
+    """)
+    first = grade_submission(path, gates=["TanhGate"], run_seed=12345)
+    again = grade_submission(path, gates=["TanhGate"], run_seed=12345)
+    assert first.run_seed == 12345 and first.isolation
+    assert first.gates[0].text() == again.gates[0].text()
+    data = valid_results_json(tmp_path, first)
+    assert "run seed: 12345" in data["output"] and f"isolation: {first.isolation}" in \
+        data["output"]
+    assert grade_submission(path, gates=["TanhGate"]).run_seed != 12345   # fresh by default
+
+
+def test_run_autograder_leaves_a_results_json_even_when_python_cannot_run(tmp_path):
+    from gates.grade.autograder import RUN_AUTOGRADER
+
+    root = tmp_path / "autograder"
+    for sub in ("source", "submission", "venv/bin"):
+        (root / sub).mkdir(parents=True)
+    broken = root / "venv" / "bin" / "python"
+    broken.write_text("#!/bin/sh\necho 'Segmentation fault' >&2\nexit 139\n")
+    broken.chmod(0o755)
+    script = root / "run_autograder"
+    script.write_text(RUN_AUTOGRADER)
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True,
+                          env=dict(os.environ, COMPGRAPH_AUTOGRADER_ROOT=str(root)))
+    assert done.returncode == 0
+    data = json.loads((root / "results" / "results.json").read_text())
+    assert data["score"] == 0 and "could not run (status 139)" in data["output"]

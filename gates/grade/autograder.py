@@ -1,15 +1,18 @@
 """Gradescope: build the autograder zip, and the entry point that runs inside it.
 
-The zip holds, at its root, ``setup.sh`` (Gradescope runs it once, when building the
-image: it makes a virtual environment and pip-installs compgraph from the bundled
-source, which brings numpy and scipy), ``run_autograder`` (run per submission),
-``config.json`` (gates, seed, timeout, memory, jvp, rubric) and ``compgraph/`` (the
-source of the ``gates`` package with setup.cfg/pyproject.toml), which setup.sh deletes
-once installed: the graded children may not read the installed package (see
-:mod:`.runner`), and no other copy of the reference is left for them to read. ``run_autograder``
-calls ``python -m gates.grade.autograder run``, which grades the file in
-``/autograder/submission`` and writes ``/autograder/results/results.json``, always:
-when no file is found, when the import fails, and even if grading itself breaks.
+The zip holds, at its root, ``setup.sh`` (Gradescope runs it once, as root, when
+building the image: it installs bubblewrap, makes a virtual environment,
+pip-installs compgraph from the bundled source (which brings numpy and scipy), makes
+the installed packages and the source folder readable by root only, and creates the
+grading users ``compgraph-child0..15``, uids 64000-64015), ``run_autograder`` (run
+per submission), ``config.json`` (gates, seed, timeout, memory, jvp, rubric) and
+``compgraph/`` (the source of the ``gates`` package with setup.cfg/pyproject.toml),
+which setup.sh deletes once installed. ``run_autograder`` calls ``python -m
+gates.grade.autograder run``, which grades the file in ``/autograder/submission`` with
+at least the ``uid`` isolation (:mod:`.isolation`) and writes
+``/autograder/results/results.json``, always: when no file is found, when the import
+fails, when grading itself breaks, and (written by the script) when Python cannot run.
+``COMPGRAPH_AUTOGRADER_ROOT`` moves ``/autograder`` elsewhere, to try the scripts.
 """
 
 from __future__ import annotations
@@ -22,24 +25,48 @@ import zipfile
 from pathlib import Path
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once while building the autograder image.
+# Gradescope runs this once, as root, while building the autograder image.
 set -euo pipefail
-if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+AG="${COMPGRAPH_AUTOGRADER_ROOT:-/autograder}"
+if command -v apt-get >/dev/null; then
     apt-get update
-    apt-get install -y python3 python3-pip python3-venv
+    # bubblewrap gives each child its own namespaces where the container allows them
+    apt-get install -y python3 python3-pip python3-venv bubblewrap util-linux
 fi
-python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --upgrade pip
-/autograder/venv/bin/pip install --no-cache-dir numpy scipy /autograder/source/compgraph
-# The installed copy is the only one left, and submissions may not read it.
-rm -rf /autograder/source/compgraph
+python3 -m venv "$AG/venv"
+"$AG/venv/bin/pip" install --upgrade pip
+"$AG/venv/bin/pip" install --no-cache-dir numpy scipy "$AG/source/compgraph"
+# The installed copy is the only one left: only root (the grader) may read it, and
+# root alone may read config.json (the seed) in the source folder.
+rm -rf "$AG/source/compgraph"
+for package in gates graph experiments; do
+    dir=$("$AG/venv/bin/python" -c "import $package, os; print(os.path.dirname($package.__file__))")
+    chmod -R go-rwx "$dir"
+done
+chmod -R go-rwx "$AG/source"
+# One unprivileged user per grading child, with a group of its own and no home.
+for i in $(seq 0 15); do
+    id=$((64000 + i))
+    getent group "$id" >/dev/null || groupadd --system --gid "$id" "compgraph-child$i"
+    getent passwd "$id" >/dev/null || useradd --system --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin --uid "$id" --gid "$id" "compgraph-child$i"
+done
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission; it must leave results/results.json behind.
-cd /autograder/source
-exec /autograder/venv/bin/python -m gates.grade.autograder run \\
-    /autograder/source/config.json /autograder/submission /autograder/results/results.json
+AG="${COMPGRAPH_AUTOGRADER_ROOT:-/autograder}"
+cd "$AG/source" || exit 1
+"$AG/venv/bin/python" -m gates.grade.autograder run \
+    "$AG/source/config.json" "$AG/submission" "$AG/results/results.json"
+status=$?
+# if Python itself could not run, the student still gets a valid results.json
+if [ ! -s "$AG/results/results.json" ]; then
+    mkdir -p "$AG/results"
+    printf '{"score": 0.0, "output": "The autograder could not run (status %s); please tell your teacher.", "tests": []}\n' \
+        "$status" > "$AG/results/results.json"
+fi
+exit 0
 """
 
 
@@ -86,7 +113,7 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 
 def run(config_path, submission_dir, results_path) -> int:
     """Grade the submission folder as ``config_path`` says; always write ``results_path``."""
-    from .batch import pick_file
+    from .batch import pick_file, python_files
     from .grader import gate_classes, grade_submission
     from .report import gradescope, write_json
     from .rubric import Rubric
@@ -96,9 +123,9 @@ def run(config_path, submission_dir, results_path) -> int:
         config = json.loads(Path(config_path).read_text(encoding="utf-8"))
         names = [c.__name__ for c in gate_classes(config.get("gates"))]
         folder = Path(submission_dir)
-        files = sorted(folder.rglob("*.py"))
+        files = sorted(python_files(folder))
         wanted = config.get("filename")
-        path = (folder / wanted if wanted and (folder / wanted).is_file()
+        path = (folder / wanted if wanted and folder / wanted in files
                 else pick_file(files, names))
         if path is None:
             data = _failure(f"No .py file found in your submission; upload the completed "
@@ -109,12 +136,14 @@ def run(config_path, submission_dir, results_path) -> int:
                                       seed=config.get("seed", 0),
                                       timeout=config.get("timeout", 10.0),
                                       memory=config.get("memory", 1 << 30),
-                                      jvp=config.get("jvp", False))
+                                      jvp=config.get("jvp", False),
+                                      require_isolation=True)
             result.submission = path.name
             data = gradescope(result)
     except Exception:  # noqa: BLE001  (the student must get a results.json regardless)
-        data = _failure("The autograder itself failed; please tell your teacher.\n"
-                        + traceback.format_exc(limit=5), started)
+        # the details are for the teacher (Gradescope's log), never shown to a student
+        traceback.print_exc(limit=5)
+        data = _failure("The autograder itself failed; please tell your teacher.", started)
     write_json(results_path, data)
     return 0
 

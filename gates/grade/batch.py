@@ -63,8 +63,8 @@ def find_submissions(folder, gate_names) -> list[tuple[str, Path | None]]:
     found = []
     for entry in sorted(folder.iterdir()):
         mode = entry.lstat().st_mode
-        if stat.S_ISREG(mode) and entry.suffix == ".py":
-            found.append((entry.stem, entry))
+        if entry.suffix == ".py" and not stat.S_ISDIR(mode):
+            found.append((entry.stem, entry))   # not a regular file: a row that says so
         elif stat.S_ISDIR(mode) and not entry.name.startswith("."):
             found.append((entry.name, pick_file(python_files(entry), gate_names)))
     return found

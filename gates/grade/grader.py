@@ -94,11 +94,14 @@ def gate_classes(names=None) -> list:
 
 def read_submission(path) -> bytes:
     """The bytes of a submission file: a regular file (never a FIFO or a device, which
-    could block or never end) of at most :data:`MAX_SUBMISSION_BYTES`. GradingError
-    otherwise."""
+    could block or never end, nor a symlink, which could point at the teacher's files)
+    of at most :data:`MAX_SUBMISSION_BYTES`. GradingError otherwise."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as exc:
+        if os.path.islink(path):
+            raise GradingError(f"submission {path} is a symbolic link; grade the file it "
+                               f"points to") from None
         raise GradingError(f"cannot read submission {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(fd)

@@ -386,9 +386,9 @@ def choose(level: str | None = None, require: bool = False, hidden=()) -> Isolat
     elif level not in available:
         raise IsolationError(f"isolation {level!r} is not available here: {why_not[level]}")
     if require and level == "process only":
-        raise IsolationError("only process-only isolation is available here "
-                             f"({why_not['namespaces']}); --require-isolation refuses it. "
-                             f"Install bubblewrap, or grade as root")
+        raise IsolationError("--require-isolation refuses process-only isolation"
+                             + ("" if root else f" (the only level here: {why_not['namespaces']}"
+                                "; install bubblewrap, or grade as root)"))
     warnings = []
     if level == "process only":
         warnings.append("WARNING: process-only isolation: submissions run as you, with no "

@@ -1,0 +1,185 @@
+"""The grader's isolation, its reading of what a child sends back, and its clean-up.
+
+The hostile submissions themselves are in ``test_grade_attacks.py``; here are the
+parts they rely on, each tested alone: choosing an isolation level, the frame reader
+(every malformed frame is dropped, never trusted, never a crash), the removal of a
+child's folder whatever it holds, and the Gradescope scripts' last resort.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+from gates.grade import isolation as iso
+from gates.grade.frames import read_frames
+from gates.grade.sandbox import remove_tree
+
+ROOT_AND_BWRAP = pytest.mark.skipif(
+    os.geteuid() != 0 or iso.bwrap_works(True) is not None,
+    reason="needs root and bubblewrap (CI has both: .ci/run installs bubblewrap)")
+
+
+def frame(step, info, arrays=(), json_len=None, data_len=None, magic=b"CGR1"):
+    """One frame as the runner writes it; the lengths can lie."""
+    layout = [[k, a.dtype.str, list(a.shape)] for k, a in arrays]
+    meta = json.dumps({"step": step, "info": info, "arrays": layout}).encode()
+    data = b"".join(a.tobytes() for _, a in arrays)
+    return struct.pack(">4sIQ", magic, len(meta) if json_len is None else json_len,
+                       len(data) if data_len is None else data_len) + meta + data
+
+
+# -- the frames a child sends back ----------------------------------------------------
+
+def test_well_formed_frames_give_the_steps_with_their_arrays():
+    out = np.arange(6.0).reshape(2, 3)
+    labels = np.array([1, 0], dtype=np.int64)
+    steps = read_frames(frame("ready", {}) + frame("c0_forward", {"error": None},
+                                                   [("out", out), ("after_1", labels)]))
+    assert set(steps) == {"ready", "c0_forward"}
+    arrays, info = steps["c0_forward"]
+    assert info == {"error": None}
+    np.testing.assert_array_equal(arrays["out"], out)
+    assert arrays["after_1"].dtype == np.int64 and arrays["after_1"].tolist() == [1, 0]
+
+
+def test_a_zero_d_array_keeps_its_shape():
+    steps = read_frames(frame("c0_forward", {}, [("out", np.array(2.5))]))
+    assert steps["c0_forward"][0]["out"].shape == ()
+
+
+@pytest.mark.parametrize("bad", [
+    frame("c0_forward", {}, [("out", np.zeros(3, dtype="V8"))]),                   # void
+    frame("../../etc/passwd", {}),                                                 # a name
+    frame("c0_forward", {}, [("out", np.zeros(3))], data_len=8 * 10 ** 12),        # 8 TB
+    frame("c0_forward", {}, json_len=2 ** 31),                                     # 2 GB JSON
+    frame("c0_forward", {}, magic=b"PK\x03\x04"),                                  # a zip
+    frame("c0_forward", json.loads("[" * 10 + "]" * 10)),                          # deep
+    b"\x00" * 40,                                                                  # garbage
+])
+def test_a_malformed_frame_ends_the_reading_and_keeps_what_came_before(bad):
+    steps = read_frames(frame("ready", {}) + bad + frame("done", {}))
+    assert list(steps) == ["ready"]
+
+
+def test_a_frame_whose_shapes_do_not_add_up_to_its_data_is_dropped():
+    good = frame("c0_forward", {}, [("out", np.zeros(4))])
+    meta_len = struct.unpack(">4sIQ", good[:16])[1]
+    lying = good[:16 + meta_len].replace(b"[4]", b"[5]") + good[16 + meta_len:]
+    assert read_frames(lying) == {}
+
+
+def test_json_a_million_levels_deep_is_refused_without_a_recursion_error():
+    meta = b'{"step": "ready", "info": ' + b"[" * 1_000_000 + b"]" * 1_000_000 + b"}"
+    assert read_frames(struct.pack(">4sIQ", b"CGR1", len(meta), 0) + meta) == {}
+
+
+def test_the_first_frame_of_a_step_counts_and_lone_surrogates_are_made_printable():
+    steps = read_frames(frame("import", {"error": "\ud800"}) + frame("import", {"error": 1}))
+    assert steps["import"][1] == {"error": "\\ud800"}
+
+
+# -- removing a child's folder ----------------------------------------------------------
+
+def test_a_folder_deeper_than_the_recursion_limit_and_path_max_is_removed(tmp_path):
+    top = tmp_path / "work"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(3000):               # 6,000 characters of path, 3,000 levels
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    assert remove_tree(top) and not top.exists()
+
+
+def test_folders_without_permissions_fifos_and_symlinks_are_removed_not_followed(tmp_path):
+    outside = tmp_path / "keep.txt"
+    outside.write_text("the teacher's file")
+    top = tmp_path / "work"
+    (top / "locked" / "inner").mkdir(parents=True)
+    os.mkfifo(top / "fifo")
+    (top / "link").symlink_to(outside)
+    (top / "zero").symlink_to("/dev/zero")
+    os.chmod(top / "locked", 0)
+    assert remove_tree(top) and not os.path.lexists(top)
+    assert outside.read_text() == "the teacher's file"
+
+
+# -- choosing the isolation ---------------------------------------------------------------
+
+def test_an_unknown_level_is_an_error_naming_the_levels():
+    with pytest.raises(iso.IsolationError, match="levels are uid\\+namespaces, uid"):
+        iso.choose("chroot")
+
+
+def test_require_isolation_refuses_process_only():
+    with pytest.raises(iso.IsolationError, match="--require-isolation refuses"):
+        iso.choose("process only", require=True)
+    level = iso.choose("process only")
+    assert level.level == "process only" and "WARNING: process-only" in level.warnings[0]
+
+
+@ROOT_AND_BWRAP
+def test_as_root_with_bubblewrap_the_strongest_level_is_chosen():
+    assert iso.choose().level == "uid+namespaces"
+    with pytest.raises(iso.IsolationError, match="'namespaces' is not available.*root"):
+        iso.choose("namespaces")
+
+
+@ROOT_AND_BWRAP
+def test_every_process_of_a_grading_uid_is_killed_even_one_in_a_new_session():
+    slot = iso.acquire_slot()
+    try:
+        script = "sleep 30 & setsid sleep 31 & sleep 32"
+        subprocess.Popen(["/bin/sh", "-c", script], user=slot.uid, group=slot.gid,
+                         extra_groups=[], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            if len(iso._processes_of(slot.uid)) >= 3:
+                break
+            subprocess.run(["sleep", "0.02"])
+        assert len(iso._processes_of(slot.uid)) >= 3
+        assert iso.kill_uid(slot.uid) == []
+        assert iso._processes_of(slot.uid) == []
+    finally:
+        slot.release()
+
+
+@ROOT_AND_BWRAP
+def test_two_slots_held_at_once_have_different_uids():
+    first, second = iso.acquire_slot(), iso.acquire_slot()
+    try:
+        assert first.uid != second.uid
+        assert all(64000 <= s.uid <= 64063 for s in (first, second))
+    finally:
+        first.release()
+        second.release()
+
+
+@ROOT_AND_BWRAP
+def test_the_sandbox_shows_numpy_but_not_compgraph_nor_other_packages(tmp_path):
+    import gates
+    from gates.grade.grader import reference_dirs
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    os.chmod(tmp_path, 0o755)
+    os.chmod(inputs, 0o755)
+    site, _ = iso.numpy_dirs()
+    code = ("import os, sys; print(sorted(os.listdir(sys.argv[1]))); "
+            "print(os.path.exists(sys.argv[2]))")
+    command = iso.bwrap_command(inputs, 1 << 20, reference_dirs(), as_root=True) + [
+        iso.interpreter(), "-I", "-S", "-c", code, site,
+        os.path.join(os.path.dirname(gates.__file__), "nonlinear.py")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    listing, reference_visible = done.stdout.splitlines()
+    assert "'numpy'" in listing and "scipy" not in listing and "gates" not in listing
+    assert reference_visible == "False"
