@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import grp
 import os
 import pwd
 import shutil
@@ -87,11 +88,15 @@ def _uid_range() -> range:
 
 
 def _reserved(uid: int) -> bool:
-    """A uid is ours unless /etc/passwd gives it to someone else than a grading user."""
-    try:
-        return pwd.getpwuid(uid).pw_name.startswith("compgraph")
-    except KeyError:
-        return True
+    """A uid (and the group of the same number) is ours unless the system gives it to
+    someone else than a grading user."""
+    for lookup in (lambda: pwd.getpwuid(uid).pw_name, lambda: grp.getgrgid(uid).gr_name):
+        try:
+            if not lookup().startswith("compgraph"):
+                return False
+        except KeyError:
+            pass
+    return True
 
 
 @dataclass
@@ -305,7 +310,8 @@ def bwrap_works(as_root: bool) -> str | None:
 
 
 def _readable_by_others(path: str) -> str | None:
-    """None if any user can reach and read ``path``, else the first folder in the way."""
+    """None if any user can reach and read ``path``, else the first folder in the way
+    (folders on the way need only be crossed; ``path`` itself must be readable)."""
     parts = Path(path).parts
     for i in range(2, len(parts) + 1):
         p = str(Path(*parts[:i]))
@@ -313,7 +319,8 @@ def _readable_by_others(path: str) -> str | None:
             mode = os.stat(p).st_mode
         except OSError:
             return p
-        need = 0o005 if os.path.isdir(p) else 0o004
+        last = i == len(parts)
+        need = (0o005 if os.path.isdir(p) else 0o004) if last else 0o001
         if mode & need != need:
             return p
     return None

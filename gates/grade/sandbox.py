@@ -266,7 +266,8 @@ class Child:
     def _release(self) -> None:
         remove_tree(self.inputs)
         if self.slot:
-            iso.sweep_shared(self.slot.uid)
+            if not self.isolation.uses_namespaces:   # there, /tmp and the like are shared
+                iso.sweep_shared(self.slot.uid)
             self.slot.release()
             self.slot = None
 
