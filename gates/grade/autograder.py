@@ -114,7 +114,7 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 def run(config_path, submission_dir, results_path) -> int:
     """Grade the submission folder as ``config_path`` says; always write ``results_path``."""
     from .batch import pick_file, python_files
-    from .grader import gate_classes, grade_submission
+    from .grader import GradingError, SetupError, gate_classes, grade_submission
     from .report import gradescope, write_json
     from .rubric import Rubric
 
@@ -140,6 +140,13 @@ def run(config_path, submission_dir, results_path) -> int:
                                       require_isolation=True)
             result.submission = path.name
             data = gradescope(result)
+    except GradingError as exc:
+        if isinstance(exc, SetupError):
+            traceback.print_exc(limit=5)
+            data = _failure("The autograder itself failed; please tell your teacher.",
+                            started)
+        else:   # the student's file itself: not a regular file, too large
+            data = _failure(f"Your submission could not be graded: {exc}", started)
     except Exception:  # noqa: BLE001  (the student must get a results.json regardless)
         # the details are for the teacher (Gradescope's log), never shown to a student
         traceback.print_exc(limit=5)

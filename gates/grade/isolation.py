@@ -254,7 +254,7 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
     ``inputs``; ``hidden`` lists folders it must not see (compgraph's packages)."""
     m = _Mounts()
     m.args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-              "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+              "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1"]
     if not as_root:
         m.args += ["--unshare-user", "--disable-userns"]
     m.bind("/usr")

@@ -34,9 +34,24 @@ resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 resource.setrlimit(resource.RLIMIT_CPU, (_LIMITS["cpu"], _LIMITS["cpu"] + 1))
 resource.setrlimit(resource.RLIMIT_AS, (_LIMITS["memory"], _LIMITS["memory"]))
 resource.setrlimit(resource.RLIMIT_FSIZE, (_LIMITS["fsize"], _LIMITS["fsize"]))
-if _LIMITS.get("nproc"):
-    # counted per uid: only set when the child has a grading uid of its own
-    resource.setrlimit(resource.RLIMIT_NPROC, (_LIMITS["nproc"], _LIMITS["nproc"]))
+# counted per uid, the runner included: 1 means no new process or thread
+resource.setrlimit(resource.RLIMIT_NPROC, (_LIMITS["nproc"], _LIMITS["nproc"]))
+
+
+def _forget_keys():
+    """Empty the grading uid's kernel keyrings, which outlive its processes: nothing an
+    earlier child stored there reaches this one (only ever run as a grading uid)."""
+    import ctypes
+    keyctl = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+    if keyctl is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for ring in (-4, -5):   # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(keyctl, 7, ring)   # KEYCTL_CLEAR
+
+
+if TASK.get("grading_uid"):
+    _forget_keys()
 
 # numpy's folder (the child runs without ``site``); never this file's own folder, which
 # Python < 3.11 puts first even under -I

@@ -40,8 +40,11 @@ RUNNER = Path(__file__).with_name("runner.py")
 #: How much of the child's output is kept for the report.
 OUTPUT_EXCERPT = 2000
 
-#: How many processes a child of a uid level may have at once (it needs one).
-NPROC = 16
+#: RLIMIT_NPROC of every child: the kernel counts the processes (and threads) of the
+#: child's real uid, which has at least the runner, so with 1 the child can start none
+#: (a gate needs none) and its memory in all is one ``RLIMIT_AS``. (Root is exempt: a
+#: child runs as root only at the process-only level, and only when asked for.)
+NPROC = 1
 
 
 @dataclass
@@ -190,7 +193,7 @@ class Child:
         limits = self.limits
         task = dict(task, sys_path=numpy_path(), limits={
             "cpu": limits.cpu, "memory": limits.memory, "fsize": limits.fsize,
-            "nproc": NPROC if self.slot else None})
+            "nproc": NPROC}, grading_uid=self.slot is not None)
         (self.inputs / "task.json").write_text(json.dumps(task), encoding="utf-8")
         shutil.copyfile(RUNNER, self.inputs / "runner.py")
         if self.slot:
@@ -248,9 +251,13 @@ class Child:
         self._drain.stop(grace=0.5 if self.isolation.level == "process only" else 5.0)
         self._release()
         d = self._drain
+        try:
+            steps = read_frames(bytes(d.results))
+        except Exception:  # noqa: BLE001  (a frame the reader missed costs the child only)
+            steps = {}
         return ChildRun(self.proc.returncode, timed_out, elapsed,
                         bytes(d.output).decode("utf-8", errors="replace"), d.output_bytes,
-                        read_frames(bytes(d.results)), d.results_cut, survivors)
+                        steps, d.results_cut, survivors)
 
     def _kill(self) -> int:
         """Kill the child's process group, its namespace and every process of its uid."""
