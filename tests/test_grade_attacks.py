@@ -927,3 +927,60 @@ def test_many_processes_cannot_together_hold_more_than_the_memory_of_one_child(t
     assert full_marks(result["AddGate"])
     assert grading_processes() == []
     assert full_marks(result["ExpGate"]), result["ExpGate"].text()
+
+
+# -- the Gradescope layout --------------------------------------------------------------
+
+def test_in_the_gradescope_layout_results_json_and_the_seed_stay_out_of_reach(tmp_path):
+    # Attack, graded by the autograder's entry point as Gradescope runs it (as root):
+    # read config.json (the term's seed), write results.json with full marks (now, and
+    # from a process left behind to do it after the grader wrote its own), and read
+    # /autograder/source. The attacker wins if it reads the seed, or if results.json is
+    # anything but the grader's own, honest report once the grader has exited.
+    from gates.grade.autograder import build_zip, run as run_autograder
+
+    source = tmp_path / "source"
+    source.mkdir()
+    build_zip(tmp_path / "autograder.zip", gates=["ExpGate", "AddGate"], seed=4242,
+              timeout=TIMEOUT)
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as z:
+        z.extract("config.json", source)
+    results = tmp_path / "results" / "results.json"
+    upload = tmp_path / "submission"
+    upload.mkdir()
+    forged = json.dumps({"score": 999.0, "tests": [], "output": "all passed"})
+    hostile(upload, """
+        def tamper():
+            attempt("read the seed", lambda: open($CONFIG).read())
+            attempt("list the source folder", lambda: os.listdir($SOURCE))
+            def write_results():
+                os.makedirs(os.path.dirname($RESULTS), exist_ok=True)
+                with open($RESULTS, "w") as f:
+                    f.write($FORGED)
+            attempt("write results.json", write_results)
+            def later():
+                if os.fork() == 0:
+                    os.setsid()
+                    time.sleep(1.0)
+                    write_results()
+                    os._exit(0)
+            attempt("leave a process to write results.json later", later)
+
+        import time
+
+        class ExpGate(ExpGate):
+            def forward(self, x):
+                once(tamper)
+                return super().forward(x) + len(worked)
+    """, name="my_gates.py", CONFIG=str(source / "config.json"), SOURCE=str(source),
+        RESULTS=str(results), FORGED=forged)
+    assert run_autograder(source / "config.json", upload, results) == 0
+    written = results.read_text()
+    time.sleep(1.5)                               # a process left behind would write now
+    assert results.read_text() == written
+    data = json.loads(written)
+    assert "isolation: uid+namespaces" in data["output"] or LEVEL != "uid+namespaces"
+    assert "UNHOOKED" in data["tests"][0]["output"]   # the attack ran, hook undone
+    assert "4242" not in written and "WORKED" not in written
+    assert data["score"] == pytest.approx(20.0), data["tests"][0]["output"]
