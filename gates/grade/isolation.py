@@ -280,7 +280,7 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
     m.args += ["--proc", "/proc", "--dev", "/dev"]
     m.bind(str(inputs), SANDBOX_INPUTS)
     m.args += ["--size", str(work_bytes), "--perms", "0777", "--tmpfs", SANDBOX_WORK,
-               "--chdir", SANDBOX_WORK, "--"]
+               "--remount-ro", "/", "--chdir", SANDBOX_WORK, "--"]
     return m.args
 
 
