@@ -504,6 +504,17 @@ def test_the_grade_command_prints_a_table_and_writes_json_and_gradescope(tmp_pat
     assert cli_main(["grade", str(path), "--gates", "NoSuchGate"]) == 2
 
 
+def test_the_batch_command_writes_the_csv_and_says_the_isolation(tmp_path, capsys):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    submission(folder, name="alice.py")
+    assert cli_main(["grade", "--batch", str(folder), "--gates", "AddGate", "--timeout", "5",
+                     "--csv", str(tmp_path / "grades.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "alice" in out and "isolation: " in out
+    assert next(csv.DictReader(open(tmp_path / "grades.csv")))["AddGate"] == "10.0"
+
+
 def test_the_skeleton_command_writes_the_file_and_the_solution(tmp_path):
     out = tmp_path / "hw.py"
     assert cli_main(["skeleton", "--gates", "MultiplyGate,ScaleGate", "-o", str(out)]) == 0

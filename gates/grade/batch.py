@@ -22,6 +22,7 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .isolation import Isolation
 from .grader import (GradingError, SetupError, choose_isolation, gate_classes,
                      grade_submission, read_submission)
 from .report import SubmissionResult, write_text
@@ -82,8 +83,9 @@ def grade_folder(folder, csv_path=None, jobs: int = 2,
     classes = gate_classes(options.get("gates"))
     names = [c.__name__ for c in classes]
     options = dict(options)
-    options["isolation"] = choose_isolation(options.get("isolation"),
-                                            options.pop("require_isolation", False))
+    require = options.pop("require_isolation", False)
+    if not isinstance(options.get("isolation"), Isolation):
+        options["isolation"] = choose_isolation(options.get("isolation"), require)
     subs = find_submissions(folder, names)
 
     def one(item):
