@@ -2,14 +2,16 @@
 
 Design (fast, and the child cannot fool it):
 
-1. The grader chooses everything: hidden seeded inputs per gate (several shapes,
-   batch sizes, broadcasting, float32; :mod:`.cases`), two upstream gradients u1 and
-   u2, and jvp tangents. It writes them to a temporary directory.
-2. One child process per gate (:mod:`.sandbox`, a pool of ``jobs`` at a time) imports
-   the submission and calls ``forward``, ``backward(u1)`` twice, ``backward(u2)`` and
-   ``jvp`` on exactly those arrays, and writes back the RAW results as ``.npz`` files
-   (no pickle). It never computes a verdict, and nothing it says is believed except
-   the numbers, which are judged here.
+1. The grader chooses everything: hidden inputs per gate (several shapes, batch
+   sizes, broadcasting, float32; each case drawn from the term's seed and again from
+   this run's fresh seed; :mod:`.cases`), two upstream gradients u1 and u2, and jvp
+   tangents. It writes them into the child's read-only inputs folder.
+2. One child process per gate (:mod:`.sandbox`, a pool of ``jobs`` at a time), isolated
+   by the kernel (:mod:`.isolation`), imports the submission and calls ``forward``,
+   ``backward(u1)`` twice, ``backward(u2)`` and ``jvp`` on exactly those arrays, and
+   sends back the RAW results as frames down a pipe (:mod:`.frames`; no pickle, no
+   files). It never computes a verdict, and nothing it says is believed except the
+   numbers, which are judged here, once everything it started has been killed.
 3. Meanwhile the grader computes the expectations itself, in its own process, from the
    trusted reference gate: the forward output, and one numerical Jacobian J_j per
    input and case from the checker's numerical core
@@ -22,7 +24,7 @@ Design (fast, and the child cannot fool it):
    child per gate suffices: no protocol with a persistent child, and a student's
    forward is never called hundreds of times.
 4. Scoring (:func:`.scoring.score_gate`) turns the comparisons into points per check, with a
-   reason for every lost point.
+   reason for every lost point; structural checks pay only where the values are right.
 
 Before the gates, a probe child imports the submission once: if the import fails
 (exception, sys.exit, os._exit, crash, timeout), every gate gets 0 with that reason,
