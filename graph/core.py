@@ -535,24 +535,31 @@ class Graph:
         if outermost:
             BackwardPass.current = BackwardPass(accumulate)
         try:
-            for node, bwd, targets in plan.steps:
+            for node, bwd, targets, arity in plan.steps:
                 up = node.grad
                 if up is None:
                     continue
                 grads = bwd(up)
+                # any gate may be hand-written: what it returns is checked per edge (a
+                # bare array would be indexed, a wrong shape would flow on, silently)
+                if type(grads) is not tuple and type(grads) is not list or \
+                        len(grads) != arity:
+                    raise _GradientsError(_gradients_problem(node, grads))
                 for pos, inp in targets:
                     gr = grads[pos]
                     if gr is not None:
+                        if getattr(gr, "shape", None) != getattr(inp._value, "shape", None) \
+                                and np.shape(gr) != np.shape(inp._value):
+                            raise _GradientsError(_gradient_shape_problem(node, pos, gr))
                         old = inp.grad
                         inp.grad = gr if old is None else old + gr
+        except _GradientsError as exc:
+            for n in self._nodes:
+                n.grad = None
+            raise GraphShapeError(str(exc)) from None
         except Exception as exc:
             for n in self._nodes:
                 n.grad = None
-            if isinstance(exc, (IndexError, TypeError)) and not isinstance(grads, (tuple, list)):
-                raise GraphShapeError(
-                    f"node '{node.name}' ({_gate_label(node.gate)}): backward returned "
-                    f"{type(grads).__name__}, expected a tuple of {len(node.inputs)} "
-                    f"gradient(s), one per input") from exc
             _reraise_at_node(node, "backward", exc)
         finally:
             if outermost:
@@ -592,7 +599,7 @@ class Graph:
                 continue
             targets_ = tuple((pos, i) for pos, i in enumerate(n.inputs)
                              if i._index in relevant)
-            steps.append((n, n.gate.backward, targets_))
+            steps.append((n, n.gate.backward, targets_, len(n.inputs)))
         plan = _Plan()
         plan.steps = steps
         plan.nodes = [n for n in nodes if n.kind == "op" and n._index in relevant]
@@ -765,6 +772,28 @@ def _raise_non_finite(nodes, out):
             else:
                 origin = f"{n.kind} '{n.name}' holds {what}"
             raise GraphValueError(f"forward: output '{out.name}' is not finite: {origin}")
+
+
+class _GradientsError(Exception):
+    """What a gate's backward returned does not fit its inputs (becomes GraphShapeError)."""
+
+
+def _gradients_problem(node, grads) -> str:
+    n = len(node.inputs)
+    got = (f"{len(grads)} gradient(s)" if isinstance(grads, (tuple, list))
+           else type(grads).__name__)
+    return (f"node '{node.name}' ({_gate_label(node.gate)}): backward returned {got}, "
+            f"expected a tuple of {n} gradient(s), one per input "
+            f"({', '.join(i.name for i in node.inputs)}), None for an input without one; "
+            f"write e.g. `return (dx,)` for one input")
+
+
+def _gradient_shape_problem(node, pos, gr) -> str:
+    inp = node.inputs[pos]
+    return (f"node '{node.name}' ({_gate_label(node.gate)}): backward returned a gradient "
+            f"of shape {np.shape(gr)} for input {pos} '{inp.name}', which has shape "
+            f"{np.shape(inp._value)}; a gradient has its input's shape (sum the upstream "
+            f"over the axes broadcasting added)")
 
 
 def _reraise_at_node(node, method, exc):

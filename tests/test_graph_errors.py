@@ -254,3 +254,60 @@ def test_an_overflow_is_an_error_naming_the_node_where_it_began():
     assert g.forward(a=3.0) == 0.0          # nothing was lost: the next run is right
     g.backward(e)
     assert a.grad == 0.0
+
+
+def test_a_bare_array_from_backward_is_refused_not_indexed():
+    # indexing the bare array [2, 4] would give a.grad = 2.0 for a = [1, 2], silently
+    class Square:
+        def forward(self, x):
+            self.x = x
+            return x * x
+
+        def backward(self, dz):
+            return 2 * self.x * dz              # forgot the tuple
+
+    g = Graph()
+    a = g.input("a")
+    z = g.apply(Square(), a, name="z")
+    g.forward(a=np.array([1.0, 2.0]))
+    with pytest.raises(GraphShapeError, match="node 'z' \\(Square\\): backward returned "
+                                              "ndarray, expected a tuple of 1 gradient.*"
+                                              "return \\(dx,\\)"):
+        g.backward(z, upstream=np.ones(2))
+    assert a.grad is None
+
+
+def test_a_gradient_of_the_wrong_shape_is_refused_naming_the_node_and_input():
+    class Total:
+        def forward(self, x):
+            return x.sum()
+
+        def backward(self, dz):
+            return (np.ones((3, 4)) * dz,)      # the input has shape (4,)
+
+    g = Graph()
+    w = g.input("w")
+    s = g.apply(Total(), w, name="s")
+    g.forward(w=np.arange(4.0))
+    with pytest.raises(GraphShapeError, match="node 's' \\(Total\\): backward returned a "
+                                              "gradient of shape \\(3, 4\\) for input 0 'w', "
+                                              "which has shape \\(4,\\)"):
+        g.backward(s)
+    assert w.grad is None
+
+
+def test_scalar_gradients_may_be_python_floats_and_none_is_allowed():
+    class Scaled:
+        def forward(self, x, label):
+            self.k = 3.0
+            return self.k * x
+
+        def backward(self, dz):
+            return float(self.k * dz), None     # no gradient for the label
+
+    g = Graph()
+    x, label = g.input("x"), g.input("label", differentiable=False)
+    y = g.apply(Scaled(), x, label, name="y")
+    g.forward(x=2.0, label=1)
+    g.backward(y)
+    assert float(x.grad) == 3.0
