@@ -16,7 +16,7 @@ as a gate (a block).
 from .blocks import GraphGate, as_gate, mlp
 from .core import Graph, Node
 from .errors import (GraphBuildError, GraphError, GraphFeedError, GraphFileError,
-                     GraphShapeError, GraphStateError)
+                     GraphReadOnlyError, GraphShapeError, GraphStateError)
 from .ops import (add, affine, cos, divide, exp, l2, log, matmul, matvec, maximum, mean,
                   multiply, negate, power, relu, scale, sigmoid, sin, softmax,
                   softmax_cross_entropy, subtract, sum, tan, tanh)
@@ -25,7 +25,7 @@ from .params_io import load_params, save_params
 __all__ = [
     "Graph", "Node", "GraphGate", "as_gate", "mlp", "save_params", "load_params",
     "GraphError", "GraphBuildError", "GraphFeedError", "GraphStateError", "GraphShapeError",
-    "GraphFileError",
+    "GraphFileError", "GraphReadOnlyError",
     "add", "subtract", "multiply", "divide", "scale", "power", "negate", "maximum", "relu",
     "sigmoid", "tanh", "sin", "cos", "tan", "exp", "log", "sum", "mean", "l2", "matvec",
     "matmul", "affine", "softmax", "softmax_cross_entropy",

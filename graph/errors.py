@@ -8,7 +8,7 @@ subclass; the graph re-raises them with the prefix ``node 'e' (MultiplyGate): ``
 from __future__ import annotations
 
 __all__ = ["GraphError", "GraphBuildError", "GraphFeedError", "GraphStateError",
-           "GraphShapeError", "GraphFileError", "GraphValueError"]
+           "GraphShapeError", "GraphFileError", "GraphValueError", "GraphReadOnlyError"]
 
 
 class GraphError(Exception):
@@ -39,6 +39,12 @@ class GraphShapeError(GraphError, ValueError):
 class GraphValueError(GraphError, ArithmeticError):
     """A run produced NaN or an infinity in an output (an overflow, inf - inf, or a NaN
     fed in). The message names the first node where it appeared."""
+
+
+class GraphReadOnlyError(GraphError, ValueError):
+    """A parameter's value was changed in place (``W.value -= lr * W.grad``,
+    ``W.value[0] = 1``): the graph would not see the change. The message names the
+    parameter and the assignment to write instead."""
 
 
 class GraphFileError(GraphError, ValueError):

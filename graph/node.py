@@ -9,7 +9,10 @@ downstream of a change, so the graph must see every change of a parameter. An ed
 place (``W.value[0] = 1``, ``W.value += 1``, an optimizer writing into the array)
 would go unseen, so the stored array is read-only (a 0-d parameter is an immutable
 numpy scalar) and such edits raise; a change is an assignment, ``W.value = new``,
-which marks the node changed.
+which marks the node changed. ``W.value`` shows the array through a
+:class:`ParamArray` view, which behaves as the array does but says, when changed in
+place, which parameter it is and what to write instead (numpy would only say "output
+array is read-only"). The graph's own runs use the stored array, not the view.
 
 Why the assigned array is sometimes kept instead of copied. Locking is only safe if
 nobody else can still write to the array: a caller's other name for it, or a
@@ -32,9 +35,9 @@ import sys
 
 import numpy as np
 
-from .errors import GraphBuildError, GraphShapeError, GraphStateError
+from .errors import GraphBuildError, GraphReadOnlyError, GraphShapeError, GraphStateError
 
-__all__ = ["Node"]
+__all__ = ["Node", "ParamArray"]
 
 
 def _gate_label(gate) -> str:
@@ -104,8 +107,14 @@ class Node:
 
     @property
     def value(self):
-        """The node's value (see the class docstring for when it is out of date)."""
-        return self._value
+        """The node's value (see the class docstring for when it is out of date); a
+        parameter's array is shown read-only (:class:`ParamArray`)."""
+        value = self._value
+        if self._kind == "param" and type(value) is np.ndarray:
+            view = value.view(ParamArray)
+            view._param = self._name
+            return view
+        return value
 
     @value.setter
     def value(self, new):
@@ -195,6 +204,45 @@ class Node:
 
     def __rmatmul__(self, other):
         return self.graph._matmul(other, self)
+
+
+class ParamArray(np.ndarray):
+    """A parameter's array as ``node.value`` shows it: the same numbers, the same
+    read-only memory, and the same behaviour as the plain array, except that changing it
+    in place (``W.value -= lr * W.grad``, ``W.value[0] = 1``, ``np.add(..., out=...)``)
+    raises :class:`GraphReadOnlyError` naming the parameter and saying what to write.
+    Results computed from it are plain arrays."""
+
+    _param = None
+
+    def __array_finalize__(self, obj):
+        self._param = getattr(obj, "_param", None)
+
+    def _refuse(self):
+        name = self._param or "W"
+        raise GraphReadOnlyError(
+            f"parameter '{name}' cannot be changed in place: the graph would not see it. "
+            f"Assign a new array instead, e.g. {name}.value = {name}.value - lr * "
+            f"{name}.grad (or use an optimizer from graph.optim)")
+
+    def __setitem__(self, key, value):
+        if not self.flags.writeable:
+            self._refuse()
+        super().__setitem__(key, value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        if out is not None:
+            if any(isinstance(o, ParamArray) and not o.flags.writeable for o in out):
+                self._refuse()
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        return getattr(ufunc, method)(*(_plain(x) for x in inputs), **kwargs)
+
+    def __repr__(self):
+        return repr(_plain(self))
+
+
+def _plain(x):
+    return x.view(np.ndarray) if isinstance(x, ParamArray) else x
 
 
 def _param_array(node, new, old):

@@ -60,7 +60,8 @@ class Optimizer:
             g = node.grad
             if g is None:
                 continue
-            w = node.value
+            # the plain array (a parameter's value is shown through a read-only view)
+            w = np.asarray(node.value)
             # runs for every parameter at every step: attribute lookups, not np.shape
             if getattr(g, "shape", ()) != getattr(w, "shape", ()):
                 raise ValueError(f"{type(self).__name__}.step: parameter "

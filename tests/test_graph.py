@@ -6,7 +6,7 @@ import pytest
 
 import graph
 from gates import AddGate, MultiplyGate
-from graph import Graph, GraphStateError
+from graph import Graph, GraphReadOnlyError, GraphStateError
 
 
 class CountingAdd(AddGate):
@@ -100,10 +100,14 @@ def test_changing_a_param_recomputes_downstream_and_in_place_edits_raise():
     w = g.param("w", np.array([2.0, 3.0]))
     y = g.apply(CountingMultiply(), x, w, name="y")
     g.forward(x=np.array([1.0, 1.0]))
-    with pytest.raises(ValueError, match="read-only"):
+    # not numpy's bare "output array is read-only": which parameter, and what to write
+    says = r"parameter 'w' cannot be changed in place.*w\.value = w\.value - lr \* w\.grad"
+    with pytest.raises(GraphReadOnlyError, match=says):
         w.value[0] = 10.0
-    with pytest.raises(ValueError, match="read-only"):
+    with pytest.raises(GraphReadOnlyError, match=says):
         w.value += 1.0
+    with pytest.raises(GraphReadOnlyError, match=says):
+        np.multiply(w.value, 2.0, out=w.value)
     CountingMultiply.calls = 0
     g.forward()
     assert CountingMultiply.calls == 0          # nothing changed
@@ -324,7 +328,8 @@ def test_assigning_a_param_locks_a_fresh_array_and_copies_a_shared_one():
         return arr
 
     w.value = fresh()                        # nobody else holds it: kept, made read-only
-    assert id(w.value) == made[0] and not w.value.flags.writeable
+    # (w.value shows the stored array through a read-only view: its base)
+    assert id(w.value.base) == made[0] and not w.value.flags.writeable
     mine = np.ones(3)
     w.value = mine                           # the caller keeps it: the graph copies
     mine[0] = 9.0
@@ -337,3 +342,13 @@ def test_assigning_a_param_locks_a_fresh_array_and_copies_a_shared_one():
     w.value = held[0]
     held[0][0] = 9.0
     assert w.value[0] == 1.0
+
+
+def test_a_parameters_value_reads_like_a_plain_array():
+    g = Graph()
+    w = g.param("w", np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert repr(w.value) == repr(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    assert type(w.value - 1.0) is np.ndarray and type(w.value @ np.ones(2)) is np.ndarray
+    copy = w.value.copy()
+    copy[0, 0] = 9.0                            # a copy is the caller's to change
+    assert copy[0, 0] == 9.0 and w.value[0, 0] == 1.0
