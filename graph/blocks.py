@@ -124,6 +124,32 @@ class GraphGate(Gate):
                 grads.append(node.grad)
         return tuple(grads)
 
+    def checkpoint(self):
+        """Remember the inner graph as it is now (fed inputs, parameters, which outputs
+        were computed, every gradient); return a function that puts it all back. The
+        checker calls it around its probes (a block's forward feeds its graph), so
+        checking a block leaves the graph where its user left it."""
+        g = self.graph
+        leaves = [(n, n.value) for n in g.nodes if n.kind in ("input", "param")]
+        grads = [(n, n.grad) for n in g.nodes]
+        computed = [n for n in g.nodes if n.kind == "op" and n.value is not None
+                    and not n.stale]
+        grads_current = g.grads_current
+
+        def restore():
+            g._feed({n: v for n, v in leaves if n.kind == "input" and v is not None})
+            for n, v in leaves:
+                if n.kind == "param":
+                    n.value = v
+            if computed:
+                g.forward(outputs=list(computed))
+            for n, grad in grads:
+                n.grad = grad
+            if grads_current:
+                g._grad_version = g._version
+            g._feeder = None     # the caches are no longer any one call's
+        return restore
+
     def jvp(self, *tangents):
         """Forward mode through the inner graph: the output's tangent for one tangent
         per input (None = zero). Raises GateStateError before any forward and

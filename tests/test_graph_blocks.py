@@ -8,6 +8,7 @@ import pytest
 import graph
 from gates import AddGate, Gate, GateShapeError, GateStateError, MultiplyGate
 from graph import Graph, GraphBuildError, GraphFileError, GraphShapeError
+from gates.check import check_gate
 
 
 def numeric_grads(f, inputs, h=1e-6):
@@ -356,3 +357,28 @@ def test_block_with_params_as_inputs_refuses_a_wrong_shape_and_changes_nothing()
         block.forward(np.array([5.0, 5.0]), np.eye(3))
     np.testing.assert_array_equal(W.value, 2 * np.eye(2))
     np.testing.assert_array_equal(x.value, [1.0, 2.0])
+
+
+def test_checking_a_block_leaves_its_graph_where_it_was():
+    # the lecture's e = (a + b)(b + 1) at a = 2, b = 1: e = 6, de/da = 2, de/db = 5
+    g = Graph()
+    a, b = g.input("a"), g.input("b")
+    e = (a + b) * (b + 1)
+    g.forward(a=2.0, b=1.0)
+    g.backward(e)
+    assert check_gate(g.as_gate([a, b], e), 2.0, 1.0).ok
+    assert (float(a.value), float(b.value), float(e.value)) == (2.0, 1.0, 6.0)
+    assert (float(a.grad), float(b.grad)) == (2.0, 5.0) and g.grads_current
+    g.backward(e)                                  # not at a finite-difference probe
+    assert (float(a.grad), float(b.grad)) == (2.0, 5.0)
+
+
+def test_checking_a_block_with_a_parameter_input_puts_the_parameter_back():
+    g = Graph()
+    x = g.input("x")
+    W = g.param("W", np.ones((2, 2)))
+    y = graph.sum(x @ W)
+    g.forward(x=np.ones((1, 2)))
+    assert check_gate(g.as_gate([x, W], y), np.ones((1, 2)), np.full((2, 2), 3.0)).ok
+    np.testing.assert_array_equal(W.value, np.ones((2, 2)))
+    assert float(y.value) == 4.0

@@ -81,7 +81,9 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
         Give a float64 twin when ``gate`` computes in a fixed lower precision (a block
         whose parameters are float32) and so cannot be differentiated in float64.
 
-    The gate is left in the state of its last (perturbed) ``forward``.
+    The gate is left in the state of its last (perturbed) ``forward``, except what a
+    gate's ``checkpoint()`` (optional: a function that restores) puts back: a block
+    (:class:`graph.GraphGate`) leaves its graph as it was.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
@@ -92,6 +94,10 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
             tol["rtol"] = tol["rtol"] if rtol is None else float(rtol)
             tol["atol"] = tol["atol"] if atol is None else float(atol)
     kinks = bool(getattr(gate, "kinks", False)) if kinks is None else bool(kinks)
+    # a gate whose forward changes state outside itself (a block feeds its graph) may
+    # give a checkpoint: it is put back after the probes, so checking moves nothing
+    checkpoint = getattr(gate, "checkpoint", None)
+    restore = checkpoint() if callable(checkpoint) else None
     try:
         if run.forward() and run.backward(rng, upstream):
             probes = run.make_probes(rng, max_entries, entries, directions)
@@ -99,6 +105,8 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
             run.numerical(probes, kinks, initial_step,
                           gate if numerical_gate is None else numerical_gate)
     finally:
+        if restore is not None:
+            restore()
         rep.seconds = time.perf_counter() - start
     return rep
 
