@@ -27,7 +27,44 @@ __all__ = [
     "GateTypeError",
     "unbroadcast",
     "shape_text",
+    "jvp_none_hint",
+    "forward_input_names",
 ]
+
+
+def jvp_none_hint(exc: BaseException, tangents) -> str | None:
+    """What to write when a hand-written ``jvp`` fails on a ``None`` tangent (the
+    contract's "no tangent", i.e. zero), else None: the common mistake ``tx * dzdx``
+    gives Python's "unsupported operand type(s) ... 'NoneType'"."""
+    if isinstance(exc, TypeError) and "NoneType" in str(exc) and any(
+            t is None for t in tangents):
+        return ("jvp receives None for an input without a tangent (a zero tangent): "
+                "skip it or treat it as 0, e.g. `tx = 0 if tx is None else tx`")
+    return None
+
+
+def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
+    """The names of a gate's inputs: its ``input_names``, else the parameters of its
+    ``forward`` signature (a hand-written ``forward(self, x, y)`` gives ('x', 'y')),
+    or None when neither gives ``n`` distinct names."""
+    names = getattr(gate, "input_names", None)
+    try:
+        names = tuple(str(s) for s in names) if names is not None else None
+    except TypeError:
+        names = None
+    if names is None:
+        import inspect
+        try:
+            params = inspect.signature(gate.forward).parameters.values()
+        except (TypeError, ValueError, AttributeError):
+            return None
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            return None
+        names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                             p.POSITIONAL_OR_KEYWORD))
+    if len(names) != n or len(set(names)) != n:
+        return None
+    return names
 
 
 class GateError(Exception):

@@ -38,6 +38,7 @@ import weakref
 import numpy as np
 
 from gates import GateError
+from gates.base import jvp_none_hint
 
 from .errors import (GraphBuildError, GraphFeedError, GraphShapeError, GraphStateError,
                      GraphValueError)
@@ -163,8 +164,8 @@ class Graph:
 
     def apply(self, gate, *nodes, name: str | None = None) -> Node:
         """The op node ``gate(*nodes)``; numbers and arrays among ``nodes`` become
-        constants. ``gate`` is any object with ``forward``/``backward``/``jvp`` (it
-        need not subclass :class:`gates.Gate`). Raises GraphBuildError if the gate
+        constants. ``gate`` is any object with ``forward`` and ``backward`` (and, for
+        forward mode only, ``jvp``); it need not subclass :class:`gates.Gate`. Raises GraphBuildError if the gate
         instance already belongs to a node, a node belongs to another graph, the name
         is taken, or the gate declares another number of inputs."""
         if isinstance(gate, type):
@@ -173,7 +174,7 @@ class Graph:
         for method in ("forward", "backward"):
             if not callable(getattr(gate, method, None)):
                 raise GraphBuildError(f"apply: {gate!r} has no {method} method; a gate needs "
-                                      f"forward, backward and jvp")
+                                      f"forward and backward (jvp is optional: forward mode)")
         label = _gate_label(gate)
         owner = _GATE_OWNER.get(id(gate))
         if owner is not None:
@@ -646,7 +647,7 @@ class Graph:
                                       f"{t.shape}, the node has shape {np.shape(node._value)}")
             tan[node._index] = t
             seeded.add(node._index)
-        node = None
+        node, ts = None, ()
         try:
             for node in nodes:
                 if node.kind != "op" or node._index in seeded:
@@ -655,6 +656,9 @@ class Graph:
                 if any(t is not None for t in ts):
                     tan[node._index] = node.gate.jvp(*ts)
         except Exception as exc:
+            hint = jvp_none_hint(exc, ts)
+            if hint and hasattr(exc, "add_note"):
+                exc.add_note(hint)
             _reraise_at_node(node, "jvp", exc)
         # no path from the seeded nodes: the derivative is 0
         return [tan[n._index] if n._index in tan

@@ -2,6 +2,11 @@
 ("mutants") fail it with a verdict that names the wrong input."""
 
 import json
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -422,3 +427,80 @@ def test_check_all_takes_a_block_instance_and_a_bare_array_of_examples():
     suite = check_all([block, Doubler], seeds=1, float32=False)
     assert suite.ok, str(suite)
     assert [r.target for r in suite.reports] == ["GraphGate(x -> z2)", "Doubler"]
+
+
+# -- the contract for a gate of your own (README: "Writing your own gate") -----------
+
+def _readme_gate_source() -> str:
+    import re
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Writing your own gate: the contract", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readmes_own_gate_passes_compgraph_check(tmp_path):
+    path = tmp_path / "my_gates.py"
+    path.write_text(_readme_gate_source(), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "experiments.cli", "check", str(path)],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASS ScaledMultiplyGate" in done.stdout
+
+
+def _user_gates():
+    namespace = {}
+    exec(textwrap.dedent("""
+        import numpy as np
+
+        class PlainExamples:                  # example_inputs without @classmethod
+            def forward(self, x):
+                return 2 * x
+            def backward(self, dz):
+                return (2 * dz,)
+            def example_inputs(self, rng):
+                return (rng.standard_normal(3),)
+
+        class NeedsK:                         # a constructor argument, no example_gate
+            def __init__(self, k):
+                self.k = k
+            def forward(self, x):
+                return self.k * x
+            def backward(self, dz):
+                return (self.k * dz,)
+            @classmethod
+            def example_inputs(cls, rng):
+                return (rng.standard_normal(3),)
+
+        class NaiveJvp:                       # multiplies a None tangent
+            def forward(self, x, y):
+                self.x, self.y = x, y
+                return x * y
+            def backward(self, dz):
+                return (self.y * dz, self.x * dz)
+            def jvp(self, tx, ty):
+                return tx * self.y + ty * self.x
+            @classmethod
+            def example_inputs(cls, rng):
+                return rng.standard_normal(3), rng.standard_normal(3)
+    """), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("name, says", [
+    ("PlainExamples", "example_inputs must be a classmethod.*write @classmethod above "
+                      "`def example_inputs\\(cls, rng\\):`"),
+    ("NeedsK", "NeedsK\\(k\\) needs constructor argument.*def example_gate\\(cls\\): "
+               "return cls\\(k=...\\)"),
+    ("NaiveJvp", "NoneType.*jvp receives None for an input without a tangent.*"
+                 "tx = 0 if tx is None else tx"),
+])
+def test_each_contract_mistake_says_what_to_write(name, says):
+    report = check_all([_user_gates()[name]], seeds=1, float32=False)
+    assert not report.ok
+    assert re.search(says, str(report)), str(report)
+
+
+def test_a_duck_typed_gates_inputs_are_named_from_its_forward():
+    gate = _user_gates()["NaiveJvp"]()
+    report = check_gate(gate, np.ones(3), np.full(3, 2.0), jvp=False)
+    assert [r.name for r in report.inputs] == ["x", "y"]

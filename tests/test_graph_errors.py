@@ -311,3 +311,33 @@ def test_scalar_gradients_may_be_python_floats_and_none_is_allowed():
     g.forward(x=2.0, label=1)
     g.backward(y)
     assert float(x.grad) == 3.0
+
+
+def test_apply_says_jvp_is_optional_and_a_jvp_failing_on_none_is_told_what_to_write():
+    class NoBackward:
+        def forward(self, x):
+            return x
+
+    g = Graph()
+    x, y = g.input("x"), g.input("y")
+    with pytest.raises(GraphBuildError, match="needs forward and backward \\(jvp is "
+                                              "optional"):
+        g.apply(NoBackward(), x)
+
+    class NaiveJvp:
+        def forward(self, x, y):
+            self.x, self.y = x, y
+            return x * y
+
+        def backward(self, dz):
+            return self.y * dz, self.x * dz
+
+        def jvp(self, tx, ty):
+            return tx * self.y + ty * self.x     # ty is None when only x moves
+
+    z = g.apply(NaiveJvp(), x, y, name="z")
+    g.forward(x=3.0, y=-4.0)
+    with pytest.raises(TypeError) as caught:
+        g.derivative(z, wrt=x)
+    notes = "\n".join(getattr(caught.value, "__notes__", []))
+    assert "tx = 0 if tx is None else tx" in notes and "node 'z' (NaiveJvp)" in notes

@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from ..base import forward_input_names, jvp_none_hint
 from .numeric import Probe, directional_derivatives
 from .report import (GATE_ERRORS, Comparison, GateReport, InputReport, Problem,
                      exception_text, rel_error)
@@ -382,7 +383,9 @@ class _Run:
                 self.problem("jvp", f"raised {exception_text(exc)}", i)
             return None
         except GATE_ERRORS as exc:
-            self.problem("jvp", f"raised {exception_text(exc)}", i)
+            hint = jvp_none_hint(exc, tangents)
+            self.problem("jvp", f"raised {exception_text(exc)}" + (f"; {hint}" if hint else ""),
+                         i)
             return None
         try:
             v = np.asarray(v, dtype=np.float64)
@@ -681,12 +684,8 @@ def _gate_name(gate) -> str:
 
 
 def _input_names(gate, n):
-    names = getattr(gate, "input_names", None)
-    try:
-        names = tuple(str(s) for s in names) if names is not None else None
-    except TypeError:
-        names = None
-    if names is None or len(names) != n or len(set(names)) != n:
+    names = forward_input_names(gate, n)
+    if names is None:
         return ("x",) if n == 1 else tuple(f"x{k}" for k in range(n))
     return names
 

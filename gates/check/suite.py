@@ -107,6 +107,11 @@ def check_example(target, seed, *, float32=False, **options):
     With ``float32`` the float64 inputs are cast to float32 first; returns None if
     there is nothing float to cast."""
     name = _target_name(target)
+    mistake = contract_mistake(target)
+    if mistake is not None:
+        report = GateReport(name, seed, "float32" if float32 else "float64", {})
+        report.problems.append(Problem(*mistake))
+        return report
     try:
         maker = getattr(target, "example_gate", None)
         if not inspect.isclass(target) and callable(getattr(target, "forward", None)):
@@ -132,6 +137,36 @@ def check_example(target, seed, *, float32=False, **options):
         inputs = tuple(x.astype(np.float32) if isinstance(x, np.ndarray)
                        and x.dtype == np.float64 else x for x in inputs)
     return check_gate(gate, *inputs, seed=seed, **options)
+
+
+def contract_mistake(target) -> tuple[str, str] | None:
+    """(method, what to write) for a gate class that breaks the contract in a way that
+    would otherwise surface as a bare TypeError: ``example_inputs`` (or
+    ``example_gate``) written as a plain method, or a constructor that needs arguments
+    and no ``example_gate`` to supply them. None when the class is fine (or ``target``
+    is not a class)."""
+    if not inspect.isclass(target):
+        return None
+    for method, args in (("example_inputs", "cls, rng"), ("example_gate", "cls")):
+        found = inspect.getattr_static(target, method, None)
+        if inspect.isfunction(found):
+            return (method, f"{target.__name__}.{method} must be a classmethod (the checker "
+                            f"calls it on the class, before any gate exists): write "
+                            f"@classmethod above `def {method}({args}):`")
+    if inspect.getattr_static(target, "example_gate", None) is None:
+        try:
+            params = inspect.signature(target).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        needed = [p.name for p in params if p.default is p.empty
+                  and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if needed:
+            args = ", ".join(f"{n}=..." for n in needed)
+            return ("example_gate", f"{target.__name__}({', '.join(needed)}) needs constructor "
+                                    f"argument(s), so the checker cannot build one: add "
+                                    f"@classmethod `def example_gate(cls): return "
+                                    f"cls({args})` with example values")
+    return None
 
 
 def _target_name(target) -> str:
