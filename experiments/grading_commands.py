@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .overwrite import refuse_overwrite
+
 
 def _gate_list(text):
     return [n.strip() for n in text.split(",") if n.strip()] if text else None
@@ -21,6 +23,8 @@ def configure(parser, command):
     from gates.grade import isolation
 
     parser.set_defaults(command=command)
+    parser.add_argument("--force", action="store_true",
+                        help="replace output files that exist already")
     if command == "skeleton":
         parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
                             help="only these gates (default: all 24)")
@@ -36,9 +40,12 @@ def configure(parser, command):
                             help="grade only these gates (default: all 24)")
         parser.add_argument("--rubric", metavar="FILE", help="points per gate and check "
                             "weights, JSON or TOML (default: 10 points per gate)")
-        parser.add_argument("--seed", type=int, default=0, help="seed of the hidden inputs")
+        parser.add_argument("--seed", type=int, default=0,
+                            help="seed of the reproducible half of the hidden inputs "
+                                 "(default: %(default)s)")
         parser.add_argument("--timeout", type=float, default=10.0,
-                            help="seconds per gate (wall clock; CPU time is limited too)")
+                            help="seconds per gate (wall clock; CPU time is limited too; "
+                                 "default: %(default)s)")
         parser.add_argument("--memory-mb", type=int, default=1024,
                             help="address-space limit per gate, MB (default 1024)")
         parser.add_argument("--jvp", action="store_true", help="grade jvp (forward mode) too")
@@ -62,7 +69,8 @@ def configure(parser, command):
                                  "run; give the one a report shows to replay that run)")
         parser.add_argument("--quiet", action="store_true", help="only the table, no reasons")
     if command == "autograder":
-        parser.add_argument("-o", "--output", default="autograder.zip", metavar="FILE.zip")
+        parser.add_argument("-o", "--output", default="autograder.zip", metavar="FILE.zip",
+                            help="where to write the zip (default: %(default)s)")
         parser.add_argument("--filename", help="the file name students upload (default: "
                             "the .py file with the most gate classes)")
 
@@ -78,7 +86,7 @@ def run(args) -> int:
         if args.command == "autograder":
             return _autograder(args)
         return _grade(args)
-    except (GradingError, RubricError, OSError) as exc:
+    except (GradingError, RubricError, OSError) as exc:   # OverwriteError is an OSError
         print(f"compgraph {args.command}: {exc}", file=sys.stderr)
         return 2
 
@@ -89,6 +97,7 @@ def _skeleton(args) -> int:
 
     classes = gate_classes(args.gates)
     text = solution_source(classes) if args.solution else skeleton_source(classes, jvp=args.jvp)
+    refuse_overwrite(args.output, force=args.force)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output} ({len(classes)} gates)")
@@ -112,6 +121,8 @@ def _grade(args) -> int:
     if bool(args.batch) == bool(args.submission):
         raise GradingError("give either one SUBMISSION.py or --batch DIR")
     options = _options(args)
+    gradescope_json = Path(args.gradescope) / "results.json" if args.gradescope else None
+    refuse_overwrite(args.json, args.csv, gradescope_json, force=args.force)
     options["isolation"] = choose_isolation(args.isolation, args.require_isolation)
     options["run_seed"] = args.run_seed
     if args.batch:
@@ -148,6 +159,7 @@ def _autograder(args) -> int:
     from gates.grade.autograder import build_zip
 
     options = _options(args)
+    refuse_overwrite(args.output, force=args.force)
     path = build_zip(args.output, filename=args.filename, **options)
     print(f"wrote {path}: upload it as the Gradescope autograder (setup.sh and "
           f"run_autograder at its root)")

@@ -643,3 +643,34 @@ def test_run_autograder_leaves_a_results_json_even_when_python_cannot_run(tmp_pa
     assert done.returncode == 0
     data = json.loads((root / "results" / "results.json").read_text())
     assert data["score"] == 0 and "could not run (status 139)" in data["output"]
+
+
+def test_a_file_that_does_not_import_gets_a_short_report_with_its_reason_once(tmp_path):
+    result = grade_submission(submission(tmp_path, "raise ValueError('oops')",
+                                         base="import numpy as np\n"), **FAST)
+    table = format_table(result)
+    assert table.count("ValueError: oops") == 1
+    assert len(table.splitlines()) < 40          # not 24 gates x 9 lines of the same
+
+
+def test_skeleton_autograder_and_reports_refuse_to_overwrite_a_file_without_force(
+        tmp_path, capsys):
+    homework = tmp_path / "hw.py"
+    homework.write_text("# a student's finished homework\n")
+    assert cli_main(["skeleton", "-o", str(homework)]) == 2
+    assert "hw.py already exists; pass --force" in capsys.readouterr().err
+    assert homework.read_text() == "# a student's finished homework\n"
+    assert cli_main(["skeleton", "-o", str(homework), "--force"]) == 0
+    assert "class AddGate" in homework.read_text()
+    zip_path = tmp_path / "autograder.zip"
+    zip_path.write_text("old")
+    assert cli_main(["autograder", "-o", str(zip_path), "--gates", "AddGate"]) == 2
+    assert zip_path.read_text() == "old"
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    path = submission(tmp_path)
+    assert cli_main(["grade", str(path), "--gates", "AddGate", "--json", str(report)]) == 2
+    assert report.read_text() == "{}"
+    assert cli_main(["grade", str(path), "--gates", "AddGate", "--json", str(report),
+                     "--force"]) == 0
+    assert json.loads(report.read_text())["score"] == 10.0

@@ -148,9 +148,17 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
                  f"   ({result.elapsed:.1f} s)")
     if details:
         for g in result.gates:
-            if g.score < g.max_score - 1e-9 or g.notes:
+            if g.status == "import failed":
+                continue     # the one reason is said once, at the top
+            if g.status in _ONE_REASON and g.score == 0 and len(g.notes) == 1:
+                lines.append(f"== {g.name}: 0/{g.max_score:.2f}: {g.notes[0]}")
+            elif g.score < g.max_score - 1e-9 or g.notes:
                 lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}", g.text()]
     return printable("\n".join(lines))
+
+
+#: Statuses whose gate lost everything for one reason: a line each, not every check.
+_ONE_REASON = ("missing", "not implemented", "not graded")
 
 
 def gradescope(result: SubmissionResult) -> dict:
