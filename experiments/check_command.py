@@ -1,4 +1,5 @@
-"""``compgraph check [MODULE_OR_FILE] [--seeds N] [--json]``: check gates numerically.
+"""``compgraph check [MODULE_OR_FILE] [--gates NAME,...] [--details] [--json]``: check
+gates numerically.
 
 With no argument: every built-in gate (:data:`gates.ALL_GATES`) and the built-in
 blocks (the lecture's MLP wrapped as one gate, with and without its loss), each on its
@@ -6,15 +7,26 @@ example inputs for seeds 0..N-1 and once in float32. With a module name
 (``mygates``) or a file (``student/gates.py``): every class defined there that has
 ``forward`` and ``backward``; one without ``example_inputs(rng)`` is checked on the
 examples of the built-in gate of the same name (the skeleton's classes), or else
-reported as incomplete. The exit status is 0 only if everything checked passes.
+reported as incomplete. ``--gates`` checks only the gates named.
+
+The output starts with a summary, one line per gate: PASS, or FAIL and the first
+reason. ``--details`` adds each failing gate's full report (the first failing run in
+full, the others by their verdicts), ``-v`` every report in full, ``--json`` all of it
+as JSON instead.
+
+The exit status is 0 only if everything checked passes, 1 if a check fails, and 2 for
+the user's mistakes: a bad argument, a target that cannot be loaded or that is not a
+gate file (no class with ``forward`` and ``backward``), a gate name it does not have.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import json
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +41,13 @@ def configure(parser, command):
     parser.add_argument("target", nargs="?", metavar="MODULE_OR_FILE",
                         help="a module name or a .py file with gate classes "
                              "(default: the built-in gates and blocks)")
+    parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
+                        help="check only these gates, e.g. --gates SigmoidGate,MaxGate "
+                             "(default: every gate of the target)")
     parser.add_argument("--seeds", type=int, default=3, metavar="N",
                         help="random example inputs per gate (default 3)")
+    parser.add_argument("--details", action="store_true",
+                        help="after the summary, the full report of each failing gate")
     parser.add_argument("--json", action="store_true",
                         help="print the full reports as JSON instead of text")
     parser.add_argument("--no-float32", action="store_true",
@@ -38,44 +55,125 @@ def configure(parser, command):
     parser.add_argument("--no-jvp", action="store_true",
                         help="do not check forward mode (jvp)")
     parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print every report in full, passing ones too")
+                        help="after the summary, every report in full, passing ones too")
     parser.set_defaults(command=command)
+
+
+def _gate_list(text):
+    """``"AddGate, MaxGate"`` -> ``['AddGate', 'MaxGate']``; blank means every gate."""
+    return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip())) or None
 
 
 def run(args) -> int:
     """Check the built-in gates and blocks, or the gates of ``args.target``; 0 if all pass,
-    1 if any fails, 2 if the target cannot be loaded or the arguments are wrong."""
+    1 if any fails, 2 (with a message on stderr) if the arguments are wrong or the target
+    cannot be loaded, is not a gate file, or has no gate of a name in ``--gates``."""
     if args.seeds < 1:
-        print("compgraph check: --seeds must be at least 1", file=sys.stderr)
-        return 2
-    incomplete, notes = [], []
+        return _usage("--seeds must be at least 1")
     if args.target is None:
-        targets = list(ALL_GATES) + list(BLOCKS)
+        module, where = None, "the built-in gates and blocks"
+        targets, incomplete, notes = list(ALL_GATES) + list(BLOCKS), [], []
     else:
         try:
             module = load_module(args.target)
         except (Exception, SystemExit) as exc:   # whatever the user's module does
-            print(f"compgraph check: cannot load {args.target}: {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
-            return 2
+            return _usage(f"cannot load {args.target}: {type(exc).__name__}: {exc}")
+        where = args.target
         targets, incomplete, notes = gate_classes(module)
         if not targets and not incomplete:
-            print(f"compgraph check: {args.target} defines no class with forward and "
-                  f"backward", file=sys.stderr)
-            return 1
+            return _usage(_not_a_gate_file(args.target, module))
+    if args.gates:
+        known = [t.__name__ for t in targets] + [name for name, _ in incomplete]
+        unknown = [n for n in args.gates if n not in known]
+        if unknown:
+            return _usage(f"--gates: no gate named {', '.join(unknown)} in {where}; "
+                          f"the gates there: {', '.join(known)}")
+        if module is None:
+            by_name = {t.__name__: t for t in targets}
+            targets = [by_name[n] for n in args.gates]
+        else:
+            # gate_classes of the chosen classes alone, so its notes name only those
+            chosen = types.ModuleType(module.__name__)
+            chosen.__dict__.update((n, getattr(module, n)) for n in args.gates)
+            targets, incomplete, notes = gate_classes(chosen)
     options = {"jvp": False} if args.no_jvp else {}
     suite = check_all(targets, seeds=args.seeds, float32=not args.no_float32, **options)
     suite.incomplete.extend(incomplete)
     suite.notes.extend(notes)
     if args.json:
         print(json.dumps(suite.to_dict(), indent=1))
-    else:
-        if args.verbose:
-            for report in suite.reports:
-                print(printable(str(report)), end="\n\n")
-        # a gate's own error messages are printed: no escape sequences, no lone surrogates
-        print(printable(str(suite)))
+        return 0 if suite.ok else 1
+    # a gate's own error messages are printed: no escape sequences, no lone surrogates
+    print(printable(summary(suite)))
+    if args.verbose:
+        for report in suite.reports:
+            print("\n" + printable(str(report)))
+    elif args.details:
+        for target, reports in suite.by_gate().items():
+            if not all(r.ok for r in reports):
+                print("\n" + printable(details(target, reports)))
+    elif not all(r.ok for r in suite.reports):
+        print("(--details prints the full report of each failing gate)")
     return 0 if suite.ok else 1
+
+
+def _usage(message: str) -> int:
+    """Print ``compgraph check: message`` on stderr; 2, the status of a user's mistake."""
+    print(f"compgraph check: {message}", file=sys.stderr)
+    return 2
+
+
+def _not_a_gate_file(target: str, module) -> str:
+    """Why ``target`` has nothing to check, and where to look instead."""
+    where = getattr(module, "__file__", None)
+    message = (f"{target} is not a gate file: it defines no class with forward and "
+               f"backward" + (f" (loaded from {where})" if where else ""))
+    # a package that imports its gates from submodules (``gates``) has none of its own
+    classes = [cls for cls in vars(module).values()
+               if inspect.isclass(cls) and callable(getattr(cls, "forward", None))
+               and callable(getattr(cls, "backward", None))]
+    bases = {base for cls in classes for base in cls.__mro__[1:]}
+    imported = sorted({cls.__module__ for cls in classes if cls not in bases})
+    if imported:
+        return message + f"; it imports gate classes from {', '.join(imported)}: check those"
+    return message + ("; give a .py file or a module with gate classes, such as the one "
+                      "'compgraph skeleton' writes")
+
+
+def summary(suite) -> str:
+    """One line per gate: ``PASS name  runs  time`` or ``FAIL name  k of n run(s)
+    failed: <the first problem>``; then the incomplete gates, the notes and the tally."""
+    by_gate = suite.by_gate()
+    width = max(map(len, [*by_gate, *(name for name, _ in suite.incomplete)]), default=0)
+    lines = []
+    for target, reports in by_gate.items():
+        bad = [r for r in reports if not r.ok]
+        if not bad:
+            ms = sum(r.seconds for r in reports) * 1000
+            runs = ", ".join(sorted({r.dtype for r in reports}))
+            lines.append(f"PASS {target:{width}}  {len(reports)} run(s) ({runs}) {ms:5.0f} ms")
+            continue
+        first, *more = bad[0].problems[0].line().splitlines() or [""]
+        lines.append(f"FAIL {target:{width}}  {len(bad)} of {len(reports)} run(s) failed: "
+                     f"{first}{' …' if more else ''}")
+    for name, text in suite.incomplete:
+        lines.append(f"FAIL {name:{width}}  not checked: {text}")
+    lines.extend(f"note: {note}" for note in suite.notes)
+    n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
+    lines.append(f"{len(by_gate) - n_bad} of {len(by_gate)} gate(s) passed"
+                 + (f", {len(suite.incomplete)} incomplete" if suite.incomplete else "")
+                 + f" in {suite.seconds:.2f} s")
+    return "\n".join(lines)
+
+
+def details(target: str, reports) -> str:
+    """A failing gate's reports: the first failing run in full, the others by their
+    verdicts (the rest of a verdict is in the first run's report or in ``--json``)."""
+    bad = [r for r in reports if not r.ok]
+    lines = [f"FAIL {target}: {len(bad)} of {len(reports)} run(s) failed"]
+    lines.extend("  " + line for line in str(bad[0]).splitlines())
+    lines.extend(f"  {r.verdict}" for r in bad[1:])
+    return "\n".join(lines)
 
 
 def load_module(target: str):

@@ -5,13 +5,14 @@ adds the arguments of ``command`` (one module may serve several subcommands), an
 ``run(args) -> int``, which does the work (``args.command`` says which) and returns the
 exit status.
 Modules are imported only when their subcommand runs, so ``compgraph check`` never
-pays for the training code.
+pays for the training code. ``compgraph --version`` prints the installed version.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 
@@ -20,6 +21,8 @@ COMMANDS = {
     "demo": ("experiments.demo", "a short tour of gates: forward, backward, forward mode"),
     "check": ("experiments.check_command", "check gates numerically against scipy.differentiate"),
     "explain": ("experiments.explain", "explain an expression: assignments, table, paths, DOT"),
+    "lecture": ("experiments.lecture", "every worked example of the lecture, beside its "
+                                       "expected value"),
     "train": ("experiments.train_mnist", "train the lecture's 2-, 3- or 4-layer MNIST network"),
     "compare": ("experiments.compare", "train all three architectures and compare them"),
     "skeleton": ("experiments.grading_commands", "write the gate skeleton students complete"),
@@ -28,9 +31,32 @@ COMMANDS = {
 }
 
 
+def version() -> str:
+    """``compgraph X.Y.Z``: the version pip installed (setup.cfg's, read from the
+    installed metadata so there is one place to change it)."""
+    try:
+        return f"compgraph {importlib.metadata.version('compgraph')}"
+    except importlib.metadata.PackageNotFoundError:
+        # run from a checkout that was never installed: there is no metadata to read
+        return "compgraph (version unknown: not installed; pip install -e .)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: like argparse's own, but the metadata is read only when asked."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version())
+        parser.exit(0)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="compgraph", description="Computational graphs built from explicit gates.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)

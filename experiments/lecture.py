@@ -1,5 +1,6 @@
-"""``python -m experiments.lecture``: every worked example and exercise of the lecture,
-each result printed beside the value the lecture (or the exact formula) expects.
+"""``compgraph lecture`` (or ``python -m experiments.lecture``): every worked example and
+exercise of the lecture, each result printed beside the value the lecture (or the exact
+formula) expects.
 
 1. e = (a+b)(b+1) at a=2, b=1: the simple assignments, values, reverse mode, forward
    mode, the sum over paths, and the update to a=4.
@@ -13,6 +14,7 @@ each result printed beside the value the lecture (or the exact formula) expects.
 8. Sum over paths: 9 paths = 3 x 3 through a cut vertex.
 
 Every line ends with a check mark or MISMATCH; the exit status is 1 if any mismatched.
+Each section's results are one table whose columns are as wide as their longest entry.
 """
 
 from __future__ import annotations
@@ -50,11 +52,16 @@ class Check:
         got, want = np.asarray(self.got, dtype=float), np.asarray(self.expected, dtype=float)
         return got.shape == want.shape and bool(np.allclose(got, want, rtol=0, atol=self.tol))
 
-    def line(self) -> str:
-        """``label  got  expected want  ✓`` (or ``✗ MISMATCH``)."""
+    def cells(self) -> tuple[str, str, str]:
+        """The three columns of its line: the label, the result and the expected value."""
+        return self.label, _show(self.got), _show(self.expected)
+
+    def line(self, widths=(0, 0, 0)) -> str:
+        """``label  got  expected want  ✓`` (or ``✗ MISMATCH``), each column padded to
+        its entry of ``widths`` (by default not at all)."""
+        label, got, want = (cell.ljust(width) for cell, width in zip(self.cells(), widths))
         mark = "✓" if self.ok else "✗ MISMATCH"
-        return (f"  {self.label:<46} {_show(self.got):<20} expected "
-                f"{_show(self.expected):<20} {mark}")
+        return f"  {label}  {got}  expected {want}  {mark}"
 
 
 def _show(value) -> str:
@@ -67,28 +74,43 @@ def _show(value) -> str:
 
 
 class Lecture:
-    """Collects the checks of every section and prints them as it goes."""
+    """Collects the checks of every section and prints each section when it ends.
+
+    A section is held back until the next one starts (or :meth:`flush`), because its
+    columns are sized to its longest label and value, which are known only then.
+    """
 
     def __init__(self, out=None):
         self.checks: list[Check] = []
         self.section = ""
         self.out = out or sys.stdout
+        self._pending: list = []      # the current section: printed text and Checks
 
     def title(self, text: str):
-        """Start a section: later checks belong to it."""
+        """Print the section before, and start a new one: later checks belong to it."""
+        self.flush()
         self.section = text
-        print(f"\n{text}", file=self.out)
+        self._pending.append(f"\n{text}")
 
     def say(self, text: str):
         """Print ``text`` (a table, the assignments) indented under the section."""
-        print("  " + text.replace("\n", "\n  "), file=self.out)
+        self._pending.append("  " + text.replace("\n", "\n  "))
 
     def check(self, label, got, expected, tol=EXACT) -> Check:
-        """Record and print one result beside its expected value."""
+        """Record one result beside its expected value, printed with its section."""
         c = Check(self.section, label, got, expected, tol)
         self.checks.append(c)
-        print(c.line(), file=self.out)
+        self._pending.append(c)
         return c
+
+    def flush(self):
+        """Print what the current section holds, its checks as one aligned table."""
+        # taken before printing, so a failed print (a closed pipe) is not printed again
+        pending, self._pending = self._pending, []
+        rows = [c.cells() for c in pending if isinstance(c, Check)]
+        widths = [max(map(len, column)) for column in zip(*rows)] or (0, 0, 0)
+        for item in pending:
+            print(item.line(widths) if isinstance(item, Check) else item, file=self.out)
 
 
 def lecture_example(L: Lecture):
@@ -285,18 +307,33 @@ SECTIONS = (lecture_example, gate_patterns, exercise_1, exercise_2, exercises_3_
             l2_of_matvec, softmax_blocks, nine_paths)
 
 
-def run(out=None) -> Lecture:
+def run_all(out=None) -> Lecture:
     """Run every section, printing to ``out`` (default stdout); return the lecture with
     its checks."""
     lecture = Lecture(out)
     for section in SECTIONS:
-        section(lecture)
+        try:
+            section(lecture)
+        except Exception:
+            lecture.flush()     # the lines before a crash show above its traceback
+            raise
+    lecture.flush()
     return lecture
+
+
+def configure(parser, command):
+    """``compgraph lecture`` takes no arguments, like ``python -m experiments.lecture``."""
+    parser.set_defaults(command=command)
+
+
+def run(args) -> int:
+    """``compgraph lecture``: :func:`main`."""
+    return main()
 
 
 def main() -> int:
     """Run every section and print the tally; exit status 1 if anything mismatched."""
-    lecture = run()
+    lecture = run_all()
     bad = [c for c in lecture.checks if not c.ok]
     print(f"\n{len(lecture.checks) - len(bad)} of {len(lecture.checks)} results match the "
           f"lecture" + ("" if not bad else f"; MISMATCH: {', '.join(c.label for c in bad)}"))

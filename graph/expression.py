@@ -18,9 +18,20 @@ Accepted input, one assignment per line (or separated by ``;``)::
     c ← a + b                          # the lecture's arrow, and × · − for * * -
     (a+b)*(b+1)                        # a bare last expression is named "out"
 
-Names that are read but never assigned are the graph's inputs. Intermediate results
-get the first unused single letters (c, d for the example above), then t1, t2, ...
-Parts made only of numbers are folded to one number (``2*3`` is 6; ``-1`` is -1).
+Names that are read but never assigned are the graph's inputs, except the constants
+``pi`` and ``e`` (:data:`CONSTANTS`). Because the lecture also uses ``e`` as a variable
+("e = (a+b)*(b+1)"), a constant's name is a variable wherever the expression assigns it
+or the caller declares it one (``parse(..., variables=...)``: the names the caller will
+give values for); everywhere else it is the number::
+
+    z = sin(pi*x)                      # pi is 3.14159...: a ← 3.14159 × x; z ← sin(a)
+    y = e * x                          # e is 2.71828...: y ← 2.71828 × x
+    e = (a+b)*(b+1)                    # e is assigned: a variable, the output
+    parse("y = e * x", variables={"e"})  # e is an input, like x
+
+Intermediate results get the first unused single letters (c, d for the example above),
+then t1, t2, ... Parts made only of numbers (constants included) are folded to one
+number (``2*3`` is 6; ``-1`` is -1; ``pi/4`` is 0.785398).
 """
 
 from __future__ import annotations
@@ -29,13 +40,14 @@ import ast
 import itertools
 import math
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ExpressionError",
     "Assignment",
     "Program",
     "FUNCTIONS",
+    "CONSTANTS",
     "parse",
     "number",
     "build",
@@ -49,6 +61,9 @@ FUNCTIONS = {
 }
 #: Other spellings accepted for the functions above (σ is the lecture's sigmoid).
 ALIASES = {"σ": "sigmoid", "ln": "log", "maximum": "max"}
+#: Names that stand for numbers unless the expression assigns them or the caller
+#: declares them variables (see the module docstring).
+CONSTANTS = {"pi": math.pi, "e": math.e}
 
 #: The lecture's symbols, each replaced by one ASCII character so columns stay put.
 _SYMBOLS = str.maketrans({"←": "=", "×": "*", "·": "*", "−": "-", "÷": "/"})
@@ -137,13 +152,15 @@ class Program:
     """A parsed expression: its ``inputs`` (free names, in order of first use), its
     simple ``assignments`` in execution order, and the ``output`` (the last target).
     ``source`` keeps the text for error messages; ``positions`` maps each input name
-    to the (line, column) of its first use."""
+    to the (line, column) of its first use, and ``constants`` each name read as one of
+    :data:`CONSTANTS` to the (line, column) of its first use."""
 
     source: str
     inputs: tuple
     assignments: tuple
     output: str
     positions: dict
+    constants: dict = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         """The simple assignments as the lecture writes them: ``['c ← a + b', ...]``."""
@@ -154,13 +171,21 @@ class Program:
         return ExpressionError(message, self.source, line, column)
 
     def check_inputs(self, known) -> None:
-        """Raise ExpressionError at the first use of an input not in ``known``."""
+        """Raise ExpressionError at the first use of an input not in ``known``, or of a
+        name read as a constant (pi, e) that ``known`` gives a value: the caller meant
+        an input, so the expression must be parsed with it in ``variables``."""
         for name in self.inputs:
             if name not in known:
                 line, column = self.positions[name]
                 given = ", ".join(sorted(known)) or "none"
                 raise self.error(f"unknown name '{name}': no value given for it "
                                  f"(values given: {given})", line, column)
+        for name, (line, column) in self.constants.items():
+            if name in known:
+                raise self.error(f"'{name}' is read here as the constant {name} = "
+                                 f"{CONSTANTS[name]:.6g}, so it takes no value (pi and e "
+                                 f"are constants unless the expression assigns them or "
+                                 f"they are declared variables)", line, column)
 
 
 def _show(arg) -> str:
@@ -169,8 +194,12 @@ def _show(arg) -> str:
     return f"{arg:g}" if math.isfinite(arg) else repr(arg)
 
 
-def parse(source: str, output_name: str = "out") -> Program:
+def parse(source: str, output_name: str = "out", *, variables=()) -> Program:
     """Parse ``source`` into a :class:`Program` of simple assignments.
+
+    ``variables`` names that are inputs even when they are spelled like a constant
+    (``pi``, ``e``): the names a caller will give values for, such as ``--at e=2``.
+    Any other unassigned ``pi`` or ``e`` is the number, folded like other numbers.
 
     Raises ExpressionError (with line and column) for a syntax error, an empty source,
     a construct other than assignments, numbers, names, ``+ - * / **``, unary ``-``
@@ -182,7 +211,7 @@ def parse(source: str, output_name: str = "out") -> Program:
     if not isinstance(source, str):
         raise TypeError(f"an expression must be a string, got {type(source).__name__}")
     try:
-        return _Parser(source, output_name).run()
+        return _Parser(source, output_name, variables=variables).run()
     except RecursionError:
         raise ExpressionError("the expression is too long or nested too deeply for Python's "
                               "parser (a sum of more than about 2,000 terms, or hundreds of "
@@ -196,7 +225,7 @@ def number(text: str) -> float:
 
     Raises ExpressionError (with the column) for anything else, such as a name.
     """
-    parser = _Parser(text, "out", constants={"pi": math.pi, "e": math.e})
+    parser = _Parser(text, "out")
     try:
         tree = ast.parse(parser.text, mode="eval")
     except SyntaxError as exc:
@@ -215,10 +244,13 @@ def number(text: str) -> float:
 
 
 class _Parser:
-    def __init__(self, source: str, output_name: str, constants=None):
+    def __init__(self, source: str, output_name: str, variables=()):
         self.source = source
-        #: names that stand for numbers (only :func:`number` uses any)
-        self.constants = constants or {}
+        #: names that stand for numbers: the constants not declared variables (an
+        #: assigned one is also a variable, decided in run() once the targets are known)
+        declared = set(variables)
+        self.constants = {k: v for k, v in CONSTANTS.items() if k not in declared}
+        self.constants_read: dict[str, tuple[int, int]] = {}
         # leading blanks are dropped (Python would call them an indent) and added back
         # to the columns reported
         lines = source.translate(_SYMBOLS).split("\n")
@@ -261,6 +293,9 @@ class _Parser:
         self._reserve_names(tree)
         self.targets = {t.id for stmt in tree.body if isinstance(stmt, ast.Assign)
                         for t in stmt.targets if isinstance(t, ast.Name)}
+        # "e = (a+b)*(b+1)": an assigned e is the lecture's variable everywhere, even
+        # where it is read before the assignment (which is then reported as such)
+        self.constants = {k: v for k, v in self.constants.items() if k not in self.targets}
         for i, stmt in enumerate(tree.body):
             last = i == len(tree.body) - 1
             if isinstance(stmt, ast.Assign):
@@ -276,7 +311,8 @@ class _Parser:
                 raise self._error(f"{_describe(stmt)} is not allowed; write assignments "
                                   f"such as 'e = (a+b)*(b+1)'", stmt)
         return Program(self.source, tuple(self.inputs), tuple(self.assignments),
-                       self.assignments[-1].target, dict(self.inputs))
+                       self.assignments[-1].target, dict(self.inputs),
+                       dict(self.constants_read))
 
     def _reserve_names(self, tree) -> None:
         """Intermediate names skip every name the user wrote anywhere."""
@@ -370,6 +406,7 @@ class _Parser:
     def _name(self, node: ast.Name):
         name = node.id
         if name in self.constants:
+            self.constants_read.setdefault(name, self._where(node))
             return float(self.constants[name])
         if name in FUNCTIONS or name in ALIASES:
             raise self._error(f"'{name}' is a function; call it as {name}(...)", node)

@@ -93,6 +93,80 @@ def test_check_a_module_by_name(capsys):
     assert "9 of 9 gate(s) passed" in capsys.readouterr().out
 
 
+def test_a_module_that_is_not_a_gate_file_is_a_usage_error(tmp_path, capsys):
+    assert main(["check", "numpy"]) == 2
+    err = capsys.readouterr().err
+    assert "numpy is not a gate file: it defines no class with forward and backward" in err
+    assert "numpy/__init__.py" in err            # where it came from: a shadowing file?
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    assert main(["check", str(empty)]) == 2
+    assert "is not a gate file" in capsys.readouterr().err
+
+
+def test_a_package_that_imports_its_gates_points_at_their_modules(capsys):
+    assert main(["check", "gates"]) == 2
+    err = capsys.readouterr().err
+    assert "gates is not a gate file" in err
+    assert "it imports gate classes from gates.arithmetic," in err and "gates.base" not in err
+
+
+def test_gates_checks_only_the_gates_named(capsys):
+    assert main(["check", "--gates", "MaxGate, MLPBlock", "--seeds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines[:2]] == [["PASS", "MaxGate"],
+                                                        ["PASS", "MLPBlock"]]
+    assert lines[2].startswith("2 of 2 gate(s) passed") and len(lines) == 3
+
+
+def test_gates_in_a_students_file_leaves_the_others_and_their_notes_out(tmp_path, capsys):
+    path = _write(tmp_path, STUDENT_FILE)
+    assert main(["check", path, "--gates", "SquareGate", "--seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS SquareGate" in out and "1 of 1 gate(s) passed" in out
+    assert "SigmoidGate" not in out and "HalfDone" not in out
+    assert main(["check", path, "--gates", "SigmoidGate", "--seeds", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "note: no example_inputs(rng), so checked on the built-in gate's examples: " \
+           "SigmoidGate" in out and "SquareGate" not in out
+
+
+def test_gates_with_a_name_it_does_not_have_is_a_usage_error(tmp_path, capsys):
+    assert main(["check", "--gates", "MaxGate,MinGate"]) == 2
+    err = capsys.readouterr().err
+    assert "--gates: no gate named MinGate in the built-in gates and blocks" in err
+    assert "MaxGate" in err and "MLPBlock" in err          # what it does have
+    assert main(["check", _write(tmp_path, STUDENT_FILE), "--gates", "CubeGate"]) == 2
+    assert "the gates there: SquareGate, SigmoidGate, HalfDone" in capsys.readouterr().err
+
+
+def test_a_blank_skeleton_gives_one_line_per_gate_and_details_on_request(tmp_path, capsys):
+    from gates import ALL_GATES
+    from gates.grade import skeleton_source
+    path = tmp_path / "gates_hw.py"
+    path.write_text(skeleton_source())
+    assert main(["check", str(path)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    fails = [line for line in lines if line.startswith("FAIL ")]
+    assert len(fails) == len(ALL_GATES)
+    assert all(line.endswith("4 of 4 run(s) failed: forward: raised NotImplementedError")
+               for line in fails)
+    assert fails[0].split()[:2] == ["FAIL", "AddGate"]
+    assert lines[-2] == "0 of 24 gate(s) passed in " + lines[-2].split(" in ")[-1]
+    assert lines[-1] == "(--details prints the full report of each failing gate)"
+    assert len(lines) == len(ALL_GATES) + 3                 # + the note, tally and hint
+
+    assert main(["check", str(path), "--gates", "AddGate", "--details"]) == 1
+    out = capsys.readouterr().out
+    summary, details = out.split("\n\n")
+    assert summary.splitlines()[0].startswith("FAIL AddGate  4 of 4 run(s) failed: forward")
+    assert details.splitlines()[:2] == ["FAIL AddGate: 4 of 4 run(s) failed",
+                                        "  FAIL AddGate (float64, seed 0): forward: raised "
+                                        "NotImplementedError"]
+    assert "tolerances: float64 rtol" in details
+    assert "  FAIL AddGate (float32, seed 0): forward: raised NotImplementedError" in details
+
+
 def test_check_a_missing_file_is_a_usage_error(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.py")]) == 2
     assert "cannot load" in capsys.readouterr().err

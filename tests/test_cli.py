@@ -1,5 +1,9 @@
-"""The ``compgraph`` front door: the subcommand table, the demo, and a closed pipe."""
+"""The ``compgraph`` front door: the subcommand table, the version, the demo, the lecture,
+and a closed pipe."""
 
+import importlib.metadata
+import json
+import math
 import subprocess
 import sys
 
@@ -19,6 +23,35 @@ def test_every_subcommand_module_provides_configure_and_run():
 def test_no_command_prints_help_and_fails(capsys):
     assert cli.main([]) == 2
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_version_prints_the_installed_version_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"compgraph {importlib.metadata.version('compgraph')}\n"
+
+
+def test_lecture_is_a_subcommand_that_checks_every_worked_example(capsys):
+    assert cli.main(["lecture"]) == 0
+    out = capsys.readouterr().out
+    assert "1. e = (a+b)(b+1) at a=2, b=1" in out and "MISMATCH" not in out
+    assert out.rstrip().endswith("results match the lecture")
+
+
+def test_explain_reads_pi_inside_an_expression(capsys):
+    # sin(pi x) at x = 1/4: z = sin(pi/4) = √2/2, dz/dx = pi cos(pi/4)
+    assert cli.main(["explain", "z = sin(pi*x)", "--at", "x=0.25", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["values"]["z"] == pytest.approx(math.sqrt(2) / 2, abs=1e-12)
+    assert data["gradients"] == pytest.approx({"x": math.pi * math.sqrt(2) / 2}, abs=1e-12)
+
+
+def test_explain_keeps_the_lectures_e_a_variable(capsys):
+    assert cli.main(["explain", "e = (a+b)*(b+1)", "--at", "a=2", "b=1", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["values"]["e"] == 6
+    assert data["gradients"] == {"a": 2, "b": 5}
 
 
 def test_demo_prints_the_slides_numbers(capsys):

@@ -145,6 +145,49 @@ def test_folding_uses_real_arithmetic():
     assert parse("y = x + 2**0.5").assignments[0].args == ("x", math.sqrt(2))
 
 
+# -- the constants pi and e ------------------------------------------------------------
+
+def test_pi_and_e_are_constants_folded_like_other_numbers():
+    program = parse("z = sin(pi*x)")
+    assert program.lines() == ["a ← 3.14159 × x", "z ← sin(a)"]
+    assert program.inputs == ("x",)
+    assert program.assignments[0].args == (math.pi, "x")
+    assert parse("y = x + pi/4").assignments[0].args == ("x", math.pi / 4)
+    assert parse("y = e * x").assignments[0].args == (math.e, "x")
+
+
+def test_sin_pi_x_builds_a_graph_with_the_exact_derivative():
+    from graph import Graph
+    g = Graph.from_expression("z = sin(pi*x)")
+    assert g.forward(x=0.25) == pytest.approx(math.sqrt(2) / 2, abs=1e-12)
+    g.backward("z")
+    assert g.node("x").grad == pytest.approx(math.pi * math.cos(math.pi / 4), abs=1e-12)
+
+
+def test_an_assigned_e_is_the_lectures_variable_everywhere():
+    assert parse("e = (a+b)*(b+1)").lines() == ["c ← a + b", "d ← b + 1", "e ← c × d"]
+    program = parse("e = (a+b)*(b+1); f = e * pi")
+    assert program.lines()[-1] == "f ← 3.14159 × e"
+    assert program.inputs == ("a", "b")
+    with pytest.raises(ExpressionError, match="'e' is used before it is assigned"):
+        parse("y = e * x; e = x + 1")
+
+
+def test_a_name_declared_a_variable_is_an_input_even_when_it_is_e():
+    program = parse("y = e * x", variables={"e"})
+    assert program.lines() == ["y ← e × x"]
+    assert program.inputs == ("e", "x")
+
+
+def test_giving_a_value_to_a_constant_says_it_is_one():
+    program = parse("y = e * x")
+    program.check_inputs({"x"})
+    with pytest.raises(ExpressionError) as info:
+        program.check_inputs({"x", "e"})
+    assert (info.value.line, info.value.column) == (1, 5)
+    assert "'e' is read here as the constant e = 2.71828" in str(info.value)
+
+
 # -- building the graph ---------------------------------------------------------------
 
 def test_from_expression_builds_one_node_per_assignment_with_the_lecture_numbers():

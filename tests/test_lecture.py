@@ -17,7 +17,7 @@ from experiments import lecture
 
 @pytest.fixture(scope="module")
 def results():
-    run = lecture.run(out=io.StringIO())
+    run = lecture.run_all(out=io.StringIO())
     return run, {(c.section[:2], c.label): c.got for c in run.checks}
 
 
@@ -105,6 +105,28 @@ def test_a_mismatch_is_marked_and_makes_the_exit_status_1(monkeypatch, capsys):
     assert lecture.main() == 1
     out = capsys.readouterr().out
     assert "✗ MISMATCH" in out and "MISMATCH: 1 + 1" in out
+
+
+def test_columns_are_as_wide_as_the_longest_label_and_value(monkeypatch, capsys):
+    long = "a label longer than the old 46-character label column, as a lecture may write"
+    value = [[0.088, 0.176], [0.104, 0.208]]        # wider than the old 20-character column
+
+    def section(L):
+        L.title("9. long labels")
+        L.say("c ← a + b")
+        L.check("short", 1, 1)
+        L.check(long, value, value)
+
+    monkeypatch.setattr(lecture, "SECTIONS", (section,))
+    assert lecture.main() == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["", "9. long labels", "  c ← a + b"]
+    short, wide = lines[3:5]
+    assert short.index("expected") == wide.index("expected")
+    assert short.index("✓") == wide.index("✓")
+    assert short.index("1") == len(f"  {long}  ")
+    assert wide == (f"  {long}  [[0.088, 0.176], [0.104, 0.208]]  "
+                    f"expected [[0.088, 0.176], [0.104, 0.208]]  ✓")
 
 
 def test_the_module_runs_as_a_script_with_status_0():
