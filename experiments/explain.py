@@ -1,13 +1,17 @@
-"""``compgraph explain EXPR --at a=2 b=1 [--wrt b] [--dot FILE] [--json]``.
+"""``compgraph explain EXPR --at a=2 b=1 [--wrt b] [--dot FILE [--force]] [--json]``.
 
 Prints the lecture's simple assignments, the table of values, local derivatives and
 gradients, the reverse-mode gradients, the forward-mode derivative with respect to
 ``--wrt``, and the sums over paths; ``--json`` prints the same as one JSON object;
-``--dot FILE`` draws the full and the reduced graph (``FILE`` and ``FILE-reduced``).
+``--dot FILE`` draws the full and the reduced graph (``FILE`` and ``FILE-reduced``, each
+with its .dot text beside it), rendered by :func:`graph.dot.find_renderer`'s choice.
 
 Errors in the expression or the values are printed with their line and column, and the
 command exits with status 2 (1 for a value outside a gate's domain, such as log(-1), or
-a value or gradient that overflows float64 to inf or NaN).
+a value or gradient that overflows float64 to inf or NaN). A drawing that cannot be
+made exits with status 2 too, having written nothing: a file that exists already
+(unless ``--force``), a picture asked for with no renderer installed (the message gives
+the install command).
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ def configure(parser, command):
     parser.add_argument("--wrt", metavar="NAME",
                         help="also give the forward-mode derivative with respect to this input")
     parser.add_argument("--dot", metavar="FILE",
-                        help="draw the graph: FILE (.dot, .svg or .png) in the full form and "
-                             "FILE-reduced in the reduced form; rendered when Graphviz is "
-                             "installed")
+                        help="draw the graph: FILE (.svg, .png, .pdf or .dot) in the full "
+                             "form and FILE-reduced in the reduced form, each with its .dot "
+                             "text beside it (a .dot FILE gets an .svg beside it); rendered "
+                             "by Graphviz's dot if on PATH, else by graphviz-pure (the 'draw' "
+                             "extra)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite drawing files that exist already (refused without it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(command=command)
 
@@ -76,9 +84,19 @@ def _non_finite(report) -> str:
     return ""
 
 
+def _refuse_existing(files) -> None:
+    """Raise FileExistsError naming every one of ``files`` that exists (a user's file
+    must not be replaced by a drawing unless they said ``--force``)."""
+    existing = [str(f) for f in files if f.exists()]
+    if existing:
+        them = "it" if len(existing) == 1 else "them"
+        raise FileExistsError(f"refusing to overwrite {', '.join(existing)}: "
+                              f"pass --force to replace {them}")
+
+
 def run(args) -> int:
     """Explain ``args.expression``; 0 on success, 1 for a domain error or overflow, 2 for
-    a bad expression or value (the message on stderr)."""
+    a bad expression or value or a drawing that cannot be made (the message on stderr)."""
     from gates import GateError
     from graph.expression import ExpressionError, build, parse
     from graph.errors import GraphValueError
@@ -86,8 +104,9 @@ def run(args) -> int:
     from graph import dot
 
     try:
-        program = parse(args.expression)
         values = _values(args.at)
+        # a name given a value is an input, even one spelled pi or e
+        program = parse(args.expression, variables=values)
         program.check_inputs(values)
         unused = [n for n in values if n not in program.inputs]
         if unused:
@@ -109,8 +128,12 @@ def run(args) -> int:
         if args.dot:
             first = Path(args.dot)
             second = first.with_name(f"{first.stem}-reduced{first.suffix}")
-            drawings = [dot.write(graph, first, output, "full"),
-                        dot.write(graph, second, output, "reduced")]
+            if not args.force:
+                # every file of both drawings is checked before the first is written
+                _refuse_existing([*dot.targets(first), *dot.targets(second)])
+            renderer = dot.find_renderer()          # one choice for both drawings
+            drawings = [dot.write(graph, first, output, "full", renderer),
+                        dot.write(graph, second, output, "reduced", renderer)]
     except (GateError, GraphValueError) as exc:
         # a value outside a gate's domain, or an overflow: the expression itself was fine
         print(f"compgraph explain: {exc}", file=sys.stderr)

@@ -569,6 +569,12 @@ class Graph:
             for n, old in saved.items():
                 n.grad = old if n.grad is None else old + n.grad
         self._grad_version = self._version
+        self._grad_output = out
+
+    @property
+    def grad_output(self) -> Node | None:
+        """The node the last ``backward`` started from (the gradients are of it), or None."""
+        return getattr(self, "_grad_output", None)
 
     @property
     def grads_current(self) -> bool:

@@ -7,12 +7,15 @@
 
 Every variable shows its name, its value (green) and the gradient of the output with
 respect to it (red), as in CS231n's circuit diagrams. :func:`to_dot` returns the DOT
-text; :func:`write` saves it and, when Graphviz's ``dot`` program is installed,
-renders it to SVG or PNG.
+text; :func:`write` saves it and renders it to SVG, PNG or PDF with
+:func:`find_renderer`'s choice: the system's Graphviz ``dot`` when it is on PATH, else
+``graphviz-pure`` (a port of Graphviz shipped as one program in a wheel: the ``draw``
+extra), so drawings render after a plain ``pip install``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -24,7 +27,8 @@ import numpy as np
 from .explain import gate_label, show
 from .paths import fmt, local_derivatives
 
-__all__ = ["FORMS", "to_dot", "write", "render", "DotFiles"]
+__all__ = ["FORMS", "INSTALL", "to_dot", "write", "render", "targets", "DotFiles",
+           "Renderer", "find_renderer", "system_dot", "graphviz_pure"]
 
 FORMS = ("full", "reduced")
 _RENDERED = (".svg", ".png", ".pdf")
@@ -36,7 +40,10 @@ def _quoted(text: str) -> str:
     return escape(text).replace("\\", "\\\\")
 
 
-def _variable(node_id: str, node, is_output: bool, grads: bool) -> str:
+def _variable(node_id: str, node, is_output: bool, grads: bool, of) -> str:
+    """A variable's ellipse: name, value (green) and gradient (red) as the lecture writes
+    it, ``∂e/∂a = 2`` (``of``: the node the gradients are of; written with ∂, which
+    every renderer's fonts have, where ∇ is missing from graphviz-pure's)."""
     rows = [f"<b>{escape(node.name)}</b>"]
     stale = node.gate is not None and node.stale
     if stale:
@@ -45,7 +52,9 @@ def _variable(node_id: str, node, is_output: bool, grads: bool) -> str:
     elif node.value is not None:
         rows.append(f'<font color="darkgreen">{escape(show(node.value))}</font>')
     if grads and node.grad is not None:
-        rows.append(f'<font color="red">∇ {escape(show(node.grad))}</font>')
+        top = of.name if of is not None else "L"
+        rows.append(f'<font color="red">∂{escape(top)}/∂{escape(node.name)} = '
+                    f'{escape(show(node.grad))}</font>')
     style = ', style=filled, fillcolor="#eeeeee"' if node.gate is None else ""
     if stale:
         style = ", style=dashed"
@@ -84,7 +93,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
             if form == "full":
                 lines.append(f'  {nid} [shape=plaintext, label="{_quoted(show(n.value))}"];')
             continue
-        lines.append(_variable(nid, n, n is out, grads))
+        lines.append(_variable(nid, n, n is out, grads, graph.grad_output))
         if n.gate is None:
             continue
         # a node whose inputs changed since the last run has no current local derivatives
@@ -105,51 +114,144 @@ def to_dot(graph, output=None, form: str = "full") -> str:
     return "\n".join(lines) + "\n"
 
 
+#: how to get a renderer, ending every message about a missing one
+INSTALL = "pip install graphviz-pure (or: apt-get install graphviz)"
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """A program with Graphviz's ``dot`` command line that renders DOT text: its ``name``
+    ("dot" or "graphviz-pure"), the ``program`` to run and the picture ``formats`` it
+    writes."""
+
+    name: str
+    program: Path
+    formats: tuple[str, ...]
+
+
+def system_dot() -> Renderer | None:
+    """Graphviz's own ``dot`` (``apt-get install graphviz``) as found on PATH, or None."""
+    program = shutil.which("dot")
+    return None if program is None else Renderer("dot", Path(program), ("svg", "png", "pdf"))
+
+
+def graphviz_pure() -> Renderer | None:
+    """The ``graphviz-pure`` program (``pip install graphviz-pure``, the ``draw`` extra), or
+    None when it is not installed.
+
+    It is looked for first among the files its wheel installed, through
+    importlib.metadata: the wheel has no Python code, only the program, which pip puts in
+    the environment's bin/ (Scripts/ on Windows); so a venv's copy is found even when the
+    venv is not activated and its bin/ is not on PATH. Then on PATH (pipx and
+    ``uv tool`` install it there). graphviz-pure writes no PDF.
+    """
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("graphviz-pure").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name in ("graphviz-pure", "graphviz-pure.exe"):
+            program = Path(file.locate()).resolve()
+            # a dist-info left behind by a half-done uninstall names a program that is gone
+            if program.is_file() and os.access(program, os.X_OK):
+                return Renderer("graphviz-pure", program, ("svg", "png"))
+    program = shutil.which("graphviz-pure")
+    return None if program is None else Renderer("graphviz-pure", Path(program),
+                                                 ("svg", "png"))
+
+
+def find_renderer() -> Renderer | None:
+    """The renderer :func:`write` and :func:`render` use by default: the system's Graphviz
+    ``dot`` when it is on PATH (the reference, and it writes PDF too), else graphviz-pure,
+    else None. Nothing is imported or run until it is called; tests replace it to force
+    one renderer or none."""
+    return system_dot() or graphviz_pure()
+
+
+def targets(path) -> tuple[Path, Path]:
+    """The ``.dot`` file and the picture :func:`write` makes for ``path``: ``e.svg``,
+    ``e.png`` or ``e.pdf`` gives (``e.dot``, itself); ``e.dot`` gives (itself, ``e.svg``).
+    Raises ValueError for another suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".dot":
+        return path, path.with_suffix(".svg")
+    if suffix not in _RENDERED:
+        raise ValueError(f"cannot draw to {path}: use a .dot, .svg, .png or .pdf file name")
+    return path.with_suffix(".dot"), path
+
+
+def _usable(renderer: Renderer | None, picture: Path) -> Renderer:
+    """``renderer`` when it can write ``picture``. Raises FileNotFoundError naming the
+    install command when there is no renderer, ValueError when it lacks the format."""
+    if renderer is None:
+        raise FileNotFoundError(f"cannot render {picture}: no Graphviz found (neither 'dot' "
+                                f"nor 'graphviz-pure'); install one: {INSTALL}")
+    fmt = picture.suffix[1:].lower()
+    if fmt not in renderer.formats:
+        kinds = ", ".join(f".{f}" for f in renderer.formats)
+        raise ValueError(f"cannot render {picture}: {renderer.name} writes {kinds} only; "
+                         f"for .{fmt} install Graphviz: apt-get install graphviz")
+    return renderer
+
+
+def render(dot_file, picture, renderer: Renderer | None = None) -> Path:
+    """Render ``dot_file`` to ``picture`` (format from its suffix: .svg, .png or .pdf) with
+    ``renderer``, by default :func:`find_renderer`'s choice.
+
+    Raises FileNotFoundError naming the install command when no renderer is installed,
+    ValueError when the renderer cannot write that format (graphviz-pure writes no PDF),
+    and RuntimeError with the renderer's message when it fails.
+    """
+    picture = Path(picture)
+    renderer = _usable(renderer or find_renderer(), picture)
+    done = subprocess.run([str(renderer.program), f"-T{picture.suffix[1:].lower()}",
+                           str(dot_file), "-o", str(picture)],
+                          capture_output=True, text=True, errors="replace", timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{renderer.name} failed on {dot_file}: {done.stderr.strip()}")
+    return picture
+
+
 @dataclass(frozen=True)
 class DotFiles:
     """What :func:`write` produced: the ``.dot`` file, the rendered picture (None when
-    Graphviz is missing) and a one-line ``message`` saying which."""
+    only the DOT text was asked for and no renderer is installed), a one-line
+    ``message`` saying which, and the name of the ``renderer`` used."""
 
     dot: Path
     rendered: Path | None
     message: str
+    renderer: str | None = None
 
 
-def render(dot_file, picture) -> Path:
-    """Run Graphviz's ``dot`` on ``dot_file``, writing ``picture`` (format from its
-    suffix: .svg, .png or .pdf). Raises FileNotFoundError when ``dot`` is not
-    installed and RuntimeError with dot's message when it fails."""
-    exe = shutil.which("dot")
-    if exe is None:
-        raise FileNotFoundError("Graphviz's 'dot' program is not installed "
-                                "(Debian/Ubuntu: apt-get install graphviz)")
-    picture = Path(picture)
-    done = subprocess.run([exe, f"-T{picture.suffix[1:]}", str(dot_file), "-o", str(picture)],
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"dot failed on {dot_file}: {done.stderr.strip()}")
-    return picture
+def write(graph, path, output=None, form: str = "full",
+          renderer: Renderer | None = None) -> DotFiles:
+    """Write the ``form`` drawing of ``graph`` to ``path`` and render it.
 
+    ``path`` ending in .svg, .png or .pdf writes the .dot beside it and renders that
+    picture with ``renderer`` (by default :func:`find_renderer`'s choice); ending in .dot
+    writes the DOT text there and an SVG beside it, or, with no renderer installed, only
+    the DOT text, and ``message`` says how to install one. Existing files are replaced:
+    a caller that must not replace them checks the files :func:`targets` names first.
 
-def write(graph, path, output=None, form: str = "full") -> DotFiles:
-    """Write the ``form`` drawing of ``graph`` to ``path`` and render it if possible.
-
-    ``path`` ending in .dot writes the DOT text there and an SVG beside it; ending in
-    .svg, .png or .pdf writes the .dot beside it and renders that picture. Without
-    Graphviz only the .dot is written, and ``message`` says so. Raises ValueError for
-    another suffix.
+    Raises, before writing anything: ValueError for another suffix or a format the
+    renderer cannot write, FileNotFoundError naming the install command when a picture
+    was asked for and no renderer is installed. Raises RuntimeError when the renderer
+    fails.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".dot", *_RENDERED):
-        raise ValueError(f"cannot draw to {path}: use a .dot, .svg, .png or .pdf file name")
-    dot_file = path.with_suffix(".dot")
+    dot_file, picture = targets(path)
+    renderer = renderer or find_renderer()
+    if Path(path) == picture:
+        # the picture is what was asked for: fail before leaving a lone .dot behind
+        _usable(renderer, picture)
     dot_file.write_text(to_dot(graph, output, form), encoding="utf-8")
-    picture = path if suffix in _RENDERED else path.with_suffix(".svg")
-    if shutil.which("dot") is None:
-        return DotFiles(dot_file, None, f"wrote {dot_file}; Graphviz's 'dot' is not "
-                                        f"installed, so {picture.name} was not rendered "
-                                        f"(run: dot -T{picture.suffix[1:]} {dot_file} "
-                                        f"-o {picture})")
-    render(dot_file, picture)
-    return DotFiles(dot_file, picture, f"wrote {dot_file} and {picture}")
+    if renderer is None:
+        return DotFiles(dot_file, None, f"wrote {dot_file}; {picture.name} was not rendered: "
+                                        f"no Graphviz found ({INSTALL})")
+    render(dot_file, picture, renderer)
+    return DotFiles(dot_file, picture,
+                    f"wrote {dot_file} and {picture} (rendered by {renderer.name})",
+                    renderer.name)

@@ -81,3 +81,9 @@ def test_bad_arguments_exit_with_a_usage_error(argv, capsys):
         cli.main(argv)
     assert exc.value.code == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_a_name_given_a_value_is_an_input_even_when_spelled_e(capsys):
+    assert cli.main(["explain", "y = e*x", "--at", "x=1", "e=2", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["values"]["y"] == 2.0

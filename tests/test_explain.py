@@ -3,13 +3,14 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
 import graph
 from experiments.cli import main
-from graph import Graph
+from graph import Graph, dot
 from graph.explain import explain, gate_label
 
 
@@ -170,12 +171,73 @@ def test_cli_overflow_to_inf_or_nan_is_an_error_naming_the_node(capsys):
     assert status == 1 and "gradient ∂e/∂a is -inf" in err
 
 
-def test_cli_dot_writes_and_renders_both_forms(capsys, tmp_path):
+#: every renderer installed here; the tests that render run once with each
+RENDERERS = [r for r in (dot.system_dot(), dot.graphviz_pure()) if r is not None] or [
+    pytest.param(None, id="none", marks=pytest.mark.skip(
+        reason="no renderer installed (pip install graphviz-pure)"))]
+LECTURE = ["e = (a+b)*(b+1)", "--at", "a=2", "b=1"]
+
+
+@pytest.mark.parametrize("renderer", RENDERERS, ids=lambda r: r.name)
+def test_cli_dot_writes_and_renders_both_forms(capsys, tmp_path, monkeypatch, renderer):
+    monkeypatch.setattr(dot, "find_renderer", lambda: renderer)
     target = tmp_path / "lecture.svg"
-    status, out, _ = run_cli(capsys, "e = (a+b)*(b+1)", "--at", "a=2", "b=1",
-                             "--dot", str(target))
+    status, out, _ = run_cli(capsys, *LECTURE, "--dot", str(target))
     assert status == 0
     for name in ("lecture.dot", "lecture.svg", "lecture-reduced.dot", "lecture-reduced.svg"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "∂e/∂d = 3" in (tmp_path / "lecture-reduced.svg").read_text()
-    assert f"wrote {tmp_path / 'lecture.dot'} and {target}" in out
+    reduced = (tmp_path / "lecture-reduced.svg").read_text(encoding="utf-8")
+    assert ">∂e/∂d = 3</text>" in reduced
+    assert re.search(r'fill="darkgreen"[^>]*>6</text>', reduced)      # e = 6, in green
+    assert re.search(r'fill="red"[^>]*>∂e/∂b = 5</text>', reduced)     # in red
+    assert f"wrote {tmp_path / 'lecture.dot'} and {target} (rendered by {renderer.name})" \
+        in out
+
+
+@pytest.mark.skipif(dot.graphviz_pure() is None, reason="graphviz-pure is not installed")
+def test_cli_draws_the_picture_without_graphviz_dot_on_path(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))       # no dot: a fresh machine with the extra
+    status, out, _ = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.svg"))
+    assert status == 0 and (tmp_path / "e.svg").exists()
+    full = (tmp_path / "e.svg").read_text(encoding="utf-8")
+    assert re.search(r'fill="darkgreen"[^>]*>6</text>', full)
+    assert ">∂e/∂d = 3</text>" in (tmp_path / "e-reduced.svg").read_text(encoding="utf-8")
+    assert f"and {tmp_path / 'e.svg'} (rendered by graphviz-pure)" in out
+
+
+def test_cli_without_a_renderer_a_picture_is_one_line_with_the_install_command(
+        capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(dot, "find_renderer", lambda: None)
+    status, out, err = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.png"))
+    assert status == 2 and out == ""
+    assert err == (f"compgraph explain: error: cannot render {tmp_path / 'e.png'}: no "
+                   f"Graphviz found (neither 'dot' nor 'graphviz-pure'); install one: pip "
+                   f"install graphviz-pure (or: apt-get install graphviz)\n")
+    assert list(tmp_path.iterdir()) == []             # not even the .dot files
+
+
+def test_cli_without_a_renderer_a_dot_file_is_still_written(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(dot, "find_renderer", lambda: None)
+    status, out, _ = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.dot"))
+    assert status == 0 and "e.svg was not rendered" in out
+    assert "pip install graphviz-pure" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e-reduced.dot", "e.dot"]
+
+
+@pytest.mark.parametrize("existing", ["e.svg", "e.dot", "e-reduced.svg", "e-reduced.dot"])
+def test_cli_refuses_to_overwrite_any_drawing_file_without_force(capsys, tmp_path, existing):
+    (tmp_path / existing).write_text("my own file")
+    status, out, err = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.svg"))
+    assert status == 2 and out == ""
+    assert err == (f"compgraph explain: error: refusing to overwrite {tmp_path / existing}: "
+                   f"pass --force to replace it\n")
+    assert [p.name for p in tmp_path.iterdir()] == [existing]          # nothing written
+    assert (tmp_path / existing).read_text() == "my own file"
+
+
+def test_cli_force_overwrites_the_drawing(capsys, tmp_path):
+    # a .dot FILE is written with or without a renderer, so this runs everywhere
+    (tmp_path / "e.dot").write_text("my own file")
+    status, _, err = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.dot"), "--force")
+    assert status == 0, err
+    assert (tmp_path / "e.dot").read_text(encoding="utf-8").startswith('digraph "full"')
