@@ -15,9 +15,11 @@ import json
 import os
 import re
 import subprocess
+import sys
 import textwrap
 import zipfile
 
+import numpy as np
 import pytest
 
 import gates
@@ -25,6 +27,7 @@ from experiments.cli import main as cli_main
 from gates.grade import (GradingError, Rubric, RubricError, format_table, grade_folder,
                          grade_submission, gradescope, load_rubric, skeleton_source,
                          solution_source, write_json)
+from gates.grade import isolation
 from gates.grade.autograder import build_zip, run as run_autograder
 from gates.grade.batch import write_csv
 from gates.grade.report import CheckResult, GateResult, SubmissionResult
@@ -447,6 +450,30 @@ def test_batch_grades_a_folder_into_one_csv_row_per_student(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "grades.csv")))
     assert [(r["student"], r["score"], r["AddGate"]) for r in rows] == [
         ("alice", "10.0", "10.0"), ("bob", "0.0", "0.0"), ("carol", "0", "")]
+    # each graded row says its run seed: --run-seed replays that student's fresh cases
+    assert rows[0]["run_seed"] == str(dict(results)["alice"].run_seed) and \
+        rows[2]["run_seed"] == ""
+
+
+def test_a_student_folder_too_deep_for_recursion_is_walked_and_graded(tmp_path):
+    folder = tmp_path / "subs"
+    deep = folder / "mallory"
+    deep.mkdir(parents=True)
+    fd = os.open(deep, os.O_RDONLY)
+    for _ in range(1200):                 # os.walk would raise RecursionError
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    submission(deep, name="hw.py")
+    (folder / "link").symlink_to(tmp_path)          # a symlinked "student folder"
+    submission(folder, name="alice.py")
+    results = dict(grade_folder(folder, tmp_path / "grades.csv", gates=["AddGate"],
+                                timeout=3.0))
+    assert results["alice"].score == pytest.approx(10.0)
+    assert results["mallory"].score == pytest.approx(10.0)
+    assert results["link"].score == 0 and "symbolic link" in results["link"].notes[0]
 
 
 def test_what_a_student_controls_cannot_drive_the_terminal_or_the_spreadsheet(tmp_path):
@@ -674,3 +701,65 @@ def test_skeleton_autograder_and_reports_refuse_to_overwrite_a_file_without_forc
     assert cli_main(["grade", str(path), "--gates", "AddGate", "--json", str(report),
                      "--force"]) == 0
     assert json.loads(report.read_text())["score"] == 10.0
+
+
+def test_setup_sh_installs_hides_the_reference_makes_the_users_and_checks_isolation(tmp_path):
+    # setup.sh run for real on the autograder zip, in a copy of Gradescope's layout; the
+    # system's side (apt-get, useradd, pip's download) is stubbed: nothing outside
+    # tmp_path changes. The venv's python sees only what pip "installed" and numpy,
+    # as on Gradescope (a missing package under `set -e` would stop the build).
+    from gates.grade.autograder import SETUP_SH
+
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(build_zip(tmp_path / "autograder.zip", gates=["AddGate"])) as z:
+        z.extractall(root / "source")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    log = tmp_path / "calls.log"
+    numpy_site = os.path.dirname(os.path.dirname(np.__file__))
+    scripts = {
+        "apt-get": f'echo "apt-get $*" >> {log}',
+        "getent": "exit 2",
+        "groupadd": f'echo "groupadd $*" >> {log}',
+        "useradd": f'echo "useradd $*" >> {log}',
+        "python3": textwrap.dedent(f"""\
+            venv="$3"; mkdir -p "$venv/bin" "$venv/site"
+            cat > "$venv/bin/python" <<EOS
+            #!/bin/sh
+            PYTHONPATH="$venv/site:{numpy_site}" exec {sys.executable} -S "\\$@"
+            EOS
+            cat > "$venv/bin/pip" <<EOS
+            #!/bin/sh
+            for a in "\\$@"; do [ -d "\\$a/gates" ] && cp -r "\\$a/gates" "$venv/site/"; done
+            exit 0
+            EOS
+            chmod +x "$venv/bin/python" "$venv/bin/pip"
+            """),
+    }
+    for name, body in scripts.items():
+        (stubs / name).write_text("#!/bin/sh\n" + body)
+        (stubs / name).chmod(0o755)
+    (root / "setup.sh").write_text(SETUP_SH)
+    done = subprocess.run(["bash", str(root / "setup.sh")], capture_output=True, text=True,
+                          cwd=tmp_path,
+                          env=dict(os.environ, COMPGRAPH_AUTOGRADER_ROOT=str(root),
+                                   PATH=f"{stubs}:{os.environ['PATH']}"))
+    try:
+        level = isolation.choose(require=True).level
+    except isolation.IsolationError:       # no isolation here: the build must fail
+        assert done.returncode != 0 and "refuses process-only" in done.stderr
+        return
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"compgraph: grading isolation {level}" in done.stdout
+    installed = root / "venv" / "site" / "gates"
+    assert (installed / "grade" / "runner.py").is_file()
+    assert not (root / "source" / "compgraph").exists()        # the bundled copy is gone
+    for hidden in (installed, installed / "nonlinear.py", root / "source",
+                   root / "source" / "config.json"):
+        assert hidden.stat().st_mode & 0o077 == 0, hidden       # root only
+    calls = log.read_text().splitlines()
+    users = [c for c in calls if c.startswith("useradd")]
+    assert len(users) == 16 and "--uid 64000 --gid 64000" in users[0]
+    assert "--shell /usr/sbin/nologin" in users[0] and "--no-create-home" in users[0]
+    assert any("bubblewrap" in c for c in calls if c.startswith("apt-get"))

@@ -3,7 +3,8 @@
 The hostile submissions themselves are in ``test_grade_attacks.py``; here are the
 parts they rely on, each tested alone: choosing an isolation level, the frame reader
 (every malformed frame is dropped, never trusted, never a crash), the removal of a
-child's folder whatever it holds, and the Gradescope scripts' last resort.
+child's folder whatever it holds, killing every process of a grading uid, and what
+the sandbox shows and lets a child write.
 """
 
 from __future__ import annotations

@@ -24,10 +24,11 @@ import traceback
 import zipfile
 from pathlib import Path
 
-SETUP_SH = """#!/usr/bin/env bash
+SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image.
 set -euo pipefail
 AG="${COMPGRAPH_AUTOGRADER_ROOT:-/autograder}"
+cd /     # so that `python -c "import gates"` finds the installed copy, not a folder here
 if command -v apt-get >/dev/null; then
     apt-get update
     # bubblewrap gives each child its own namespaces where the container allows them
@@ -39,7 +40,7 @@ python3 -m venv "$AG/venv"
 # The installed copy is the only one left: only root (the grader) may read it, and
 # root alone may read config.json (the seed) in the source folder.
 rm -rf "$AG/source/compgraph"
-for package in gates graph experiments; do
+for package in @PACKAGES@; do
     dir=$("$AG/venv/bin/python" -c "import $package, os; print(os.path.dirname($package.__file__))")
     chmod -R go-rwx "$dir"
 done
@@ -48,15 +49,23 @@ chmod -R go-rwx "$AG/source"
 for i in $(seq 0 15); do
     id=$((64000 + i))
     getent group "$id" >/dev/null || groupadd --system --gid "$id" "compgraph-child$i"
-    getent passwd "$id" >/dev/null || useradd --system --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin --uid "$id" --gid "$id" "compgraph-child$i"
+    getent passwd "$id" >/dev/null || useradd --system --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin --uid "$id" --gid "$id" \
+        "compgraph-child$i"
 done
+# Fail the build, not every student, if the children cannot be isolated here.
+"$AG/venv/bin/python" -c "from gates.grade.grader import choose_isolation
+print('compgraph: grading isolation', choose_isolation(require_isolation=True).level)"
 """
 
-RUN_AUTOGRADER = """#!/usr/bin/env bash
+#: The packages the zip ships (setup.sh hides each of them from the children).
+SHIPPED_PACKAGES = ("gates",)
+SETUP_SH = SETUP_SH.replace("@PACKAGES@", " ".join(SHIPPED_PACKAGES))
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission; it must leave results/results.json behind.
 AG="${COMPGRAPH_AUTOGRADER_ROOT:-/autograder}"
-cd "$AG/source" || exit 1
+cd "$AG/source" 2>/dev/null || cd /
 "$AG/venv/bin/python" -m gates.grade.autograder run \
     "$AG/source/config.json" "$AG/submission" "$AG/results/results.json"
 status=$?
@@ -105,9 +114,10 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
         for meta in ("setup.cfg", "pyproject.toml", "README.md"):
             if (root / meta).is_file():
                 z.write(root / meta, f"compgraph/{meta}")
-        for path in sorted((root / "gates").rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix == ".py":
-                z.write(path, f"compgraph/{path.relative_to(root)}")
+        for package in SHIPPED_PACKAGES:
+            for path in sorted((root / package).rglob("*.py")):
+                if "__pycache__" not in path.parts:
+                    z.write(path, f"compgraph/{path.relative_to(root)}")
     return out
 
 
@@ -123,7 +133,7 @@ def run(config_path, submission_dir, results_path) -> int:
         config = json.loads(Path(config_path).read_text(encoding="utf-8"))
         names = [c.__name__ for c in gate_classes(config.get("gates"))]
         folder = Path(submission_dir)
-        files = sorted(python_files(folder))
+        files = python_files(folder)
         wanted = config.get("filename")
         path = (folder / wanted if wanted and folder / wanted in files
                 else pick_file(files, names))

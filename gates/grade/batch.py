@@ -30,16 +30,29 @@ from .rubric import Rubric
 from .scoring import ungraded
 
 
+#: How deep below a student's folder ``.py`` files are looked for (an LMS export nests
+#: two or three levels; a tree of thousands is an attack on the walk).
+MAX_DEPTH = 12
+
+
 def python_files(folder) -> list[Path]:
-    """Every regular ``.py`` file below ``folder``, symlinks neither taken nor followed."""
-    found = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            path = Path(root, name)
-            if name.endswith(".py") and stat.S_ISREG(path.lstat().st_mode):
-                found.append(path)
-    return found
+    """Every regular ``.py`` file at most :data:`MAX_DEPTH` folders below ``folder``;
+    symlinks neither taken nor followed, hidden folders skipped. Iterative, so no tree
+    is too deep for it."""
+    found, pending = [], [(Path(folder), 0)]
+    while pending:
+        here, depth = pending.pop()
+        try:
+            entries = list(os.scandir(here))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if depth < MAX_DEPTH and not entry.name.startswith("."):
+                    pending.append((Path(entry.path), depth + 1))
+            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                found.append(Path(entry.path))
+    return sorted(found)
 
 
 def pick_file(files, gate_names) -> Path | None:
@@ -58,17 +71,29 @@ def pick_file(files, gate_names) -> Path | None:
     return best
 
 
-def find_submissions(folder, gate_names) -> list[tuple[str, Path | None]]:
-    """(student, file) pairs; file is None for a sub-folder without any ``.py``."""
-    folder = Path(folder)
+def find_submissions(folder) -> list[tuple[str, Path]]:
+    """(student, entry) for each ``.py`` entry (by its stem) and each folder (by its
+    name) directly in ``folder``, in name order; what an entry holds is looked at later,
+    student by student (:func:`submission_file`)."""
     found = []
-    for entry in sorted(folder.iterdir()):
-        mode = entry.lstat().st_mode
-        if entry.suffix == ".py" and not stat.S_ISDIR(mode):
-            found.append((entry.stem, entry))   # not a regular file: a row that says so
-        elif stat.S_ISDIR(mode) and not entry.name.startswith("."):
-            found.append((entry.name, pick_file(python_files(entry), gate_names)))
+    for entry in sorted(Path(folder).iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.suffix == ".py" or entry.is_dir():
+            found.append((entry.stem if entry.suffix == ".py" else entry.name, entry))
     return found
+
+
+def submission_file(entry: Path, gate_names) -> Path | None:
+    """The file to grade for one student's entry: the entry itself, or the file of its
+    folder with the most expected gate classes (None: no ``.py`` file at all).
+    GradingError for a symlinked folder (it could lead anywhere)."""
+    mode = entry.lstat().st_mode
+    if stat.S_ISLNK(mode) and entry.suffix != ".py":
+        raise GradingError(f"{entry.name} is a symbolic link, not a folder of the export")
+    if not stat.S_ISDIR(mode):
+        return entry        # read_submission says what is wrong with anything irregular
+    return pick_file(python_files(entry), gate_names)
 
 
 def grade_folder(folder, csv_path=None, jobs: int = 2,
@@ -86,13 +111,14 @@ def grade_folder(folder, csv_path=None, jobs: int = 2,
     require = options.pop("require_isolation", False)
     if not isinstance(options.get("isolation"), Isolation):
         options["isolation"] = choose_isolation(options.get("isolation"), require)
-    subs = find_submissions(folder, names)
+    subs = find_submissions(folder)
 
     def one(item):
         student, path = item
-        if path is None:
-            return student, None
         try:
+            path = submission_file(path, names)
+            if path is None:
+                return student, None
             return student, grade_submission(path, jobs=1, **options)
         except SetupError:
             raise
@@ -117,20 +143,22 @@ def _cell(text: str) -> str:
 
 
 def write_csv(path, results, gate_names) -> Path:
-    """One row per student: totals, a column per gate, the time, and the notes (cut at
-    500 characters); written atomically."""
+    """One row per student: totals, a column per gate, the time, the run seed (to
+    replay that student's fresh cases with ``--run-seed``) and the notes (cut at 500
+    characters); written atomically."""
     f = io.StringIO(newline="")
     w = csv.writer(f)
     w.writerow(["student", "file", "score", "max_score", "percent", *gate_names,
-                "seconds", "notes"])
+                "seconds", "run_seed", "notes"])
     for student, r in results:
         if r is None:
-            w.writerow([_cell(student), "", 0, "", 0, *[""] * len(gate_names), "",
+            w.writerow([_cell(student), "", 0, "", 0, *[""] * len(gate_names), "", "",
                         "no .py file found"])
             continue
         by_gate = {g.name: g for g in r.gates}
         w.writerow([_cell(student), _cell(r.submission), round(r.score, 2),
                     round(r.max_score, 2), round(r.percent, 1),
                     *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],
-                    round(r.elapsed, 2), _cell(" | ".join(r.notes)[:500])])
+                    round(r.elapsed, 2), "" if r.run_seed is None else str(r.run_seed),
+                    _cell(" | ".join(r.notes)[:500])])
     return write_text(path, f.getvalue())

@@ -157,7 +157,8 @@ def _draw_cases(cls, rng: np.random.Generator) -> list[Case]:
 
 
 def add_directions(case: Case, out_shape, rng: np.random.Generator) -> None:
-    """Seeded upstream gradients (output's shape) and tangents (each input's shape)."""
+    """Upstream gradients (output's shape) and tangents (each input's shape) drawn from
+    ``rng``: the seeded stream for a seeded case, the run's stream for a fresh twin."""
     dtype = np.float32 if case.float32 else np.float64
     case.up1 = rng.standard_normal(out_shape).astype(dtype)
     case.up2 = rng.standard_normal(out_shape).astype(dtype)

@@ -57,8 +57,9 @@ from .cases import add_directions, build_cases, directions_rng, fresh_directions
 from .numeric import NumericalDerivativeError, jacobians
 from .report import GateResult, SubmissionResult
 from .rubric import Rubric
-from .scoring import error_text, float64, score_gate, ungraded
 from .scan import FRAMEWORKS, REFERENCE, Scan, scan_source
+from .scoring import error_text, float64, score_gate, ungraded
+
 
 class GradingError(ValueError):
     """Bad grading request: unknown gate names, an unreadable submission file, or limits
@@ -265,6 +266,10 @@ def _probe(tmp: Path, setting: _Setting, names) -> _Probe:
     task = _task(setting, mode="probe", gates=names, jvp=False)
     run = _run_child(inputs, task, setting)
     if "ready" not in run.steps:
+        # once more before blaming the set-up: a busy machine can starve one start
+        inputs = _inputs_folder(tmp, "import", setting.source)
+        run = _run_child(inputs, task, setting)
+    if "ready" not in run.steps:
         # the child failed before it ran any submission code: the set-up is at fault
         how = "timed out" if run.timed_out else f"exit status {run.returncode}"
         limits = setting.limits
@@ -358,5 +363,8 @@ def grade_gate(tmp: Path, setting: _Setting, cls) -> GateResult:
         result = ungraded(cls, rubric, jvp, "unreadable",
                           f"your {name} left unreadable results ({type(exc).__name__}: "
                           f"{exc}); does your code write into the grader's pipe?")
+    if run.survivors:
+        result.notes.append(f"{run.survivors} process(es) started by your {name} outlived "
+                            f"every kill (its grading uid is not used again by this grader)")
     result.elapsed = run.elapsed
     return result

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import glob
 import grp
 import os
 import pwd
@@ -140,7 +141,8 @@ def acquire_slot(wait: float = 60.0) -> Slot:
             except BlockingIOError:
                 os.close(fd)
                 continue
-            kill_uid(uid)
+            if kill_uid(uid):     # a process of it outlives every kill: never use it
+                continue          # (the lock stays held, so no other grader does)
             return Slot(uid, fd)
         if time.monotonic() > deadline:
             raise IsolationError(f"all {len(uids)} grading uids are busy")
@@ -183,7 +185,14 @@ def kill_uid(uid: int, rounds: int = 20) -> list[int]:
 
 
 def sweep_shared(uid: int) -> None:
-    """Remove what ``uid`` left in the world-writable folders (``/tmp`` and the like)."""
+    """Remove what ``uid`` left where children share the machine (the uid level has no
+    namespaces): files in the world-writable folders (``/tmp`` and the like), and its
+    System V shared memory, semaphores and queues (``ipcrm --all`` run as the uid
+    removes only its own)."""
+    if shutil.which("ipcrm"):
+        subprocess.run(["ipcrm", "--all"], user=uid, group=uid, extra_groups=[],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, check=False)
     for top in SHARED_WRITABLE:
         if os.path.isdir(top):
             subprocess.run(["find", top, "-xdev", "-mindepth", "1", "-user", str(uid),
@@ -209,10 +218,18 @@ def interpreter() -> str:
 
 
 def _site_dirs() -> set[str]:
+    """Every folder of installed packages this interpreter or the system has: this
+    interpreter's and its base's, and every ``site-packages``/``dist-packages`` of a
+    Python under ``/usr``, ``/usr/local`` and the prefixes (Debian's system Python keeps
+    packages there that a venv's ``site`` does not list)."""
     dirs = set(site.getsitepackages()) | {site.getusersitepackages()}
     for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
         paths = sysconfig.get_paths(vars=scheme_vars)
         dirs |= {paths["purelib"], paths["platlib"]}
+    for top in {"/usr", "/usr/local", sys.base_prefix, sys.base_exec_prefix}:
+        for pattern in ("lib*/python3*/site-packages", "lib*/python3*/dist-packages",
+                        "lib/python3/dist-packages"):
+            dirs |= set(glob.glob(os.path.join(top, pattern)))
     return {os.path.realpath(d) for d in dirs if os.path.isdir(d)}
 
 
@@ -228,6 +245,7 @@ class _Mounts:
     args: list = field(default_factory=list)
     made: set = field(default_factory=set)
     bound: list = field(default_factory=list)
+    hidden: list = field(default_factory=list)
 
     def _parents(self, path: str) -> None:
         parts = Path(path).parts
@@ -244,9 +262,17 @@ class _Mounts:
         self.bound.append(target)
 
     def hide(self, path: str) -> None:
-        """An empty, read-only folder over ``path`` (only if something shows it)."""
+        """An empty folder over ``path`` (only if something shows it); made read-only
+        by :meth:`seal` once everything is mounted."""
         if _under(path, self.bound):
             self.args += ["--perms", "0555", "--tmpfs", path]
+            self.hidden.append(path)
+
+    def seal(self, *paths: str) -> None:
+        """Remount read-only what bwrap made writable for the child: without root, its
+        tmpfs mounts (the hidden folders, /dev) belong to the child's own uid."""
+        for path in (*self.hidden, *paths):
+            self.args += ["--remount-ro", path]
 
 
 def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[str]:
@@ -254,9 +280,15 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
     ``inputs``; ``hidden`` lists folders it must not see (compgraph's packages)."""
     m = _Mounts()
     m.args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-              "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1"]
-    if not as_root:
-        m.args += ["--unshare-user", "--disable-userns"]
+              "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    if as_root:
+        # bwrap's own init (root, which the child cannot signal) stays as pid 1: when bwrap
+        # dies it takes the namespace down (the uid change would clear the child's own
+        # parent-death signal)
+        pass
+    else:
+        # the child is pid 1 itself: no process of the same uid beside it to signal
+        m.args += ["--unshare-user", "--disable-userns", "--as-pid-1"]
     m.bind("/usr")
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
         if os.path.islink(top):
@@ -279,8 +311,9 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
         m.bind(path)
     m.args += ["--proc", "/proc", "--dev", "/dev"]
     m.bind(str(inputs), SANDBOX_INPUTS)
-    m.args += ["--size", str(work_bytes), "--perms", "0777", "--tmpfs", SANDBOX_WORK,
-               "--remount-ro", "/", "--chdir", SANDBOX_WORK, "--"]
+    m.args += ["--size", str(work_bytes), "--perms", "0777", "--tmpfs", SANDBOX_WORK]
+    m.seal("/dev", "/")
+    m.args += ["--chdir", SANDBOX_WORK, "--"]
     return m.args
 
 
@@ -403,7 +436,9 @@ def choose(level: str | None = None, require: bool = False, hidden=()) -> Isolat
                         "outlive it and tamper with the results. Install bubblewrap "
                         "(apt-get install bubblewrap) or grade as root.")
     elif level == "uid":
-        readable = [h for h in hidden if _readable_by_others(h) is None]
+        # the packages, and a checkout's history beside them (an editable install)
+        places = [*hidden, *(os.path.join(os.path.dirname(h), ".git") for h in hidden)]
+        readable = [p for p in places if os.path.exists(p) and _readable_by_others(p) is None]
         if readable:
             warnings.append(f"WARNING: uid isolation, but other users can read compgraph's "
                             f"own source ({readable[0]}): a submission can copy the "

@@ -36,6 +36,10 @@ resource.setrlimit(resource.RLIMIT_AS, (_LIMITS["memory"], _LIMITS["memory"]))
 resource.setrlimit(resource.RLIMIT_FSIZE, (_LIMITS["fsize"], _LIMITS["fsize"]))
 # counted per uid, the runner included: 1 means no new process or thread
 resource.setrlimit(resource.RLIMIT_NPROC, (_LIMITS["nproc"], _LIMITS["nproc"]))
+# memory outside the address space: a file in memory (memfd) is capped like any file,
+# and the number of open files caps how many; no POSIX message queues at all
+resource.setrlimit(resource.RLIMIT_NOFILE, (_LIMITS["nofile"], _LIMITS["nofile"]))
+resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
 
 
 def _forget_keys():
@@ -46,15 +50,20 @@ def _forget_keys():
     if keyctl is None:
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    for ring in (-4, -5):   # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
-        libc.syscall(keyctl, 7, ring)   # KEYCTL_CLEAR
+    libc.syscall.restype = ctypes.c_long
+    # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING, and the uid's persistent
+    # keyring (KEYCTL_GET_PERSISTENT of uid -1, linked to the process keyring -2)
+    rings = [-4, -5, libc.syscall(keyctl, 22, -1, -2)]
+    for ring in rings:
+        if ring != -1:
+            libc.syscall(keyctl, 7, ctypes.c_long(ring))   # KEYCTL_CLEAR
 
 
 if TASK.get("grading_uid"):
     _forget_keys()
 
-# numpy's folder (the child runs without ``site``); never this file's own folder, which
-# Python < 3.11 puts first even under -I
+# numpy's folder (the child runs without ``site``); never this file's own folder, in
+# case an interpreter puts it on the path despite -I (the submission sits beside it)
 _HERE = os.path.dirname(os.path.realpath(__file__))
 sys.path[:] = [p for p in sys.path if p and os.path.realpath(p) != _HERE] + TASK["sys_path"]
 

@@ -46,6 +46,10 @@ OUTPUT_EXCERPT = 2000
 #: child runs as root only at the process-only level, and only when asked for.)
 NPROC = 1
 
+#: RLIMIT_NOFILE of every child: Python and numpy need about a dozen; with ``fsize``
+#: it bounds what files in memory (memfd) can hold: 64 x 16 MB.
+NOFILE = 64
+
 
 @dataclass
 class Limits:
@@ -118,6 +122,7 @@ class _Drain(threading.Thread):
         self._budget = results_budget
         self._fds = {output_fd: "output", results_fd: "results"}
         self._closing = threading.Event()
+        self._abandoned = threading.Event()
 
     def run(self):
         with selectors.DefaultSelector() as sel:
@@ -125,7 +130,7 @@ class _Drain(threading.Thread):
                 os.set_blocking(fd, False)
                 sel.register(fd, selectors.EVENT_READ)
             open_fds = set(self._fds)
-            while open_fds:
+            while open_fds and not self._abandoned.is_set():
                 events = sel.select(timeout=0.05)
                 if not events and self._closing.is_set():
                     break
@@ -144,17 +149,23 @@ class _Drain(threading.Thread):
                         room = OUTPUT_EXCERPT - len(self.output)
                         if room > 0:
                             self.output += chunk[:room]
-                    elif len(self.results) + len(chunk) <= self._budget:
+                    elif not self.results_cut and \
+                            len(self.results) + len(chunk) <= self._budget:
                         self.results += chunk
                     else:
-                        self.results_cut = True
+                        self.results_cut = True     # and nothing after the cut is kept
         for fd in self._fds:
             os.close(fd)
 
-    def stop(self, grace: float) -> None:
-        """Let the pipes run dry (their writers are dead), at most ``grace`` seconds more."""
+    def stop(self, grace: float) -> tuple[bytes, int, bytes, bool]:
+        """Let the pipes run dry (their writers are dead), at most ``grace`` seconds
+        more, then stop reading for good; returns (output, output bytes in all, results,
+        results cut): a snapshot no late writer can change."""
         self._closing.set()
         self.join(grace)
+        self._abandoned.set()
+        self.join(1.0)
+        return bytes(self.output), self.output_bytes, bytes(self.results), self.results_cut
 
 
 def numpy_path() -> list[str]:
@@ -193,7 +204,7 @@ class Child:
         limits = self.limits
         task = dict(task, sys_path=numpy_path(), limits={
             "cpu": limits.cpu, "memory": limits.memory, "fsize": limits.fsize,
-            "nproc": NPROC}, grading_uid=self.slot is not None)
+            "nproc": NPROC, "nofile": NOFILE}, grading_uid=self.slot is not None)
         (self.inputs / "task.json").write_text(json.dumps(task), encoding="utf-8")
         shutil.copyfile(RUNNER, self.inputs / "runner.py")
         if self.slot:
@@ -233,7 +244,14 @@ class Child:
         os.close(out_w)
         os.close(res_w)
         drain = _Drain(out_r, res_r, self.limits.results)
-        drain.start()
+        try:
+            drain.start()
+        except BaseException:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            for fd in (out_r, res_r):
+                os.close(fd)
+            raise
         return proc, drain
 
     def finish(self) -> ChildRun:
@@ -245,19 +263,22 @@ class Child:
         except subprocess.TimeoutExpired:
             timed_out = True
         elapsed = time.perf_counter() - self.started
-        survivors = self._kill()
-        # every writer is dead (but at the process-only level, where a process that
-        # left the group may still hold a pipe: it gets a moment, then is cut off)
-        self._drain.stop(grace=0.5 if self.isolation.level == "process only" else 5.0)
-        self._release()
-        d = self._drain
+        survivors = 0
         try:
-            steps = read_frames(bytes(d.results))
+            survivors = self._kill()
+            # every writer is dead (but at the process-only level, where a process that
+            # left the group may still hold a pipe: it gets a moment, then is cut off)
+            output, output_bytes, results, cut = self._drain.stop(
+                grace=0.5 if self.isolation.level == "process only" else 5.0)
+        finally:
+            self._release(quarantine=survivors > 0)
+        try:
+            steps = read_frames(results)
         except Exception:  # noqa: BLE001  (a frame the reader missed costs the child only)
             steps = {}
         return ChildRun(self.proc.returncode, timed_out, elapsed,
-                        bytes(d.output).decode("utf-8", errors="replace"), d.output_bytes,
-                        steps, d.results_cut, survivors)
+                        output.decode("utf-8", errors="replace"), output_bytes,
+                        steps, cut, survivors)
 
     def _kill(self) -> int:
         """Kill the child's process group, its namespace and every process of its uid."""
@@ -270,7 +291,13 @@ class Child:
             return len(iso.kill_uid(self.slot.uid))
         return 0
 
-    def _release(self) -> None:
+    def _release(self, quarantine: bool = False) -> None:
+        """Remove the child's folders and give its uid back, unless a process of it
+        survived every kill (``quarantine``): then the uid stays locked for the rest of
+        this grader's life, so no classmate's child ever shares it with that process."""
+        if self.slot and quarantine:
+            self.slot = None     # its lock stays held: the uid is never handed out again
+            return
         remove_tree(self.inputs)
         if self.slot:
             if not self.isolation.uses_namespaces:   # there, /tmp and the like are shared
@@ -288,7 +315,7 @@ def remove_tree(path: Path) -> bool:
         return True
     try:
         shutil.rmtree(path)
-    except BaseException:  # noqa: BLE001  (RecursionError on a deep tree included)
+    except Exception:  # noqa: BLE001  (RecursionError on a deep tree included)
         for command in (["chmod", "-R", "u+rwx", "--", str(path)],
                         ["rm", "-rf", "--one-file-system", "--", str(path)]):
             try:
