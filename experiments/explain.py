@@ -24,6 +24,8 @@ import numpy as np
 
 from graph.explain import show
 
+from .overwrite import refuse_overwrite
+
 
 def configure(parser, command):
     """Add EXPR, --at, --wrt, --dot and --json to the ``explain`` subparser."""
@@ -84,16 +86,6 @@ def _non_finite(report) -> str:
     return ""
 
 
-def _refuse_existing(files) -> None:
-    """Raise FileExistsError naming every one of ``files`` that exists (a user's file
-    must not be replaced by a drawing unless they said ``--force``)."""
-    existing = [str(f) for f in files if f.exists()]
-    if existing:
-        them = "it" if len(existing) == 1 else "them"
-        raise FileExistsError(f"refusing to overwrite {', '.join(existing)}: "
-                              f"pass --force to replace {them}")
-
-
 def run(args) -> int:
     """Explain ``args.expression``; 0 on success, 1 for a domain error or overflow, 2 for
     a bad expression or value or a drawing that cannot be made (the message on stderr)."""
@@ -128,9 +120,8 @@ def run(args) -> int:
         if args.dot:
             first = Path(args.dot)
             second = first.with_name(f"{first.stem}-reduced{first.suffix}")
-            if not args.force:
-                # every file of both drawings is checked before the first is written
-                _refuse_existing([*dot.targets(first), *dot.targets(second)])
+            # every file of both drawings is checked before the first is written
+            refuse_overwrite(*dot.targets(first), *dot.targets(second), force=args.force)
             renderer = dot.find_renderer()          # one choice for both drawings
             drawings = [dot.write(graph, first, output, "full", renderer),
                         dot.write(graph, second, output, "reduced", renderer)]

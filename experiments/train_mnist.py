@@ -21,7 +21,9 @@ Each epoch shows a progress bar (loss, images/s; on a terminal only) and prints 
 row. The output directory receives ``metrics.json`` (settings, per-epoch rows and the
 final ``test_accuracy``), ``metrics.csv`` (the rows), ``params.npz`` (the trained
 parameters, :meth:`graph.Graph.save_params`) and ``curves.png`` when matplotlib is
-installed; every file is written atomically.
+installed; every file is written atomically. An ``--out`` folder that already holds a
+run's outputs is refused unless ``--force`` is given (the default folder is replaced
+by each run of the same command).
 """
 
 from __future__ import annotations
@@ -49,13 +51,25 @@ from .datasets import DATASETS, DatasetNotFoundError, load_dataset, to_float32
 from .idx import IdxError
 
 __all__ = ["TrainConfig", "Network", "network_sizes", "build_network", "evaluate", "train",
-           "configure", "run", "main", "DEFAULT_HIDDEN", "DEFAULT_LR"]
+           "configure", "run", "main", "DEFAULT_HIDDEN", "DEFAULT_LR", "plural",
+           "curves_figure", "plot_curves", "RUN_FILES", "check_out_dir"]
 
 #: hidden layer sizes for each architecture when --hidden is not given
 DEFAULT_HIDDEN = {2: (), 3: (256,), 4: (256, 128)}
 #: learning rates that work with the defaults (batch 128, cosine schedule, 10 epochs)
 DEFAULT_LR = {"adam": 2e-3, "momentum": 0.05, "sgd": 0.4}
 N_PIXELS, N_CLASSES = 784, 10
+#: the files a run writes into its --out folder (``compare`` adds its own and a
+#: subfolder per network); a folder holding any of them holds a run
+RUN_FILES = ("metrics.json", "metrics.csv", "params.npz", "curves.png")
+#: up to this many epochs, the curves mark each epoch's point: one point alone draws
+#: no line at all, and a few are easier to read as dots than as a polyline
+MARKERS_UP_TO = 20
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 epoch"``, ``"2 epochs"``: the count and the noun, plural when not 1."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 @dataclass
@@ -282,33 +296,59 @@ def load_matplotlib():
     return plt
 
 
-def plot_curves(runs: dict, path: Path, title: str) -> bool:
-    """A PNG of loss and accuracy per epoch for one or more runs ({label: rows}).
-    Returns False (having printed a note) when matplotlib is missing."""
-    plt = load_matplotlib()
-    if plt is None:
-        return False
+def curves_figure(plt, runs: dict, title: str):
+    """The matplotlib Figure of loss (left) and accuracy (right) per epoch for one or
+    more runs ({label: rows}), drawn with ``plt`` (matplotlib.pyplot): train solid,
+    test dashed, one colour per run. When no run is longer than MARKERS_UP_TO epochs,
+    each point is marked, train filled and test hollow (a single epoch would otherwise
+    be invisible), and the epoch axis spans half an epoch beyond the first and last.
+    The epoch ticks are whole numbers."""
+    from matplotlib.ticker import MaxNLocator
+
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    last = max((r["epoch"] for rows in runs.values() for r in rows), default=1)
+    marker = "o" if last <= MARKERS_UP_TO else None
     for label, rows in runs.items():
         epochs = [r["epoch"] for r in rows]
         prefix = f"{label}: " if len(runs) > 1 else ""
-        line, = ax_loss.plot(epochs, [r["train_loss"] for r in rows], label=f"{prefix}train")
-        ax_loss.plot(epochs, [r["test_loss"] for r in rows], "--", color=line.get_color(),
-                     label=f"{prefix}test")
-        ax_acc.plot(epochs, [r["train_accuracy"] for r in rows], color=line.get_color(),
-                    label=f"{prefix}train")
-        ax_acc.plot(epochs, [r["test_accuracy"] for r in rows], "--", color=line.get_color(),
-                    label=f"{prefix}test")
+        line, = ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker=marker,
+                             label=f"{prefix}train")
+        train = {"color": line.get_color(), "marker": marker}
+        # hollow dots for test: with one epoch there is no dash to tell them apart
+        test = {**train, "linestyle": "--", "markerfacecolor": "white"}
+        ax_loss.plot(epochs, [r["test_loss"] for r in rows], label=f"{prefix}test", **test)
+        ax_acc.plot(epochs, [r["train_accuracy"] for r in rows], label=f"{prefix}train",
+                    **train)
+        ax_acc.plot(epochs, [r["test_accuracy"] for r in rows], label=f"{prefix}test",
+                    **test)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))   # no epoch 1.5
+        if marker:
+            # half an epoch of room each side: a dot on the frame would be cut in half,
+            # and one epoch alone would get a range of +-5% around it
+            ax.set_xlim(0.5, last + 0.5)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    return fig
+
+
+def plot_curves(runs: dict, path: Path, title: str) -> bool:
+    """A PNG of loss and accuracy per epoch for one or more runs ({label: rows}), see
+    :func:`curves_figure`, written atomically. Returns False (having printed a note)
+    when matplotlib is missing."""
+    plt = load_matplotlib()
+    if plt is None:
+        return False
+    fig = curves_figure(plt, runs, title)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
     return True
 
 
@@ -323,6 +363,20 @@ def add_data_arguments(parser) -> None:
                              "$COMPGRAPH_DATA_DIR, then ~/.cache/compgraph/DATASET)")
     parser.add_argument("--no-download", action="store_true",
                         help="never download; use what is on disk (or the fallback)")
+    parser.add_argument("--retry-download", action="store_true",
+                        help="download even if a download failed within the last hour "
+                             "(such a failure is otherwise remembered and the network "
+                             "skipped)")
+
+
+def add_out_arguments(parser, default: str) -> None:
+    """--out and --force (shared with ``compare``); ``default`` describes the default
+    folder in the help."""
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help=f"output folder (default: {default}, replaced by each run)")
+    parser.add_argument("--force", action="store_true",
+                        help="write into an --out folder that already holds a run's "
+                             "outputs, replacing them")
 
 
 def add_training_arguments(parser) -> None:
@@ -351,8 +405,7 @@ def configure(parser, command="train") -> None:
                         help="hidden layer sizes (default: 256 for 3 layers, 256 128 for 4)")
     add_training_arguments(parser)
     add_data_arguments(parser)
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="output folder (default: runs/DATASET-LAYERSlayers)")
+    add_out_arguments(parser, "runs/DATASET-LAYERSlayers")
     parser.set_defaults(command=command)
 
 
@@ -366,11 +419,37 @@ def config_from_args(args, layers=None) -> TrainConfig:
                        seed=args.seed)
 
 
-def check_out_dir(out: Path) -> None:
-    """Raise ValueError when ``out`` exists and is not a folder: said before the data is
-    loaded and the network trained, not after."""
+def run_outputs(folder: Path, extra=()) -> list[str]:
+    """The names of the run outputs in ``folder`` (folders with a trailing ``/``):
+    :data:`RUN_FILES` and ``extra`` (``compare``'s files and per-network subfolders),
+    and any subfolder that holds RUN_FILES (a ``compare`` run's, when ``folder`` is
+    given to ``train``). Raises OSError when ``folder`` cannot be listed."""
+    named = [folder / name for name in (*RUN_FILES, *extra)]
+    holding = sorted(sub for sub in folder.iterdir() if sub.is_dir() and sub not in named
+                     and any((sub / name).exists() for name in RUN_FILES))
+    return [p.name + ("/" if p.is_dir() else "") for p in [*named, *holding] if p.exists()]
+
+
+def check_out_dir(out: Path, *, named: bool = True, force: bool = False, extra=()) -> None:
+    """Check the output folder before the data is loaded and the network trained, not
+    after. Raises ValueError when ``out`` exists and is not a folder, or when it was
+    ``named`` by the user (``--out``), holds another run's outputs (see
+    :func:`run_outputs`) and ``force`` is false: the message names the folder, the
+    files and ``--force``. The default folder is compgraph's own, replaced by each run.
+    """
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out}: exists and is not a folder")
+    if not named or force or not out.is_dir():
+        return
+    try:
+        found = run_outputs(out, extra)
+    except OSError as exc:
+        raise ValueError(f"--out {out}: cannot look inside: {exc.strerror or exc}") \
+            from None
+    if found:
+        raise ValueError(f"--out {out}: already holds a run's outputs "
+                         f"({', '.join(found)}); pass --force to replace them, or choose "
+                         f"another folder")
 
 
 def load_for_training(args):
@@ -378,7 +457,9 @@ def load_for_training(args):
     ``(data, train_x, train_y, test_x, test_y)``, after printing where the data came
     from; or None after printing why it cannot be had."""
     try:
-        data = load_dataset(args.dataset, args.data_dir, download_missing=not args.no_download)
+        data = load_dataset(args.dataset, args.data_dir,
+                            download_missing=not args.no_download,
+                            retry_download=args.retry_download)
     except (DatasetNotFoundError, IdxError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
@@ -396,7 +477,8 @@ def train_and_save(config: TrainConfig, loaded, out: Path) -> dict | None:
     data, train_x, train_y, test_x, test_y = loaded
     print(f"network: {config.layers} layers {'-'.join(map(str, config.sizes()))}, "
           f"{config.optimizer} lr {config.learning_rate():g} ({config.schedule}), "
-          f"batch {config.batch_size}, {config.epochs} epochs, seed {config.seed}")
+          f"batch {config.batch_size}, {plural(config.epochs, 'epoch')}, "
+          f"seed {config.seed}")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -420,13 +502,14 @@ def train_and_save(config: TrainConfig, loaded, out: Path) -> dict | None:
 
 def run(args) -> int:
     """Train one network as ``args`` says; print the table and the test accuracy;
-    write the outputs. Returns the exit status: 2 for settings that cannot work, 1 when
-    the data cannot be had, training diverges or the outputs cannot be written."""
+    write the outputs. Returns the exit status: 2 for settings that cannot work (an
+    ``--out`` holding another run without ``--force`` among them), 1 when the data
+    cannot be had, training diverges or the outputs cannot be written."""
     out = Path(args.out or f"runs/{args.dataset}-{args.layers}layers")
     try:
         config = config_from_args(args)
         config.validate()
-        check_out_dir(out)
+        check_out_dir(out, named=args.out is not None, force=args.force)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

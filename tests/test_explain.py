@@ -229,8 +229,8 @@ def test_cli_refuses_to_overwrite_any_drawing_file_without_force(capsys, tmp_pat
     (tmp_path / existing).write_text("my own file")
     status, out, err = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.svg"))
     assert status == 2 and out == ""
-    assert err == (f"compgraph explain: error: refusing to overwrite {tmp_path / existing}: "
-                   f"pass --force to replace it\n")
+    assert err == (f"compgraph explain: error: {tmp_path / existing} already exists; "
+                   f"pass --force to replace it, or choose another name\n")
     assert [p.name for p in tmp_path.iterdir()] == [existing]          # nothing written
     assert (tmp_path / existing).read_text() == "my own file"
 

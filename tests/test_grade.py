@@ -30,6 +30,7 @@ from gates.grade import (GradingError, Rubric, RubricError, format_table, grade_
 from gates.grade import isolation
 from gates.grade.autograder import build_zip, run as run_autograder
 from gates.grade.batch import write_csv
+from gates.grade.sandbox import remove_tree
 from gates.grade.report import CheckResult, GateResult, SubmissionResult
 from gates.grade.scan import scan_source
 
@@ -474,6 +475,7 @@ def test_a_student_folder_too_deep_for_recursion_is_walked_and_graded(tmp_path):
     assert results["alice"].score == pytest.approx(10.0)
     assert results["mallory"].score == pytest.approx(10.0)
     assert results["link"].score == 0 and "symbolic link" in results["link"].notes[0]
+    assert remove_tree(deep)          # pytest's own clean-up of tmp_path would recurse
 
 
 def test_what_a_student_controls_cannot_drive_the_terminal_or_the_spreadsheet(tmp_path):

@@ -230,3 +230,144 @@ def test_a_diverging_run_stops_with_a_clear_error_instead_of_training_on_nan():
     with np.errstate(all="ignore"), pytest.raises(train_mnist.TrainingDiverged,
                                                   match="lower the learning rate"):
         train(config, *arrays())
+
+
+# -- outputs that are already there --------------------------------------------------
+
+def test_train_refuses_an_out_folder_holding_another_run_unless_forced(data_dir, tmp_path,
+                                                                       capsys):
+    out = tmp_path / "mine"
+    args = ["train", "--epochs", "1", "--data-dir", str(data_dir), "--no-download",
+            "--out", str(out)]
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")      # a folder of other things is fine
+    assert cli.main([*args, "--layers", "2"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+
+    assert cli.main([*args, "--layers", "3", "--hidden", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --out {out}: already holds a run's outputs (metrics.json, "
+                          f"metrics.csv, params.npz")
+    assert err.endswith("pass --force to replace them, or choose another folder\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before    # nothing lost
+
+    assert cli.main([*args, "--layers", "3", "--hidden", "8", "--force"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["layers"] == 3
+    assert (out / "notes.txt").read_text() == "my notes"
+
+
+def test_the_default_out_folder_is_the_commands_own_and_replaced_by_each_run(
+        data_dir, tmp_path, capsys, monkeypatch):
+    """Only a folder the user named is guarded: the quick start's `compgraph train`
+    must work twice in a row."""
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--layers", "2", "--epochs", "1", "--data-dir", str(data_dir),
+            "--no-download"]
+    assert cli.main(args) == 0 and cli.main(args) == 0
+    assert (tmp_path / "runs" / "mnist-2layers" / "metrics.json").exists()
+    assert cli.main([*args, "--out", "runs/mnist-2layers"]) == 2      # named: guarded
+    assert "pass --force" in capsys.readouterr().err
+
+
+def test_compare_refuses_an_out_folder_holding_another_run_unless_forced(data_dir, tmp_path,
+                                                                         capsys):
+    out = tmp_path / "cmp"
+    (out / "3layers").mkdir(parents=True)
+    (out / "3layers" / "params.npz").write_bytes(b"an earlier comparison's parameters")
+    args = ["compare", "--epochs", "1", "--batch-size", "100", "--data-dir", str(data_dir),
+            "--no-download", "--out", str(out)]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err == (f"error: --out {out}: already holds a run's outputs "
+                                       f"(3layers/); pass --force to replace them, or choose "
+                                       f"another folder\n")
+    kept = (out / "3layers" / "params.npz").read_bytes()
+    assert kept == b"an earlier comparison's parameters"
+    assert sorted(p.name for p in out.iterdir()) == ["3layers"]
+
+    # a train run's folder is another run's too
+    assert cli.main(["train", "--layers", "2", "--epochs", "1", "--data-dir", str(data_dir),
+                     "--no-download", "--out", str(tmp_path / "t")]) == 0
+    capsys.readouterr()
+    assert cli.main([*args[:-1], str(tmp_path / "t")]) == 2
+    assert "--out" in capsys.readouterr().err
+
+    assert cli.main([*args, "--force"]) == 0
+    assert (out / "compare.md").exists()
+    assert (out / "3layers" / "params.npz").read_bytes() != kept
+
+
+# -- what the output says ------------------------------------------------------------
+
+def test_one_epoch_is_one_epoch_not_one_epochs(data_dir, tmp_path, capsys):
+    assert cli.main(["train", "--layers", "2", "--epochs", "1", "--data-dir", str(data_dir),
+                     "--no-download", "--out", str(tmp_path / "one")]) == 0
+    printed = capsys.readouterr().out
+    assert "batch 128, 1 epoch, seed 0" in printed and "1 epochs" not in printed
+    assert cli.main(["compare", "--epochs", "1", "--data-dir", str(data_dir),
+                     "--no-download", "--out", str(tmp_path / "cmp")]) == 0
+    assert "1 epochs" not in capsys.readouterr().out
+    assert "batch 128, 1 epoch, seed 0." in (tmp_path / "cmp" / "compare.md").read_text()
+    assert [train_mnist.plural(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch",
+                                                                   "2 epochs"]
+
+
+def test_retry_download_reaches_the_data_loader(tmp_path, capsys, monkeypatch):
+    asked = {}
+
+    def load_dataset(name, data_dir, **kwargs):
+        asked.update(kwargs)
+        raise datasets.DatasetNotFoundError("no data in this test")
+
+    monkeypatch.setattr(train_mnist, "load_dataset", load_dataset)
+    assert cli.main(["train", "--retry-download", "--out", str(tmp_path / "o")]) == 1
+    assert asked["retry_download"] is True
+    assert cli.main(["compare", "--out", str(tmp_path / "o")]) == 1
+    assert asked["retry_download"] is False
+    assert capsys.readouterr().err.count("error: no data in this test") == 2
+
+
+# -- the curves ----------------------------------------------------------------------
+
+def rows_of(epochs):
+    return [{"epoch": e, "train_loss": 1 / e, "test_loss": 1.1 / e,
+             "train_accuracy": 1 - 0.1 / e, "test_accuracy": 1 - 0.12 / e}
+            for e in range(1, epochs + 1)]
+
+
+@pytest.fixture
+def plt():
+    pyplot = train_mnist.load_matplotlib()
+    if pyplot is None:
+        pytest.skip("matplotlib is not installed (the optional extra 'plot')")
+    return pyplot
+
+
+def test_one_epoch_is_drawn_as_points_on_integer_ticks(plt):
+    from matplotlib.ticker import MaxNLocator
+    fig = train_mnist.curves_figure(plt, {"3 layers": rows_of(1)}, "one epoch")
+    try:
+        for ax in fig.axes:
+            assert len(ax.lines) == 2                      # train and test
+            for line in ax.lines:
+                assert line.get_marker() == "o"            # one point, no line: a dot
+                assert list(line.get_xdata()) == [1]
+            train, test = ax.lines                         # told apart without a line
+            assert train.get_markerfacecolor() != test.get_markerfacecolor() == "white"
+            assert ax.get_xlim() == (0.5, 1.5)             # the dot in the middle
+            locator = ax.xaxis.get_major_locator()
+            assert isinstance(locator, MaxNLocator) and locator._integer
+            assert all(float(t).is_integer() for t in ax.get_xticks())
+    finally:
+        plt.close(fig)
+
+
+def test_many_epochs_are_lines_without_markers(plt):
+    runs = {"2 layers": rows_of(30), "4 layers": rows_of(30)}
+    fig = train_mnist.curves_figure(plt, runs, "thirty epochs")
+    try:
+        assert all(line.get_marker() in (None, "None", "") for ax in fig.axes
+                   for line in ax.lines)
+        assert all(float(t).is_integer() for ax in fig.axes for t in ax.get_xticks())
+    finally:
+        plt.close(fig)
