@@ -184,3 +184,25 @@ def test_the_sandbox_shows_numpy_but_not_compgraph_nor_other_packages(tmp_path):
     listing, reference_visible = done.stdout.splitlines()
     assert "'numpy'" in listing and "scipy" not in listing and "gates" not in listing
     assert reference_visible == "False"
+
+
+@ROOT_AND_BWRAP
+def test_grading_works_when_the_path_names_folders_the_sandbox_does_not_have(tmp_path,
+                                                                              monkeypatch):
+    # a teacher's PATH may hold tools through folders of links (a venv's bin, ~/bin);
+    # inside the sandbox only /usr is there, so setpriv must be named by its real path
+    import shutil
+
+    from gates.grade import grade_submission, solution_source
+
+    links = tmp_path / "bin"
+    links.mkdir()
+    for tool in ("bwrap", "setpriv", "find", "ipcrm"):
+        found = shutil.which(tool)
+        if found:
+            (links / tool).symlink_to(found)
+    monkeypatch.setenv("PATH", str(links))
+    path = tmp_path / "student.py"
+    path.write_text(solution_source(), encoding="utf-8")
+    result = grade_submission(path, gates=["AddGate"], timeout=5.0)
+    assert result.isolation == "uid+namespaces" and result.score == 10.0

@@ -302,8 +302,9 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
         if not _under(prefix, m.bound):
             m.bind(prefix)
     exe = interpreter()
-    if not _under(exe, m.bound):
-        m.bind(exe)
+    for program in (exe, setpriv_path() if as_root else None):
+        if program and not _under(program, m.bound):
+            m.bind(program)
     for path in sorted(_site_dirs()) + sorted(os.path.realpath(h) for h in hidden):
         m.hide(path)
     _, numpy_paths = numpy_dirs()
@@ -317,11 +318,19 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
     return m.args
 
 
+def setpriv_path() -> str | None:
+    """Where ``setpriv`` is (resolved on the grader's PATH: inside a sandbox the
+    teacher's PATH may name folders the sandbox does not have)."""
+    found = shutil.which("setpriv")
+    return os.path.realpath(found) if found else None
+
+
 def setpriv_command(slot: Slot) -> list[str]:
     """``setpriv`` arguments that run the rest of the command as the slot's uid and
     group, with no other groups, no capabilities and ``no_new_privs``."""
-    return ["setpriv", f"--reuid={slot.uid}", f"--regid={slot.gid}", "--clear-groups",
-            "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
+    return [setpriv_path() or "setpriv", f"--reuid={slot.uid}", f"--regid={slot.gid}",
+            "--clear-groups", "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all",
+            "--"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -361,7 +370,7 @@ def _readable_by_others(path: str) -> str | None:
 
 def uid_blocker() -> str | None:
     """None if a grading uid can run this interpreter with numpy, else what stops it."""
-    if shutil.which("setpriv") is None:
+    if setpriv_path() is None:
         return "setpriv (util-linux) is not installed"
     for path in [interpreter(), sysconfig.get_paths()["stdlib"], *numpy_dirs()[1]]:
         blocked = _readable_by_others(path)
