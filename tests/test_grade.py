@@ -467,15 +467,17 @@ def test_a_student_folder_too_deep_for_recursion_is_walked_and_graded(tmp_path):
         os.close(fd)
         fd = inner
     os.close(fd)
-    submission(deep, name="hw.py")
-    (folder / "link").symlink_to(tmp_path)          # a symlinked "student folder"
-    submission(folder, name="alice.py")
-    results = dict(grade_folder(folder, tmp_path / "grades.csv", gates=["AddGate"],
-                                timeout=3.0))
+    try:
+        submission(deep, name="hw.py")
+        (folder / "link").symlink_to(tmp_path)          # a symlinked "student folder"
+        submission(folder, name="alice.py")
+        results = dict(grade_folder(folder, tmp_path / "grades.csv", gates=["AddGate"],
+                                    timeout=3.0))
+    finally:
+        assert remove_tree(deep)      # pytest's own clean-up of tmp_path would recurse
     assert results["alice"].score == pytest.approx(10.0)
     assert results["mallory"].score == pytest.approx(10.0)
     assert results["link"].score == 0 and "symbolic link" in results["link"].notes[0]
-    assert remove_tree(deep)          # pytest's own clean-up of tmp_path would recurse
 
 
 def test_what_a_student_controls_cannot_drive_the_terminal_or_the_spreadsheet(tmp_path):

@@ -13,6 +13,7 @@ import json
 import os
 import struct
 import subprocess
+import textwrap
 
 import numpy as np
 import pytest
@@ -91,13 +92,17 @@ def test_a_folder_deeper_than_the_recursion_limit_and_path_max_is_removed(tmp_pa
     top = tmp_path / "work"
     top.mkdir()
     fd = os.open(top, os.O_RDONLY)
-    for _ in range(3000):               # 6,000 characters of path, 3,000 levels
-        os.mkdir("d", dir_fd=fd)
-        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+    try:
+        for _ in range(3000):           # 6,000 characters of path, 3,000 levels
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
         os.close(fd)
-        fd = inner
-    os.close(fd)
-    assert remove_tree(top) and not top.exists()
+        assert remove_tree(top) and not top.exists()
+    finally:
+        # pytest's own clean-up of tmp_path recurses: never leave the tree to it
+        subprocess.run(["rm", "-rf", "--", str(top)], check=False)
 
 
 def test_folders_without_permissions_fifos_and_symlinks_are_removed_not_followed(tmp_path):
@@ -206,3 +211,24 @@ def test_grading_works_when_the_path_names_folders_the_sandbox_does_not_have(tmp
     path.write_text(solution_source(), encoding="utf-8")
     result = grade_submission(path, gates=["AddGate"], timeout=5.0)
     assert result.isolation == "uid+namespaces" and result.score == 10.0
+
+
+def test_without_namespaces_a_child_filling_its_folder_is_stopped(tmp_path):
+    # at the uid and process-only levels the folder is on the grader's disk, not a
+    # capped tmpfs: the grader measures it while the child runs
+    from gates.grade import grade_submission, solution_source
+
+    path = tmp_path / "student.py"
+    path.write_text(solution_source() + textwrap.dedent("""
+        class ExpGate(ExpGate):
+            def forward(self, x):
+                for i in range(45):                      # 450 MB, 10 MB a file
+                    with open(f"blob{i}", "wb") as f:
+                        f.write(b"x" * (10 << 20))
+                return super().forward(x)
+    """), encoding="utf-8")
+    result = grade_submission(path, gates=["ExpGate", "AddGate"], isolation="process only",
+                              timeout=10.0)
+    exp, add = result.gates
+    assert exp.score == 0 and "more than the 64 MB its folder may hold" in exp.notes[0]
+    assert add.score == 10.0

@@ -81,12 +81,16 @@ class ChildRun:
     steps: dict = field(default_factory=dict)
     results_cut: bool = False
     survivors: int = 0
+    folder_full: int | None = None
 
     @property
     def ending(self) -> str | None:
         """A sentence on an abnormal end, or None when the child exited normally."""
         if self.timed_out:
             return f"did not finish within the time limit ({self.elapsed:.1f} s): an endless loop?"
+        if self.folder_full:
+            return (f"wrote more than the {self.folder_full >> 20} MB its folder may hold, "
+                    f"and was stopped")
         if self.results_cut:
             return "sent back more than the grader reads (does it write to the grader's pipe?)"
         code = self.returncode
@@ -255,13 +259,26 @@ class Child:
         return proc, drain
 
     def finish(self) -> ChildRun:
-        """Wait for the child (until its timeout), kill all it started, read its steps."""
-        timed_out = False
-        remaining = max(0.0, self.limits.timeout - (time.perf_counter() - self.started))
-        try:
-            self.proc.wait(timeout=remaining)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        """Wait for the child (until its timeout), kill all it started, read its steps.
+
+        Without namespaces the child's folder is on the grader's disk, not a capped
+        tmpfs: it is measured while the child runs, and a child that puts more than
+        ``Limits.folder`` bytes there is stopped."""
+        timed_out = folder_full = False
+        deadline = self.started + self.limits.timeout
+        while True:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                timed_out = True
+                break
+            try:
+                self.proc.wait(timeout=min(left, 0.2))
+                break
+            except subprocess.TimeoutExpired:
+                if not self.isolation.uses_namespaces and \
+                        folder_bytes(self.work, self.limits.folder) > self.limits.folder:
+                    folder_full = True
+                    break
         elapsed = time.perf_counter() - self.started
         survivors = 0
         try:
@@ -278,7 +295,8 @@ class Child:
             steps = {}
         return ChildRun(self.proc.returncode, timed_out, elapsed,
                         output.decode("utf-8", errors="replace"), output_bytes,
-                        steps, cut, survivors)
+                        steps, cut, survivors,
+                        self.limits.folder if folder_full else None)
 
     def _kill(self) -> int:
         """Kill the child's process group, its namespace and every process of its uid."""
@@ -304,6 +322,26 @@ class Child:
                 iso.sweep_shared(self.slot.uid)
             self.slot.release()
             self.slot = None
+
+
+def folder_bytes(path: Path, stop_after: int) -> int:
+    """The bytes of the files below ``path`` (walked without recursion, symlinks not
+    followed), counted only until they pass ``stop_after``."""
+    total, pending = 0, [str(path)]
+    while pending and total <= stop_after:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return total
 
 
 def remove_tree(path: Path) -> bool:
