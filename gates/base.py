@@ -43,10 +43,20 @@ def jvp_none_hint(exc: BaseException, tangents) -> str | None:
     return None
 
 
-def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
+class _Signature:
+    """Stands for a gate whose only known part is its ``forward`` (a class's, unbound)."""
+
+    input_names = None
+
+    def __init__(self, forward):
+        import functools
+        self.forward = functools.partial(forward, None)
+
+
+def forward_input_names(gate, n: int | None) -> tuple[str, ...] | None:
     """The names of a gate's inputs: its ``input_names``, else the parameters of its
     ``forward`` signature (a hand-written ``forward(self, x, y)`` gives ('x', 'y')),
-    or None when neither gives ``n`` distinct names."""
+    or None when neither gives ``n`` distinct names (any number when ``n`` is None)."""
     names = getattr(gate, "input_names", None)
     try:
         names = tuple(str(s) for s in names) if names is not None else None
@@ -62,7 +72,7 @@ def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
             return None
         names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
                                                              p.POSITIONAL_OR_KEYWORD))
-    if len(names) != n or len(set(names)) != n:
+    if not names or len(set(names)) != len(names) or n is not None and len(names) != n:
         return None
     return names
 
@@ -141,6 +151,15 @@ class Gate:
     #: False to save the work; ``None`` here means every gradient is wanted.
     needs_input_grad: tuple[bool, ...] | None = None
 
+    def __init_subclass__(cls, **kwargs):
+        # a subclass that writes forward(self, x, y) without setting input_names has
+        # the inputs its signature names, not the default single 'x'
+        super().__init_subclass__(**kwargs)
+        if "input_names" not in cls.__dict__ and "forward" in cls.__dict__:
+            names = forward_input_names(_Signature(cls.forward), None)
+            if names:
+                cls.input_names = names
+
     @property
     def arity(self) -> int:
         """The number of inputs ``forward`` takes."""
@@ -158,7 +177,12 @@ class Gate:
     @classmethod
     def example_gate(cls) -> "Gate":
         """An instance to check with ``example_inputs``; gates with parameters override it."""
-        return cls()
+        try:
+            return cls()
+        except TypeError as exc:
+            raise TypeError(f"{exc}; {cls.__name__} needs constructor arguments, so it must "
+                            f"say how to build one: @classmethod `def example_gate(cls): "
+                            f"return cls(...)` with example values") from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

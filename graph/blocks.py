@@ -134,7 +134,7 @@ class GraphGate(Gate):
         grads = [(n, n.grad) for n in g.nodes]
         computed = [n for n in g.nodes if n.kind == "op" and n.value is not None
                     and not n.stale]
-        grads_current = g.grads_current
+        grads_current, grad_output = g.grads_current, g.grad_output
 
         def restore():
             g._feed({n: v for n, v in leaves if n.kind == "input" and v is not None})
@@ -147,6 +147,7 @@ class GraphGate(Gate):
                 n.grad = grad
             if grads_current:
                 g._grad_version = g._version
+            g._grad_output = grad_output
             g._feeder = None     # the caches are no longer any one call's
         return restore
 

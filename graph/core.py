@@ -104,6 +104,7 @@ class Graph:
         # it ran at, so a drawing can tell gradients of older values (see graph.dot)
         self._version = 0
         self._grad_version = -1
+        self._grad_output = None
         # True when no op node is dirty and nothing changed: backward may skip its check
         self._clean = True
         self._forward_plans: dict = {}
@@ -549,6 +550,8 @@ class Graph:
                 for pos, inp in targets:
                     gr = grads[pos]
                     if gr is not None:
+                        if type(gr) is list or type(gr) is tuple:
+                            gr = np.asarray(gr)     # two lists would concatenate at fan-out
                         if getattr(gr, "shape", None) != getattr(inp._value, "shape", None) \
                                 and np.shape(gr) != np.shape(inp._value):
                             raise _GradientsError(_gradient_shape_problem(node, pos, gr))
@@ -574,7 +577,7 @@ class Graph:
     @property
     def grad_output(self) -> Node | None:
         """The node the last ``backward`` started from (the gradients are of it), or None."""
-        return getattr(self, "_grad_output", None)
+        return self._grad_output
 
     @property
     def grads_current(self) -> bool:
@@ -660,7 +663,15 @@ class Graph:
                     continue
                 ts = [tan.get(i._index) for i in node.inputs]
                 if any(t is not None for t in ts):
-                    tan[node._index] = node.gate.jvp(*ts)
+                    t = node.gate.jvp(*ts)
+                    if np.shape(t) != np.shape(node._value):
+                        raise _GradientsError(
+                            f"node '{node.name}' ({_gate_label(node.gate)}): jvp returned a "
+                            f"tangent of shape {np.shape(t)}, but the node's value has shape "
+                            f"{np.shape(node._value)}; a tangent has its output's shape")
+                    tan[node._index] = t
+        except _GradientsError as exc:
+            raise GraphShapeError(str(exc)) from None
         except Exception as exc:
             hint = jvp_none_hint(exc, ts)
             if hint and hasattr(exc, "add_note"):

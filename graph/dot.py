@@ -250,7 +250,7 @@ def write(graph, path, output=None, form: str = "full",
     dot_file.write_text(to_dot(graph, output, form), encoding="utf-8")
     if renderer is None:
         return DotFiles(dot_file, None, f"wrote {dot_file}; {picture.name} was not rendered: "
-                                        f"no Graphviz found ({INSTALL})")
+                                        f"no Graphviz found; install one: {INSTALL}")
     render(dot_file, picture, renderer)
     return DotFiles(dot_file, picture,
                     f"wrote {dot_file} and {picture} (rendered by {renderer.name})",

@@ -209,9 +209,11 @@ class Node:
 class ParamArray(np.ndarray):
     """A parameter's array as ``node.value`` shows it: the same numbers, the same
     read-only memory, and the same behaviour as the plain array, except that changing it
-    in place (``W.value -= lr * W.grad``, ``W.value[0] = 1``, ``np.add(..., out=...)``)
-    raises :class:`GraphReadOnlyError` naming the parameter and saying what to write.
-    Results computed from it are plain arrays."""
+    in place (``W.value -= lr * W.grad``, ``W.value[0] = 1``, ``np.add(..., out=...)``,
+    ``fill``, ``sort``, ``put``) raises :class:`GraphReadOnlyError` naming the parameter
+    and saying what to write. Arithmetic on it (ufuncs, ``@``) gives plain arrays, and
+    it pickles as one; views and copies keep the class (a copy is writeable and then
+    behaves exactly as a plain array)."""
 
     _param = None
 
@@ -229,6 +231,24 @@ class ParamArray(np.ndarray):
         if not self.flags.writeable:
             self._refuse()
         super().__setitem__(key, value)
+
+    def fill(self, value):
+        if not self.flags.writeable:
+            self._refuse()
+        super().fill(value)
+
+    def sort(self, *args, **kwargs):
+        if not self.flags.writeable:
+            self._refuse()
+        super().sort(*args, **kwargs)
+
+    def put(self, *args, **kwargs):
+        if not self.flags.writeable:
+            self._refuse()
+        super().put(*args, **kwargs)
+
+    def __reduce__(self):
+        return _plain(self).__reduce__()
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         if out is not None:

@@ -504,3 +504,28 @@ def test_a_duck_typed_gates_inputs_are_named_from_its_forward():
     gate = _user_gates()["NaiveJvp"]()
     report = check_gate(gate, np.ones(3), np.full(3, 2.0), jvp=False)
     assert [r.name for r in report.inputs] == ["x", "y"]
+
+
+def test_a_gate_subclass_needing_arguments_and_naming_two_inputs_is_told_what_to_write():
+    namespace = {}
+    exec(textwrap.dedent("""
+        import numpy as np
+        from gates import Gate
+
+        class ScaledMul(Gate):                # forward names x and y; no input_names
+            def __init__(self, k):
+                self.k = k
+            def forward(self, x, y):
+                self.x, self.y = x, y
+                return self.k * x * y
+            def backward(self, dz):
+                return self.k * self.y * dz, self.k * self.x * dz
+            @classmethod
+            def example_inputs(cls, rng):
+                return rng.standard_normal(3), rng.standard_normal(3)
+    """), namespace)
+    cls = namespace["ScaledMul"]
+    assert cls.input_names == ("x", "y")
+    report = check_all([cls], seeds=1, float32=False)
+    assert re.search(r"ScaledMul\(k\) needs constructor argument.*def example_gate\(cls\)",
+                     str(report)), str(report)

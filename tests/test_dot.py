@@ -146,7 +146,7 @@ def test_without_dot_on_path_graphviz_pure_is_chosen(tmp_path, monkeypatch):
     assert dot.find_renderer() == dot.graphviz_pure()     # None where it is not installed
 
 
-@pytest.mark.skipif(dot.graphviz_pure() is None, reason="graphviz-pure is not installed")
+@pytest.mark.skipif(dot.graphviz_pure() is None, reason="graphviz-pure is not installed: pip install graphviz-pure")
 def test_graphviz_pure_is_found_from_its_wheel_even_off_path(lecture, tmp_path, monkeypatch):
     # a venv's programs are not on PATH when the venv's python is run without activating
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -177,8 +177,9 @@ def test_without_a_renderer_a_dot_path_gets_its_text_and_the_install_command(
     result = dot.write(lecture, tmp_path / "e.dot", "e")
     assert result.rendered is None and not (tmp_path / "e.svg").exists()
     assert result.dot.read_text(encoding="utf-8").startswith('digraph "full"')
-    assert result.message == (f"wrote {result.dot}; e.svg was not rendered: no Graphviz found "
-                              f"(pip install graphviz-pure (or: apt-get install graphviz))")
+    assert result.message == (f"wrote {result.dot}; e.svg was not rendered: no Graphviz found; "
+                              f"install one: pip install graphviz-pure (or: apt-get install "
+                              f"graphviz)")
 
 
 def test_a_format_the_renderer_lacks_is_refused_before_writing(lecture, tmp_path):

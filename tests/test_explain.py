@@ -194,7 +194,7 @@ def test_cli_dot_writes_and_renders_both_forms(capsys, tmp_path, monkeypatch, re
         in out
 
 
-@pytest.mark.skipif(dot.graphviz_pure() is None, reason="graphviz-pure is not installed")
+@pytest.mark.skipif(dot.graphviz_pure() is None, reason="graphviz-pure is not installed: pip install graphviz-pure")
 def test_cli_draws_the_picture_without_graphviz_dot_on_path(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))       # no dot: a fresh machine with the extra
     status, out, _ = run_cli(capsys, *LECTURE, "--dot", str(tmp_path / "e.svg"))

@@ -341,3 +341,41 @@ def test_apply_says_jvp_is_optional_and_a_jvp_failing_on_none_is_told_what_to_wr
         g.derivative(z, wrt=x)
     notes = "\n".join(getattr(caught.value, "__notes__", []))
     assert "tx = 0 if tx is None else tx" in notes and "node 'z' (NaiveJvp)" in notes
+
+
+def test_list_gradients_become_arrays_so_fan_out_adds_them():
+    # two lists would be joined end to end by +, not added: [2, 2] + [2, 2] = [2, 2, 2, 2]
+    class Double:
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dz):
+            return ([2 * d for d in dz],)
+
+    g = Graph()
+    a = g.input("a")
+    total = graph.sum(g.apply(Double(), a) + g.apply(Double(), a))
+    g.forward(a=np.array([1.0, 2.0]))
+    g.backward(total)
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0])
+
+
+def test_a_jvp_of_the_wrong_shape_is_refused_naming_the_node():
+    class Wide:
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dz):
+            return (2 * dz,)
+
+        def jvp(self, tx):
+            return np.ones((3, 4))
+
+    g = Graph()
+    a = g.input("a")
+    z = g.apply(Wide(), a, name="z")
+    g.forward(a=np.array([1.0, 2.0]))
+    with pytest.raises(GraphShapeError, match="node 'z' \\(Wide\\): jvp returned a tangent of "
+                                              "shape \\(3, 4\\), but the node's value has "
+                                              "shape \\(2,\\)"):
+        g.jvp(z, {a: np.ones(2)})

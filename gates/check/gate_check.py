@@ -99,6 +99,8 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
     # give a checkpoint: it is put back after the probes, so checking moves nothing
     checkpoint = getattr(gate, "checkpoint", None)
     restore = checkpoint() if callable(checkpoint) else None
+    if not callable(restore):
+        restore = None       # a method of that name that returns no restorer
     try:
         if run.forward() and run.backward(rng, upstream):
             probes = run.make_probes(rng, max_entries, entries, directions)

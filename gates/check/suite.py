@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..base import Gate
 from .gate_check import _gate_name, check_gate
 from .report import GATE_ERRORS, GateReport, Problem, exception_text
 
@@ -153,7 +154,8 @@ def contract_mistake(target) -> tuple[str, str] | None:
             return (method, f"{target.__name__}.{method} must be a classmethod (the checker "
                             f"calls it on the class, before any gate exists): write "
                             f"@classmethod above `def {method}({args}):`")
-    if inspect.getattr_static(target, "example_gate", None) is None:
+    maker = inspect.getattr_static(target, "example_gate", None)
+    if maker is None or maker is Gate.__dict__["example_gate"]:    # Gate's: calls cls()
         try:
             params = inspect.signature(target).parameters.values()
         except (TypeError, ValueError):
