@@ -41,7 +41,7 @@ def configure(parser, command):
     parser.add_argument("target", nargs="?", metavar="MODULE_OR_FILE",
                         help="a module name or a .py file with gate classes "
                              "(default: the built-in gates and blocks)")
-    parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
+    parser.add_argument("--gates", type=gate_list, metavar="NAME,...",
                         help="check only these gates, e.g. --gates SigmoidGate,MaxGate "
                              "(default: every gate of the target)")
     parser.add_argument("--seeds", type=int, default=3, metavar="N",
@@ -59,8 +59,9 @@ def configure(parser, command):
     parser.set_defaults(command=command)
 
 
-def _gate_list(text):
-    """``"AddGate, MaxGate"`` -> ``['AddGate', 'MaxGate']``; blank means every gate."""
+def gate_list(text):
+    """``"AddGate, MaxGate"`` -> ``['AddGate', 'MaxGate']`` (repeats dropped); blank means
+    every gate (None). The ``--gates`` of check, skeleton, grade and autograder."""
     return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip())) or None
 
 

@@ -11,11 +11,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .check_command import gate_list
 from .overwrite import refuse_overwrite
-
-
-def _gate_list(text):
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 def configure(parser, command):
@@ -26,7 +23,7 @@ def configure(parser, command):
     parser.add_argument("--force", action="store_true",
                         help="replace output files that exist already")
     if command == "skeleton":
-        parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
+        parser.add_argument("--gates", type=gate_list, metavar="NAME,...",
                             help="only these gates (default: all 24)")
         parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
         parser.add_argument("--jvp", action="store_true",
@@ -36,7 +33,7 @@ def configure(parser, command):
                                  "(for teachers, to try the grader)")
         return
     if command in ("grade", "autograder"):
-        parser.add_argument("--gates", type=_gate_list, metavar="NAME,...",
+        parser.add_argument("--gates", type=gate_list, metavar="NAME,...",
                             help="grade only these gates (default: all 24)")
         parser.add_argument("--rubric", metavar="FILE", help="points per gate and check "
                             "weights, JSON or TOML (default: 10 points per gate)")
