@@ -22,7 +22,6 @@ import stat
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .isolation import Isolation
 from .grader import (GradingError, SetupError, choose_isolation, gate_classes,
                      grade_submission, read_submission)
 from .report import SubmissionResult, write_text
@@ -59,9 +58,7 @@ def pick_file(files, gate_names) -> Path | None:
     """The file defining the most expected gate classes (ties: the first by name)."""
     best, best_count = None, -1
     for f in sorted(files):
-        try:
-            if not stat.S_ISREG(f.lstat().st_mode):
-                continue
+        try:   # read_submission refuses anything but a regular file
             text = read_submission(f).decode("utf-8", errors="replace")
         except (OSError, GradingError):
             continue
@@ -108,9 +105,8 @@ def grade_folder(folder, csv_path=None, jobs: int = 2,
     classes = gate_classes(options.get("gates"))
     names = [c.__name__ for c in classes]
     options = dict(options)
-    require = options.pop("require_isolation", False)
-    if not isinstance(options.get("isolation"), Isolation):
-        options["isolation"] = choose_isolation(options.get("isolation"), require)
+    options["isolation"] = choose_isolation(options.get("isolation"),
+                                            options.pop("require_isolation", False))
     subs = find_submissions(folder)
 
     def one(item):

@@ -116,9 +116,13 @@ def read_submission(path) -> bytes:
         return f.read(MAX_SUBMISSION_BYTES + 1)[:MAX_SUBMISSION_BYTES]
 
 
-def choose_isolation(isolation: str | None = None,
+def choose_isolation(isolation: str | iso.Isolation | None = None,
                      require_isolation: bool = False) -> iso.Isolation:
-    """The isolation children get (see :mod:`.isolation`); SetupError if unavailable."""
+    """The isolation children get (see :mod:`.isolation`): ``isolation`` itself when it
+    was chosen already (a batch chooses once for every student); SetupError if
+    unavailable."""
+    if isinstance(isolation, iso.Isolation):
+        return isolation
     try:
         return iso.choose(isolation, require_isolation, reference_dirs())
     except iso.IsolationError as exc:
@@ -148,8 +152,7 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
     started = time.perf_counter()
     check_settings(seed, timeout)
     classes = gate_classes(gates)
-    if not isinstance(isolation, iso.Isolation):
-        isolation = choose_isolation(isolation, require_isolation)
+    isolation = choose_isolation(isolation, require_isolation)
     if run_seed is None:
         run_seed = secrets.randbits(63)
     check_settings(run_seed, timeout)
@@ -163,7 +166,8 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
                               run_seed=run_seed, isolation=isolation.level,
                               warnings=list(isolation.warnings))
     notes = result.notes
-    setting = _Setting(source_bytes, limits, isolation, rubric, seed, run_seed, jvp, scan)
+    setting = _Setting(source_bytes, limits, isolation, rubric, seed, run_seed, jvp, scan,
+                       tuple(reference_dirs()))
 
     tmp = Path(tempfile.mkdtemp(prefix="compgraph-grade-"))
     try:
@@ -210,6 +214,7 @@ class _Setting:
     run_seed: int
     jvp: bool
     scan: Scan
+    hidden: tuple    # compgraph's own package folders (reference_dirs())
 
 
 def _framework_notes(notes, scan, hidden):
@@ -258,17 +263,17 @@ def _inputs_folder(tmp: Path, name: str, source: bytes) -> Path:
 
 def _task(setting: _Setting, **task) -> dict:
     return dict(task, submission="submission.py", frameworks=list(FRAMEWORKS),
-                blocked=list(REFERENCE), blocked_dirs=reference_dirs())
+                blocked=list(REFERENCE), blocked_dirs=list(setting.hidden))
 
 
 def _probe(tmp: Path, setting: _Setting, names) -> _Probe:
     inputs = _inputs_folder(tmp, "import", setting.source)
     task = _task(setting, mode="probe", gates=names, jvp=False)
-    run = _run_child(inputs, task, setting)
+    run = _start_child(inputs, task, setting).finish()
     if "ready" not in run.steps:
         # once more before blaming the set-up: a busy machine can starve one start
         inputs = _inputs_folder(tmp, "import", setting.source)
-        run = _run_child(inputs, task, setting)
+        run = _start_child(inputs, task, setting).finish()
     if "ready" not in run.steps:
         # the child failed before it ran any submission code: the set-up is at fault
         how = "timed out" if run.timed_out else f"exit status {run.returncode}"
@@ -280,9 +285,11 @@ def _probe(tmp: Path, setting: _Setting, names) -> _Probe:
     return _Probe(run)
 
 
-def _run_child(inputs: Path, task: dict, setting: _Setting) -> sandbox.ChildRun:
+def _start_child(inputs: Path, task: dict, setting: _Setting) -> sandbox.Child:
+    """A child started on ``inputs``; SetupError when its isolation cannot be set up
+    (no grading uid free, say): the machine's fault, not the student's."""
     try:
-        return sandbox.run(inputs, task, setting.limits, setting.isolation, reference_dirs())
+        return sandbox.Child(inputs, task, setting.limits, setting.isolation, setting.hidden)
     except iso.IsolationError as exc:
         raise SetupError(str(exc)) from None
 
@@ -335,11 +342,7 @@ def grade_gate(tmp: Path, setting: _Setting, cls) -> GateResult:
                  cases=[{"arity": c.arity, "params": c.params} for c in cases])
     inputs = _inputs_folder(tmp, name, setting.source)
     np.savez(inputs / "cases.npz", **arrays)
-    try:
-        child = sandbox.Child(inputs, task, setting.limits, setting.isolation,
-                              reference_dirs())
-    except iso.IsolationError as exc:
-        raise SetupError(str(exc)) from None
+    child = _start_child(inputs, task, setting)
     try:
         # the numerical derivatives are computed while the child runs
         for case, exp in zip(cases, expected):

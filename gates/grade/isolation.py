@@ -73,7 +73,11 @@ def is_root() -> bool:
 
 
 def _uid_range() -> range:
-    text = os.environ.get("COMPGRAPH_GRADING_UIDS")
+    return _grading_uid_range(os.environ.get("COMPGRAPH_GRADING_UIDS"))
+
+
+@functools.lru_cache(maxsize=None)
+def _grading_uid_range(text: str | None) -> range:
     if not text:
         low, high = UID_RANGE
     else:
@@ -98,6 +102,13 @@ def _reserved(uid: int) -> bool:
         except KeyError:
             pass
     return True
+
+
+@functools.lru_cache(maxsize=None)
+def _grading_uids(text: str | None) -> tuple[int, ...]:
+    """The uids of the range that no one else has: looked up once per process (each
+    lookup reads the user and group databases; a child per gate must not pay for 64)."""
+    return tuple(u for u in _grading_uid_range(text) if _reserved(u))
 
 
 @dataclass
@@ -128,7 +139,7 @@ def acquire_slot(wait: float = 60.0) -> Slot:
     if info.st_uid != 0 or info.st_mode & 0o022 or not LOCK_DIR.is_dir():
         raise IsolationError(f"{LOCK_DIR} must be a folder owned by root that only root "
                              f"can write")
-    uids = [u for u in _uid_range() if _reserved(u)]
+    uids = _grading_uids(os.environ.get("COMPGRAPH_GRADING_UIDS"))
     if not uids:
         raise IsolationError("every uid of COMPGRAPH_GRADING_UIDS belongs to a user")
     deadline = time.monotonic() + wait
@@ -207,8 +218,8 @@ def numpy_dirs() -> tuple[str, list[str]]:
     package = os.path.dirname(os.path.realpath(np.__file__))
     parent = os.path.dirname(package)
     dirs = [package] + [os.path.join(parent, n) for n in sorted(os.listdir(parent))
-                        if n.startswith("numpy.libs") or n.startswith("numpy-") and
-                        n.endswith(".libs")]
+                        if n.startswith("numpy.libs")
+                        or (n.startswith("numpy-") and n.endswith(".libs"))]
     return parent, dirs
 
 
@@ -262,32 +273,41 @@ class _Mounts:
         self.bound.append(target)
 
     def hide(self, path: str) -> None:
-        """An empty folder over ``path`` (only if something shows it); made read-only
-        by :meth:`seal` once everything is mounted."""
+        """An empty folder over ``path`` (only if something shows it); remounted
+        read-only once everything is mounted (see :func:`bwrap_command`)."""
         if _under(path, self.bound):
             self.args += ["--perms", "0555", "--tmpfs", path]
             self.hidden.append(path)
 
-    def seal(self, *paths: str) -> None:
-        """Remount read-only what bwrap made writable for the child: without root, its
-        tmpfs mounts (the hidden folders, /dev) belong to the child's own uid."""
-        for path in (*self.hidden, *paths):
-            self.args += ["--remount-ro", path]
-
 
 def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[str]:
     """The ``bwrap`` arguments (up to the ``--``) for a child whose inputs are in
-    ``inputs``; ``hidden`` lists folders it must not see (compgraph's packages)."""
+    ``inputs``; ``hidden`` lists folders it must not see (compgraph's packages).
+
+    What the child sees of the system is the same for every child (:func:`_system_view`);
+    its own folders come last, then everything bwrap made writable is remounted
+    read-only: without root, its tmpfs mounts (the hidden folders, /dev) would belong
+    to the child's own uid."""
+    view, hidden_paths = _system_view(as_root, tuple(hidden))
+    sealed = [arg for path in (*hidden_paths, "/dev", "/") for arg in ("--remount-ro", path)]
+    return [*view, "--ro-bind", str(inputs), SANDBOX_INPUTS,
+            "--size", str(work_bytes), "--perms", "0777", "--tmpfs", SANDBOX_WORK,
+            *sealed, "--chdir", SANDBOX_WORK, "--"]
+
+
+@functools.lru_cache(maxsize=None)
+def _system_view(as_root: bool, hidden: tuple) -> tuple[tuple, tuple]:
+    """(the bwrap arguments that show the system: namespaces, ``/usr``, the interpreter,
+    numpy, a fresh ``/proc`` and ``/dev``; the folders hidden under empty tmpfs), worked
+    out once per grader: the file system they describe does not change between children."""
     m = _Mounts()
     m.args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
               "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-    if as_root:
-        # bwrap's own init (root, which the child cannot signal) stays as pid 1: when bwrap
-        # dies it takes the namespace down (the uid change would clear the child's own
-        # parent-death signal)
-        pass
-    else:
-        # the child is pid 1 itself: no process of the same uid beside it to signal
+    # As root, bwrap's own init (root, which the child cannot signal) stays pid 1: when
+    # bwrap dies it takes the namespace down (setpriv's uid change clears the child's
+    # own parent-death signal). Otherwise the child is pid 1 itself: no process of its
+    # uid beside it to signal.
+    if not as_root:
         m.args += ["--unshare-user", "--disable-userns", "--as-pid-1"]
     m.bind("/usr")
     for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
@@ -301,21 +321,15 @@ def bwrap_command(inputs: Path, work_bytes: int, hidden, as_root: bool) -> list[
     for prefix in sorted(prefixes):
         if not _under(prefix, m.bound):
             m.bind(prefix)
-    exe = interpreter()
-    for program in (exe, setpriv_path() if as_root else None):
+    for program in (interpreter(), setpriv_path() if as_root else None):
         if program and not _under(program, m.bound):
             m.bind(program)
     for path in sorted(_site_dirs()) + sorted(os.path.realpath(h) for h in hidden):
         m.hide(path)
-    _, numpy_paths = numpy_dirs()
-    for path in numpy_paths:
+    for path in numpy_dirs()[1]:
         m.bind(path)
     m.args += ["--proc", "/proc", "--dev", "/dev"]
-    m.bind(str(inputs), SANDBOX_INPUTS)
-    m.args += ["--size", str(work_bytes), "--perms", "0777", "--tmpfs", SANDBOX_WORK]
-    m.seal("/dev", "/")
-    m.args += ["--chdir", SANDBOX_WORK, "--"]
-    return m.args
+    return tuple(m.args), tuple(m.hidden)
 
 
 def setpriv_path() -> str | None:

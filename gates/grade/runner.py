@@ -175,7 +175,7 @@ def _write(step, arrays, info):
     info = dict(info, frameworks=_frameworks())
     layout, chunks = [], []
     for key, arr in arrays.items():
-        arr = np.array(arr, order="C", copy=True)
+        arr = np.asarray(arr, order="C")     # already a copy the runner made
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         layout.append([key, arr.dtype.str, list(arr.shape)])

@@ -362,9 +362,3 @@ def remove_tree(path: Path) -> bool:
             except (OSError, subprocess.TimeoutExpired):
                 pass
     return not os.path.lexists(path)
-
-
-def run(inputs: Path, task: dict, limits: Limits, isolation: iso.Isolation,
-        hidden=()) -> ChildRun:
-    """Start a :class:`Child` on ``inputs`` and :meth:`~Child.finish` it."""
-    return Child(inputs, task, limits, isolation, hidden).finish()
