@@ -13,6 +13,7 @@ rules, broadcasting and readable errors.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -43,36 +44,34 @@ def jvp_none_hint(exc: BaseException, tangents) -> str | None:
     return None
 
 
-class _Signature:
-    """Stands for a gate whose only known part is its ``forward`` (a class's, unbound)."""
+def _positional_names(forward, drop_first: bool = False) -> tuple[str, ...] | None:
+    """The names of ``forward``'s positional parameters (without the first, ``self``, of
+    a function read off a class), or None for ``*args``, repeats, none at all, or a
+    signature Python cannot tell."""
+    try:
+        params = list(inspect.signature(forward).parameters.values())[int(drop_first):]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                         p.POSITIONAL_OR_KEYWORD))
+    return names if names and len(set(names)) == len(names) else None
 
-    input_names = None
 
-    def __init__(self, forward):
-        import functools
-        self.forward = functools.partial(forward, None)
-
-
-def forward_input_names(gate, n: int | None) -> tuple[str, ...] | None:
-    """The names of a gate's inputs: its ``input_names``, else the parameters of its
-    ``forward`` signature (a hand-written ``forward(self, x, y)`` gives ('x', 'y')),
-    or None when neither gives ``n`` distinct names (any number when ``n`` is None)."""
+def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
+    """The names of a gate's ``n`` inputs: its ``input_names``, else the parameters of
+    its ``forward`` (a hand-written ``forward(self, x, y)`` gives ('x', 'y')), or None
+    when neither gives ``n`` distinct names."""
     names = getattr(gate, "input_names", None)
     try:
         names = tuple(str(s) for s in names) if names is not None else None
     except TypeError:
         names = None
     if names is None:
-        import inspect
-        try:
-            params = inspect.signature(gate.forward).parameters.values()
-        except (TypeError, ValueError, AttributeError):
-            return None
-        if any(p.kind is p.VAR_POSITIONAL for p in params):
-            return None
-        names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
-                                                             p.POSITIONAL_OR_KEYWORD))
-    if not names or len(set(names)) != len(names) or n is not None and len(names) != n:
+        forward = getattr(gate, "forward", None)
+        names = _positional_names(forward) if callable(forward) else None
+    if names is None or len(names) != n or len(set(names)) != n:
         return None
     return names
 
@@ -156,7 +155,7 @@ class Gate:
         # the inputs its signature names, not the default single 'x'
         super().__init_subclass__(**kwargs)
         if "input_names" not in cls.__dict__ and "forward" in cls.__dict__:
-            names = forward_input_names(_Signature(cls.forward), None)
+            names = _positional_names(cls.forward, drop_first=True)
             if names:
                 cls.input_names = names
 

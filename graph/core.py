@@ -166,7 +166,8 @@ class Graph:
     def apply(self, gate, *nodes, name: str | None = None) -> Node:
         """The op node ``gate(*nodes)``; numbers and arrays among ``nodes`` become
         constants. ``gate`` is any object with ``forward`` and ``backward`` (and, for
-        forward mode only, ``jvp``); it need not subclass :class:`gates.Gate`. Raises GraphBuildError if the gate
+        forward mode only, ``jvp``); it need not subclass :class:`gates.Gate`. Raises
+        GraphBuildError if the gate
         instance already belongs to a node, a node belongs to another graph, the name
         is taken, or the gate declares another number of inputs."""
         if isinstance(gate, type):
@@ -546,7 +547,7 @@ class Graph:
                 # bare array would be indexed, a wrong shape would flow on, silently)
                 if type(grads) is not tuple and type(grads) is not list or \
                         len(grads) != arity:
-                    raise _GradientsError(_gradients_problem(node, grads))
+                    raise _GateReturnError(_gradients_problem(node, grads))
                 for pos, inp in targets:
                     gr = grads[pos]
                     if gr is not None:
@@ -554,10 +555,10 @@ class Graph:
                             gr = np.asarray(gr)     # two lists would concatenate at fan-out
                         if getattr(gr, "shape", None) != getattr(inp._value, "shape", None) \
                                 and np.shape(gr) != np.shape(inp._value):
-                            raise _GradientsError(_gradient_shape_problem(node, pos, gr))
+                            raise _GateReturnError(_gradient_shape_problem(node, pos, gr))
                         old = inp.grad
                         inp.grad = gr if old is None else old + gr
-        except _GradientsError as exc:
+        except _GateReturnError as exc:
             for n in self._nodes:
                 n.grad = None
             raise GraphShapeError(str(exc)) from None
@@ -665,12 +666,12 @@ class Graph:
                 if any(t is not None for t in ts):
                     t = node.gate.jvp(*ts)
                     if np.shape(t) != np.shape(node._value):
-                        raise _GradientsError(
+                        raise _GateReturnError(
                             f"node '{node.name}' ({_gate_label(node.gate)}): jvp returned a "
                             f"tangent of shape {np.shape(t)}, but the node's value has shape "
                             f"{np.shape(node._value)}; a tangent has its output's shape")
                     tan[node._index] = t
-        except _GradientsError as exc:
+        except _GateReturnError as exc:
             raise GraphShapeError(str(exc)) from None
         except Exception as exc:
             hint = jvp_none_hint(exc, ts)
@@ -795,8 +796,9 @@ def _raise_non_finite(nodes, out):
             raise GraphValueError(f"forward: output '{out.name}' is not finite: {origin}")
 
 
-class _GradientsError(Exception):
-    """What a gate's backward returned does not fit its inputs (becomes GraphShapeError)."""
+class _GateReturnError(Exception):
+    """What a gate's backward or jvp returned does not fit its node (becomes a
+    GraphShapeError once the half-done gradients are cleared)."""
 
 
 def _gradients_problem(node, grads) -> str:

@@ -151,13 +151,11 @@ def graphviz_pure() -> Renderer | None:
         files = metadata.distribution("graphviz-pure").files or []
     except metadata.PackageNotFoundError:
         files = []
-    for file in files:
-        if file.name in ("graphviz-pure", "graphviz-pure.exe"):
-            program = Path(file.locate()).resolve()
-            # a dist-info left behind by a half-done uninstall names a program that is gone
-            if program.is_file() and os.access(program, os.X_OK):
-                return Renderer("graphviz-pure", program, ("svg", "png"))
-    program = shutil.which("graphviz-pure")
+    installed = (Path(f.locate()).resolve() for f in files
+                 if f.name in ("graphviz-pure", "graphviz-pure.exe"))
+    # a dist-info left behind by a half-done uninstall names a program that is gone
+    program = next((p for p in installed if p.is_file() and os.access(p, os.X_OK)), None) \
+        or shutil.which("graphviz-pure")
     return None if program is None else Renderer("graphviz-pure", Path(program),
                                                  ("svg", "png"))
 

@@ -30,7 +30,7 @@ from gates.grade import (GradingError, Rubric, RubricError, format_table, grade_
 from gates.grade import isolation
 from gates.grade.autograder import build_zip, run as run_autograder
 from gates.grade.batch import write_csv
-from gates.grade.sandbox import remove_tree
+from gates.grade.trees import remove_tree
 from gates.grade.report import CheckResult, GateResult, SubmissionResult
 from gates.grade.scan import scan_source
 

@@ -20,7 +20,7 @@ import pytest
 
 from gates.grade import isolation as iso
 from gates.grade.frames import read_frames
-from gates.grade.sandbox import remove_tree
+from gates.grade.trees import remove_tree
 
 ROOT_AND_BWRAP = pytest.mark.skipif(
     os.geteuid() != 0 or iso.bwrap_works(True) is not None,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import stat
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +26,7 @@ from .grader import (GradingError, SetupError, choose_isolation, gate_classes,
 from .report import SubmissionResult, write_text
 from .rubric import Rubric
 from .scoring import ungraded
+from .trees import walk_files
 
 
 #: How deep below a student's folder ``.py`` files are looked for (an LMS export nests
@@ -35,23 +35,11 @@ MAX_DEPTH = 12
 
 
 def python_files(folder) -> list[Path]:
-    """Every regular ``.py`` file at most :data:`MAX_DEPTH` folders below ``folder``;
-    symlinks neither taken nor followed, hidden folders skipped. Iterative, so no tree
-    is too deep for it."""
-    found, pending = [], [(Path(folder), 0)]
-    while pending:
-        here, depth = pending.pop()
-        try:
-            entries = list(os.scandir(here))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if depth < MAX_DEPTH and not entry.name.startswith("."):
-                    pending.append((Path(entry.path), depth + 1))
-            elif entry.name.endswith(".py") and entry.is_file(follow_symlinks=False):
-                found.append(Path(entry.path))
-    return sorted(found)
+    """Every regular ``.py`` file at most :data:`MAX_DEPTH` folders below ``folder``,
+    symlinks neither taken nor followed, hidden folders skipped (:func:`.trees.walk_files`,
+    so no tree is too deep for it)."""
+    return sorted(Path(e.path) for e in walk_files(folder, MAX_DEPTH, skip_hidden=True)
+                  if e.name.endswith(".py") and e.is_file(follow_symlinks=False))
 
 
 def pick_file(files, gate_names) -> Path | None:

@@ -166,11 +166,9 @@ def add_directions(case: Case, out_shape, rng: np.random.Generator) -> None:
                      for a, d in zip(case.inputs, case.differentiable)]
 
 
-def directions_rng(seed: int, name: str) -> np.random.Generator:
-    """The seeded stream for upstreams and tangents, separate from the inputs' stream."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode()), 1])
-
-
-def fresh_directions_rng(seed: int, name: str, run_seed: int) -> np.random.Generator:
-    """The stream for the fresh cases' upstreams and tangents."""
+def directions_rng(seed: int, name: str, run_seed: int | None = None) -> np.random.Generator:
+    """The stream for upstreams and tangents, separate from the inputs' stream: the
+    seeded cases' (``run_seed`` None), or the fresh twins' of the run ``run_seed``."""
+    if run_seed is None:
+        return np.random.default_rng([seed, zlib.crc32(name.encode()), 1])
     return np.random.default_rng([seed, zlib.crc32(name.encode()), run_seed, 3])

@@ -53,12 +53,13 @@ import gates as reference
 
 from . import isolation as iso
 from . import sandbox
-from .cases import add_directions, build_cases, directions_rng, fresh_directions_rng
+from .cases import add_directions, build_cases, directions_rng
 from .numeric import NumericalDerivativeError, jacobians
 from .report import GateResult, SubmissionResult
 from .rubric import Rubric
 from .scan import FRAMEWORKS, REFERENCE, Scan, scan_source
 from .scoring import error_text, float64, score_gate, ungraded
+from .trees import remove_tree
 
 
 class GradingError(ValueError):
@@ -197,7 +198,7 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 result.gates = list(pool.map(work, classes))
     finally:
-        sandbox.remove_tree(tmp)
+        remove_tree(tmp)
     result.elapsed = time.perf_counter() - started
     return result
 
@@ -321,12 +322,12 @@ def grade_gate(tmp: Path, setting: _Setting, cls) -> GateResult:
     name = cls.__name__
     rubric, jvp = setting.rubric, setting.jvp
     cases = build_cases(cls, setting.seed, setting.run_seed)
-    seeded_rng = directions_rng(setting.seed, name)
-    fresh_rng = fresh_directions_rng(setting.seed, name, setting.run_seed)
+    rngs = {False: directions_rng(setting.seed, name),
+            True: directions_rng(setting.seed, name, setting.run_seed)}
     expected = []
     for case in cases:
         out = _construct(cls, case.params).forward(*case.inputs)
-        add_directions(case, np.shape(out), fresh_rng if case.fresh else seeded_rng)
+        add_directions(case, np.shape(out), rngs[case.fresh])
         ref64 = _construct(cls, case.params).forward(*float64(case.inputs))
         expected.append({"out": np.asarray(ref64, dtype=np.float64)})
 

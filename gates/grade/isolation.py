@@ -23,8 +23,8 @@ The boundary is the kernel's. Four levels, strongest first:
 
 Each child of the uid levels gets its own uid from :data:`UID_RANGE` (one at a time,
 held by an ``flock`` in a root-only folder, so concurrent children and concurrent
-graders never share one): ``kill(-1)`` run as that uid then ends every process it left,
-and ``RLIMIT_NPROC`` bounds how many it can start.
+graders never share one): ``kill(-1)`` run as that uid then ends every process it left.
+At every level the runner sets ``RLIMIT_NPROC`` to 1, so a child (not root) starts none.
 """
 
 from __future__ import annotations

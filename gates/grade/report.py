@@ -127,6 +127,10 @@ def printable(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
+#: Statuses whose gate lost everything for one reason: a line each, not every check.
+_ONE_REASON = ("missing", "not implemented", "not graded")
+
+
 def format_table(result: SubmissionResult, details: bool = True) -> str:
     """The terminal report: one row per gate with points per check, then the reasons;
     what came from the submission is made :func:`printable`."""
@@ -156,9 +160,6 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
                 lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}", g.text()]
     return printable("\n".join(lines))
 
-
-#: Statuses whose gate lost everything for one reason: a line each, not every check.
-_ONE_REASON = ("missing", "not implemented", "not graded")
 
 
 def gradescope(result: SubmissionResult) -> dict:

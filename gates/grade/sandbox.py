@@ -16,7 +16,8 @@ file the child can swap (a FIFO, a symlink to ``/dev/zero``) is ever opened.
 
 After the child exits or its time is up, everything it started is killed (its PID
 namespace, every process of its uid, or at least its process group) before its
-results are looked at; then its folder is removed, by a removal that cannot fail.
+results are looked at; then its folder is removed, by a removal that cannot fail
+(:mod:`.trees`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from . import isolation as iso
 from .frames import read_frames
+from .trees import folder_bytes, remove_tree
 
 RUNNER = Path(__file__).with_name("runner.py")
 
@@ -54,7 +56,8 @@ NOFILE = 64
 @dataclass
 class Limits:
     """Per-child limits: wall-clock seconds, bytes of memory, of any one file, of its
-    folder in all (namespaces only), and of the results it may send back."""
+    folder in all (a tmpfs of that size in the namespaces, measured while the child
+    runs elsewhere), and of the results it may send back."""
 
     timeout: float = 10.0
     memory: int = 1 << 30
@@ -322,43 +325,3 @@ class Child:
                 iso.sweep_shared(self.slot.uid)
             self.slot.release()
             self.slot = None
-
-
-def folder_bytes(path: Path, stop_after: int) -> int:
-    """The bytes of the files below ``path`` (walked without recursion, symlinks not
-    followed), counted only until they pass ``stop_after``."""
-    total, pending = 0, [str(path)]
-    while pending and total <= stop_after:
-        try:
-            entries = list(os.scandir(pending.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(entry.path)
-                else:
-                    total += entry.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue
-    return total
-
-
-def remove_tree(path: Path) -> bool:
-    """Remove ``path`` and all below it, whatever the child made of it (a tree deeper
-    than Python's recursion limit or than PATH_MAX, folders without permissions,
-    symlinks, FIFOs); never raises. True if nothing is left."""
-    path = Path(path)
-    if not os.path.lexists(path):
-        return True
-    try:
-        shutil.rmtree(path)
-    except Exception:  # noqa: BLE001  (RecursionError on a deep tree included)
-        for command in (["chmod", "-R", "u+rwx", "--", str(path)],
-                        ["rm", "-rf", "--one-file-system", "--", str(path)]):
-            try:
-                subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, timeout=120, check=False)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-    return not os.path.lexists(path)
