@@ -105,14 +105,13 @@ def run(args) -> int:
         print(json.dumps(suite.to_dict(), indent=1))
         return 0 if suite.ok else 1
     # a gate's own error messages are printed: no escape sequences, no lone surrogates
-    print(printable(summary(suite)))
+    print(printable(suite.summary()))
     if args.verbose:
         for report in suite.reports:
             print("\n" + printable(str(report)))
     elif args.details:
-        for target, reports in suite.by_gate().items():
-            if not all(r.ok for r in reports):
-                print("\n" + printable(details(target, reports)))
+        for block in suite.details():
+            print("\n" + printable(block))
     elif not all(r.ok for r in suite.reports):
         print("(--details prints the full report of each failing gate)")
     return 0 if suite.ok else 1
@@ -139,42 +138,6 @@ def _not_a_gate_file(target: str, module) -> str:
         return message + f"; it imports gate classes from {', '.join(imported)}: check those"
     return message + ("; give a .py file or a module with gate classes, such as the one "
                       "'compgraph skeleton' writes")
-
-
-def summary(suite) -> str:
-    """One line per gate: ``PASS name  runs  time`` or ``FAIL name  k of n run(s)
-    failed: <the first problem>``; then the incomplete gates, the notes and the tally."""
-    by_gate = suite.by_gate()
-    width = max(map(len, [*by_gate, *(name for name, _ in suite.incomplete)]), default=0)
-    lines = []
-    for target, reports in by_gate.items():
-        bad = [r for r in reports if not r.ok]
-        if not bad:
-            ms = sum(r.seconds for r in reports) * 1000
-            runs = ", ".join(sorted({r.dtype for r in reports}))
-            lines.append(f"PASS {target:{width}}  {len(reports)} run(s) ({runs}) {ms:5.0f} ms")
-            continue
-        first, *more = bad[0].problems[0].line().splitlines() or [""]
-        lines.append(f"FAIL {target:{width}}  {len(bad)} of {len(reports)} run(s) failed: "
-                     f"{first}{' …' if more else ''}")
-    for name, text in suite.incomplete:
-        lines.append(f"FAIL {name:{width}}  not checked: {text}")
-    lines.extend(f"note: {note}" for note in suite.notes)
-    n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
-    lines.append(f"{len(by_gate) - n_bad} of {len(by_gate)} gate(s) passed"
-                 + (f", {len(suite.incomplete)} incomplete" if suite.incomplete else "")
-                 + f" in {suite.seconds:.2f} s")
-    return "\n".join(lines)
-
-
-def details(target: str, reports) -> str:
-    """A failing gate's reports: the first failing run in full, the others by their
-    verdicts (the rest of a verdict is in the first run's report or in ``--json``)."""
-    bad = [r for r in reports if not r.ok]
-    lines = [f"FAIL {target}: {len(bad)} of {len(reports)} run(s) failed"]
-    lines.extend("  " + line for line in str(bad[0]).splitlines())
-    lines.extend(f"  {r.verdict}" for r in bad[1:])
-    return "\n".join(lines)
 
 
 def load_module(target: str):

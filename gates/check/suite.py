@@ -47,27 +47,47 @@ class SuiteReport:
         return out
 
     def __str__(self) -> str:
+        """The summary, then the full report of each failing gate."""
+        return "\n\n".join([self.summary(), *self.details()])
+
+    def summary(self) -> str:
+        """One line per gate: ``PASS name  runs  time`` or ``FAIL name  k of n run(s)
+        failed: <the first problem>``; then the incomplete gates, the notes and the tally."""
+        by_gate = self.by_gate()
+        width = max(map(len, [*by_gate, *(name for name, _ in self.incomplete)]), default=0)
         lines = []
-        for target, reports in self.by_gate().items():
+        for target, reports in by_gate.items():
             bad = [r for r in reports if not r.ok]
-            ms = sum(r.seconds for r in reports) * 1000
-            runs = ", ".join(sorted({f"{r.dtype}" for r in reports}))
             if not bad:
-                lines.append(f"PASS {target:28s} {len(reports)} run(s) ({runs}) {ms:7.0f} ms")
-            else:
-                # the first failing run in full, the others by their verdicts
-                lines.append(f"FAIL {target:28s} {len(bad)} of {len(reports)} run(s) failed")
-                lines.extend("  " + line for line in str(bad[0]).splitlines())
-                lines.extend(f"  {r.verdict}" for r in bad[1:])
+                ms = sum(r.seconds for r in reports) * 1000
+                runs = ", ".join(sorted({r.dtype for r in reports}))
+                lines.append(f"PASS {target:{width}}  {len(reports)} run(s) ({runs}) "
+                             f"{ms:5.0f} ms")
+                continue
+            first, *more = bad[0].problems[0].line().splitlines() or [""]
+            lines.append(f"FAIL {target:{width}}  {len(bad)} of {len(reports)} run(s) "
+                         f"failed: {first}{' …' if more else ''}")
         for name, text in self.incomplete:
-            lines.append(f"FAIL {name:28s} not checked: {text}")
+            lines.append(f"FAIL {name:{width}}  not checked: {text}")
         lines.extend(f"note: {note}" for note in self.notes)
-        n_bad = sum(1 for reports in self.by_gate().values() if any(not r.ok for r in reports))
-        total = len(self.by_gate())
-        lines.append(f"{total - n_bad} of {total} gate(s) passed"
+        n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
+        lines.append(f"{len(by_gate) - n_bad} of {len(by_gate)} gate(s) passed"
                      + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
                      + f" in {self.seconds:.2f} s")
         return "\n".join(lines)
+
+    def details(self) -> list[str]:
+        """Per failing gate: its first failing run in full, the others by their verdicts
+        (the rest of a verdict is in the first run's report, or in :meth:`to_dict`)."""
+        blocks = []
+        for target, reports in self.by_gate().items():
+            bad = [r for r in reports if not r.ok]
+            if bad:
+                lines = [f"FAIL {target}: {len(bad)} of {len(reports)} run(s) failed"]
+                lines.extend("  " + line for line in str(bad[0]).splitlines())
+                lines.extend(f"  {r.verdict}" for r in bad[1:])
+                blocks.append("\n".join(lines))
+        return blocks
 
     def to_dict(self) -> dict:
         """JSON-ready: ok, seconds, every report, the incomplete gates, notes."""
