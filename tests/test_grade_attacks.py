@@ -929,6 +929,44 @@ def test_many_processes_cannot_together_hold_more_than_the_memory_of_one_child(t
     assert full_marks(result["ExpGate"]), result["ExpGate"].text()
 
 
+def test_memory_outside_the_address_space_is_capped_too(tmp_path):
+    # Attack: a file in memory (memfd_create) takes no address space, so RLIMIT_AS does
+    # not count it: write one larger than a file may be, and open as many as it can.
+    # The attacker wins if a 17 MB memfd is accepted (FSIZE caps every file at 16 MB)
+    # or if it gets 64 descriptors (NOFILE caps them: 64 x 16 MB in all).
+    path = hostile(tmp_path, """
+        def grow(fd, size):
+            chunk = b"x" * (1 << 20)
+            while os.fstat(fd).st_size < size:
+                os.write(fd, chunk)        # a short write, then EFBIG, at the cap
+            if os.fstat(fd).st_size < size:
+                raise OSError("capped")
+
+        def hoard():
+            big = os.memfd_create("big")
+            attempt("a 17 MB file in memory", lambda: grow(big, 17 << 20))
+            say("BIGGEST", os.fstat(big).st_size)
+            fds = []
+            try:
+                for _ in range(100):
+                    fds.append(os.memfd_create("many"))
+            except OSError:
+                pass
+            say("MEMFDS", len(fds))
+            if len(fds) >= 64:
+                won("64 files in memory")
+
+        class ExpGate(ExpGate):
+            def forward(self, x):
+                once(hoard)
+                return super().forward(x) + len(worked)
+    """)
+    result = by_gate(grade(path, ["ExpGate", "AddGate"]))
+    assert unhooked(result["ExpGate"]) and "MEMFDS" in result["ExpGate"].output
+    assert full_marks(result["ExpGate"]), result["ExpGate"].text()
+    assert full_marks(result["AddGate"])
+
+
 # -- the Gradescope layout --------------------------------------------------------------
 
 def test_in_the_gradescope_layout_results_json_and_the_seed_stay_out_of_reach(tmp_path):

@@ -9,6 +9,7 @@ the sandbox shows and lets a child write.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import struct
@@ -232,3 +233,64 @@ def test_without_namespaces_a_child_filling_its_folder_is_stopped(tmp_path):
     exp, add = result.gates
     assert exp.score == 0 and "more than the 64 MB its folder may hold" in exp.notes[0]
     assert add.score == 10.0
+
+
+@ROOT_AND_BWRAP
+def test_the_sandbox_is_read_only_but_for_its_folder_even_to_root_inside(tmp_path):
+    # bwrap remounts read-only what it mounted: the root, /dev and every hidden package
+    # folder. Without root those tmpfs would be the child's own to write; here the
+    # command even runs as root inside the namespaces (no setpriv), the harder case.
+    from gates.grade.grader import reference_dirs
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    hidden = os.path.join(iso.numpy_dirs()[0], "compgraph-probe")
+    script = ("for p in /probe /dev/probe /grade/probe " + hidden + " /work/probe; do "
+              "if mkdir $p 2>/dev/null; then echo wrote $p; else echo refused $p; fi; done")
+    command = iso.bwrap_command(inputs, 1 << 20, reference_dirs(), as_root=True) + [
+        "/bin/sh", "-c", script]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert done.stdout.split("\n")[:-1] == [
+        "refused /probe", "refused /dev/probe", "refused /grade/probe", f"refused {hidden}",
+        "wrote /work/probe"], done.stdout + done.stderr
+    assert not os.path.exists(hidden) and list(inputs.iterdir()) == []
+
+
+@ROOT_AND_BWRAP
+def test_a_uid_whose_process_outlives_every_kill_is_never_handed_out(monkeypatch):
+    # a uid that still has a process could be shared by a classmate's child (same uid:
+    # signals, ptrace): acquire_slot passes it over, and keeps it locked so no other
+    # grader on the machine takes it either
+    first = iso.acquire_slot()
+    stuck = first.uid
+    first.release()
+    monkeypatch.setattr(iso, "kill_uid", lambda uid: [4242] if uid == stuck else [])
+    slot = iso.acquire_slot()
+    try:
+        assert slot.uid != stuck
+        with open(iso.LOCK_DIR / f"uid-{stuck}.lock") as f:     # still locked by us
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        slot.release()
+
+
+@ROOT_AND_BWRAP
+def test_kill_uid_ends_a_process_that_keeps_starting_others():
+    # kill(-1) sent as the uid reaches every one of its processes in one pass, so a
+    # spawner cannot outrun it (bounded: at most 300 sleeps, each of 5 s)
+    slot = iso.acquire_slot()
+    try:
+        spawner = "i=0; while [ $i -lt 300 ]; do sleep 5 & i=$((i+1)); done; wait"
+        subprocess.Popen(["/bin/sh", "-c", spawner], user=slot.uid, group=slot.gid,
+                         extra_groups=[], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):                   # until it has started a few dozen
+            if len(iso._processes_of(slot.uid)) > 30:
+                break
+            subprocess.run(["sleep", "0.01"])
+        assert iso.kill_uid(slot.uid) == []
+        subprocess.run(["sleep", "0.1"])
+        assert iso._processes_of(slot.uid) == []
+    finally:
+        slot.release()
