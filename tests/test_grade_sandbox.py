@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import struct
 import subprocess
 import textwrap
@@ -294,3 +295,35 @@ def test_kill_uid_ends_a_process_that_keeps_starting_others():
         assert iso._processes_of(slot.uid) == []
     finally:
         slot.release()
+
+
+@ROOT_AND_BWRAP
+def test_when_bwrap_dies_everything_in_its_namespace_dies_with_it(tmp_path):
+    # if the grader itself is killed, nobody runs kill_uid: the namespace must end with
+    # bwrap (its init stays root, whom the child cannot signal, so its death is final)
+    from gates.grade import sandbox
+    from gates.grade.grader import reference_dirs
+
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "submission.py").write_text("import time\ntime.sleep(30)\n")
+    task = {"mode": "probe", "submission": "submission.py", "gates": [], "frameworks": [],
+            "blocked": [], "blocked_dirs": [], "jvp": False}
+    child = sandbox.Child(inputs, task, sandbox.Limits(timeout=20.0),
+                          iso.choose("uid+namespaces"), reference_dirs())
+    uid = child.slot.uid
+    try:
+        for _ in range(200):                   # until the runner is up, as the grading uid
+            if iso._processes_of(uid):
+                break
+            subprocess.run(["sleep", "0.01"])
+        assert iso._processes_of(uid)
+        os.killpg(child.proc.pid, signal.SIGKILL)          # bwrap dies, nothing else is done
+        child.proc.wait()
+        for _ in range(100):
+            if not iso._processes_of(uid):
+                break
+            subprocess.run(["sleep", "0.01"])
+        assert iso._processes_of(uid) == []
+    finally:
+        child.finish()

@@ -232,7 +232,7 @@ class Child:
         if self.isolation.uses_namespaces:
             inputs, work = iso.SANDBOX_INPUTS, iso.SANDBOX_WORK
             prefix = iso.bwrap_command(self.inputs, self.limits.folder, hidden,
-                                       as_root=self.slot is not None)
+                                       as_root=self.isolation.uses_uid)
             cwd = None
         else:
             inputs, work, prefix, cwd = str(self.inputs), str(self.work), [], self.work
