@@ -76,10 +76,11 @@ class SetupError(GradingError):
 MAX_SUBMISSION_BYTES = 2 << 20
 
 
-def check_settings(seed: int, timeout: float) -> None:
-    """GradingError unless ``seed`` >= 0 (numpy seeds) and ``timeout`` > 0 seconds."""
+def check_settings(seed: int, timeout: float, what: str = "seed") -> None:
+    """GradingError unless ``seed`` >= 0 (numpy seeds; ``what`` names it in the message)
+    and ``timeout`` > 0 seconds."""
     if not isinstance(seed, numbers.Integral) or seed < 0:
-        raise GradingError(f"the seed must be an integer >= 0, got {seed!r}")
+        raise GradingError(f"the {what} must be an integer >= 0, got {seed!r}")
     if not timeout > 0:
         raise GradingError(f"the timeout must be more than 0 seconds, got {timeout!r}")
 
@@ -156,7 +157,7 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
     isolation = choose_isolation(isolation, require_isolation)
     if run_seed is None:
         run_seed = secrets.randbits(63)
-    check_settings(run_seed, timeout)
+    check_settings(run_seed, timeout, "run seed")
     rubric = rubric or Rubric()
     path = Path(path)
     source_bytes = read_submission(path)
