@@ -141,18 +141,23 @@ def test_as_root_with_bubblewrap_the_strongest_level_is_chosen():
         iso.choose("namespaces")
 
 
+def start_as(slot, script: str, at_least: int) -> None:
+    """Run the shell ``script`` as the slot's uid, and wait until it has ``at_least``
+    processes."""
+    subprocess.Popen(["/bin/sh", "-c", script], user=slot.uid, group=slot.gid,
+                     extra_groups=[], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if len(iso._processes_of(slot.uid)) >= at_least:
+            return
+        subprocess.run(["sleep", "0.02"])
+
+
 @ROOT_AND_BWRAP
 def test_every_process_of_a_grading_uid_is_killed_even_one_in_a_new_session():
     slot = iso.acquire_slot()
     try:
-        script = "sleep 30 & setsid sleep 31 & sleep 32"
-        subprocess.Popen(["/bin/sh", "-c", script], user=slot.uid, group=slot.gid,
-                         extra_groups=[], start_new_session=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            if len(iso._processes_of(slot.uid)) >= 3:
-                break
-            subprocess.run(["sleep", "0.02"])
+        start_as(slot, "sleep 30 & setsid sleep 31 & sleep 32", at_least=3)
         assert len(iso._processes_of(slot.uid)) >= 3
         assert iso.kill_uid(slot.uid) == []
         assert iso._processes_of(slot.uid) == []
@@ -282,14 +287,8 @@ def test_kill_uid_ends_a_process_that_keeps_starting_others():
     # spawner cannot outrun it (bounded: at most 300 sleeps, each of 5 s)
     slot = iso.acquire_slot()
     try:
-        spawner = "i=0; while [ $i -lt 300 ]; do sleep 5 & i=$((i+1)); done; wait"
-        subprocess.Popen(["/bin/sh", "-c", spawner], user=slot.uid, group=slot.gid,
-                         extra_groups=[], start_new_session=True,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):                   # until it has started a few dozen
-            if len(iso._processes_of(slot.uid)) > 30:
-                break
-            subprocess.run(["sleep", "0.01"])
+        start_as(slot, "i=0; while [ $i -lt 300 ]; do sleep 5 & i=$((i+1)); done; wait",
+                 at_least=30)               # killed while it is still starting them
         assert iso.kill_uid(slot.uid) == []
         subprocess.run(["sleep", "0.1"])
         assert iso._processes_of(slot.uid) == []
