@@ -36,7 +36,8 @@ if command -v apt-get >/dev/null; then
 fi
 python3 -m venv "$AG/venv"
 "$AG/venv/bin/pip" install --upgrade pip
-"$AG/venv/bin/pip" install --no-cache-dir numpy scipy "$AG/source/compgraph"
+# the numpy and scipy the zip was built with: a rebuilt image grades with the same
+"$AG/venv/bin/pip" install --no-cache-dir @PINNED@ "$AG/source/compgraph"
 # The installed copy is the only one left: only root (the grader) may read it, and
 # root alone may read config.json (the seed) in the source folder.
 rm -rf "$AG/source/compgraph"
@@ -61,6 +62,15 @@ print('compgraph: grading isolation', choose_isolation(require_isolation=True).l
 #: The packages the zip ships (setup.sh hides each of them from the children).
 SHIPPED_PACKAGES = ("gates",)
 SETUP_SH = SETUP_SH.replace("@PACKAGES@", " ".join(SHIPPED_PACKAGES))
+
+
+def pinned_requirements() -> str:
+    """``numpy==2.1.3 scipy==1.15.2``: the versions grading here, which setup.sh installs
+    on Gradescope so that a rebuilt image grades with the same numbers."""
+    import numpy
+    import scipy
+
+    return f"numpy=={numpy.__version__} scipy=={scipy.__version__}"
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this for every submission; it must leave results/results.json behind.
@@ -105,7 +115,8 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
+        setup = SETUP_SH.replace("@PINNED@", pinned_requirements())
+        for name, text in (("setup.sh", setup), ("run_autograder", RUN_AUTOGRADER)):
             info = zipfile.ZipInfo(name, date_time=time.localtime()[:6])
             info.external_attr = 0o100755 << 16   # executable, as Gradescope requires
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -123,23 +134,23 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 
 def run(config_path, submission_dir, results_path) -> int:
     """Grade the submission folder as ``config_path`` says; always write ``results_path``."""
-    from .batch import pick_file, python_files
     from .grader import GradingError, SetupError, gate_classes, grade_submission
     from .report import gradescope, write_json
     from .rubric import Rubric
+    from .submission import SubmissionError, load
 
     started = time.perf_counter()
     try:
         config = json.loads(Path(config_path).read_text(encoding="utf-8"))
         names = [c.__name__ for c in gate_classes(config.get("gates"))]
-        folder = Path(submission_dir)
-        files = python_files(folder)
         wanted = config.get("filename")
-        path = (folder / wanted if wanted and folder / wanted in files
-                else pick_file(files, names))
+        try:
+            path = load(Path(submission_dir), names, prefer=wanted)
+        except SubmissionError:
+            path = None
         if path is None:
-            data = _failure(f"No .py file found in your submission; upload the completed "
-                            f"skeleton{' as ' + wanted if wanted else ''}.", started)
+            data = _failure(f"No .py file or notebook found in your submission; upload the "
+                            f"completed skeleton{' as ' + wanted if wanted else ''}.", started)
         else:
             rubric = Rubric(**config["rubric"]) if config.get("rubric") else None
             result = grade_submission(path, gates=config.get("gates"), rubric=rubric,
@@ -148,7 +159,7 @@ def run(config_path, submission_dir, results_path) -> int:
                                       memory=config.get("memory", 1 << 30),
                                       jvp=config.get("jvp", False),
                                       require_isolation=True)
-            result.submission = path.name
+            result.submission = path.main
             data = gradescope(result)
     except GradingError as exc:
         if isinstance(exc, SetupError):

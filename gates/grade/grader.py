@@ -36,6 +36,7 @@ hand-written backward).
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import numbers
 import os
@@ -55,9 +56,12 @@ from . import isolation as iso
 from . import sandbox
 from .cases import add_directions, build_cases, directions_rng
 from .numeric import NumericalDerivativeError, jacobians
-from .report import GateResult, SubmissionResult
+from .assignment import Assignment
+from .report import GateResult, SubmissionResult, stamp
 from .rubric import Rubric
-from .scan import FRAMEWORKS, REFERENCE, Scan, scan_source
+from .scan import FRAMEWORKS, REFERENCE, Scan, scan_submission
+from .submission import Submission, SubmissionError
+from .submission import load as load_submission
 from .scoring import error_text, float64, score_gate, ungraded
 from .trees import remove_tree
 
@@ -136,7 +140,9 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
                      jvp: bool = False, isolation: str | iso.Isolation | None = None,
                      require_isolation: bool = False,
                      run_seed: int | None = None) -> SubmissionResult:
-    """Grade the file ``path`` (a student's gate classes, found by name).
+    """Grade what a student handed in at ``path`` (their gate classes, found by name):
+    a ``.py`` file, a notebook, a zip or a folder (:mod:`.submission`), or a
+    :class:`~.submission.Submission` already assembled.
 
     ``gates`` names the classes to grade (default: every gate of ``gates.ALL_GATES``),
     ``timeout`` is the wall-clock limit per child in seconds, ``memory`` the address
@@ -159,16 +165,22 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
         run_seed = secrets.randbits(63)
     check_settings(run_seed, timeout, "run seed")
     rubric = rubric or Rubric()
-    path = Path(path)
-    source_bytes = read_submission(path)
-    source = source_bytes.decode("utf-8", errors="replace")
-    scan = scan_source(source, path.name)
+    if not isinstance(path, Submission):
+        try:
+            path = load_submission(path, [c.__name__ for c in classes])
+        except SubmissionError as exc:
+            raise GradingError(str(exc)) from None
+    submission = path
+    scan = scan_submission(submission)
     limits = sandbox.Limits(timeout=timeout, memory=memory)
-    result = SubmissionResult(submission=str(path), gates=[], seed=seed, jvp=jvp,
+    terms = Assignment(gates=tuple(c.__name__ for c in classes), jvp=jvp, rubric=rubric)
+    result = SubmissionResult(submission=submission.display, gates=[], seed=seed, jvp=jvp,
                               run_seed=run_seed, isolation=isolation.level,
-                              warnings=list(isolation.warnings))
+                              warnings=list(isolation.warnings),
+                              stamp=stamp(seed, terms.fingerprint()))
     notes = result.notes
-    setting = _Setting(source_bytes, limits, isolation, rubric, seed, run_seed, jvp, scan,
+    notes += submission.notes
+    setting = _Setting(submission, limits, isolation, rubric, seed, run_seed, jvp, scan,
                        tuple(reference_dirs()))
 
     tmp = Path(tempfile.mkdtemp(prefix="compgraph-grade-"))
@@ -187,13 +199,13 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
                             for cls in classes]
         else:
             _framework_notes(notes, scan, sorted(set(probe.frameworks) - set(scan.frameworks)))
+            names = [c.__name__ for c in classes]
 
             def work(cls):
                 found = probe.classes.get(cls.__name__)
                 if not (isinstance(found, dict) and found.get("found") is True):
                     return ungraded(cls, rubric, jvp, "missing",
-                                     f"no class named {cls.__name__} in your file "
-                                     f"(names are case-sensitive)")
+                                    missing_class_reason(cls.__name__, scan.classes, names))
                 return grade_gate(tmp, setting, cls)
 
             with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -208,7 +220,7 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
 class _Setting:
     """What every child of one grading run shares."""
 
-    source: bytes
+    submission: Submission
     limits: sandbox.Limits
     isolation: iso.Isolation
     rubric: Rubric
@@ -255,26 +267,42 @@ class _Probe:
             self.problem = None
 
 
-def _inputs_folder(tmp: Path, name: str, source: bytes) -> Path:
-    """A new folder of unpredictable name in ``tmp`` holding the submission: no child
-    can prepare or forge another child's files in advance."""
+def _inputs_folder(tmp: Path, name: str, submission: Submission) -> Path:
+    """A new folder of unpredictable name in ``tmp`` holding the submission's files in
+    ``src/`` (bytes as handed in: Python reads the BOM and encoding line itself): no
+    child can prepare or forge another child's files in advance."""
     inputs = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=tmp))
-    (inputs / "submission.py").write_bytes(source)
+    (inputs / "src").mkdir()
+    for filename, data in submission.files.items():
+        (inputs / "src" / filename).write_bytes(data)
     return inputs
 
 
 def _task(setting: _Setting, **task) -> dict:
-    return dict(task, submission="submission.py", frameworks=list(FRAMEWORKS),
-                blocked=list(REFERENCE), blocked_dirs=list(setting.hidden))
+    return dict(task, submission=f"src/{setting.submission.main}",
+                frameworks=list(FRAMEWORKS), blocked=list(REFERENCE),
+                blocked_dirs=list(setting.hidden))
+
+
+def missing_class_reason(name: str, defined, expected) -> str:
+    """Why gate ``name`` was not graded: no such class; with the nearest class the file
+    does define (and that is not itself an expected name) suggested, ignoring case."""
+    spare = [c for c in dict.fromkeys(defined) if c not in expected]
+    lower = {c.lower(): c for c in spare}
+    close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    if close:
+        return (f"no class named {name} in your file; did you mean your class "
+                f"{lower[close[0]]}? Rename it to {name} (names are case-sensitive)")
+    return f"no class named {name} in your file (names are case-sensitive)"
 
 
 def _probe(tmp: Path, setting: _Setting, names) -> _Probe:
-    inputs = _inputs_folder(tmp, "import", setting.source)
+    inputs = _inputs_folder(tmp, "import", setting.submission)
     task = _task(setting, mode="probe", gates=names, jvp=False)
     run = _start_child(inputs, task, setting).finish()
     if "ready" not in run.steps:
         # once more before blaming the set-up: a busy machine can starve one start
-        inputs = _inputs_folder(tmp, "import", setting.source)
+        inputs = _inputs_folder(tmp, "import", setting.submission)
         run = _start_child(inputs, task, setting).finish()
     if "ready" not in run.steps:
         # the child failed before it ran any submission code: the set-up is at fault
@@ -342,7 +370,7 @@ def grade_gate(tmp: Path, setting: _Setting, cls) -> GateResult:
                 arrays[f"c{i}_t{j}"] = t
     task = _task(setting, mode="gate", gate=name, gates=[name], jvp=jvp,
                  cases=[{"arity": c.arity, "params": c.params} for c in cases])
-    inputs = _inputs_folder(tmp, name, setting.source)
+    inputs = _inputs_folder(tmp, name, setting.submission)
     np.savez(inputs / "cases.npz", **arrays)
     child = _start_child(inputs, task, setting)
     try:

@@ -88,6 +88,9 @@ class SubmissionResult:
     run_seed: int | None = None
     isolation: str = ""
     warnings: list = field(default_factory=list)
+    #: what graded it: seed, rubric fingerprint, compgraph/numpy/scipy versions
+    #: (:func:`stamp`), so two reports can be told to be on the same terms or not
+    stamp: dict = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -104,6 +107,22 @@ class SubmissionResult:
         """score / max_score in percent (0 when nothing could be earned)."""
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionResult":
+        """The result :meth:`to_dict` wrote (a batch's ``results.json``, read back to
+        merge a regraded student into it)."""
+        fields = {k: v for k, v in data.items()
+                  if k in cls.__dataclass_fields__ and k != "gates"}
+        gates = []
+        for gd in data.get("gates", []):
+            checks = [CheckResult(**{k: v for k, v in c.items()
+                                     if k in CheckResult.__dataclass_fields__})
+                      for c in gd.get("checks", [])]
+            gates.append(GateResult(**{k: v for k, v in gd.items()
+                                       if k in GateResult.__dataclass_fields__ and k != "checks"},
+                                    checks=checks))
+        return cls(gates=gates, **fields)
+
     def to_dict(self) -> dict:
         """A plain, JSON-ready dict (the ``--json`` report)."""
         data = asdict(self)
@@ -112,6 +131,35 @@ class SubmissionResult:
         for g, gd in zip(self.gates, data["gates"]):
             gd.update(score=round(g.score, 4), max_score=round(g.max_score, 4))
         return data
+
+
+def versions() -> dict:
+    """The versions of compgraph, numpy and scipy doing the grading."""
+    import importlib.metadata
+
+    import numpy
+    import scipy
+    try:
+        own = importlib.metadata.version("compgraph")
+    except importlib.metadata.PackageNotFoundError:
+        own = "unknown (not installed)"
+    return {"compgraph": own, "numpy": numpy.__version__, "scipy": scipy.__version__}
+
+
+def stamp(seed: int, rubric_fingerprint: str, title: str = "") -> dict:
+    """What every output of a grading run is stamped with."""
+    data = {"seed": seed, "rubric": rubric_fingerprint, **versions()}
+    if title:
+        data["assignment"] = title
+    return data
+
+
+def stamp_line(stamp_data: dict) -> str:
+    """``rubric 1a2b3c4d5e6f, compgraph 0.3.0, numpy 2.1.3, scipy 1.15.2`` (the seed
+    is shown beside the run seed)."""
+    parts = [f"{k} {stamp_data[k]}" for k in ("assignment", "rubric", "compgraph", "numpy",
+                                                "scipy") if k in stamp_data]
+    return ", ".join(parts)
 
 
 #: Control characters other than newline and tab: a submission's prints and error
@@ -141,7 +189,8 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
     head = f"{'gate':<{width}}  " + "  ".join(f"{short.get(n, n):>6}" for n in names)
     lines = [f"Grading {result.submission}", *result.warnings,
              f"isolation: {result.isolation}   seed: {result.seed}   run seed: "
-             f"{result.run_seed}", *result.notes, "",
+             f"{result.run_seed}", *([stamp_line(result.stamp)] if result.stamp else []),
+             *result.notes, "",
              head + f"  {'score':>11}  status", "-" * (len(head) + 22)]
     for g in result.gates:
         cells = "  ".join(f"{c.points:6.2f}" for c in g.checks)
@@ -173,7 +222,9 @@ def gradescope(result: SubmissionResult) -> dict:
             "output": g.text(), "visibility": "visible"})
     summary = [f"{result.score:.2f}/{result.max_score:.2f} points ({result.percent:.1f}%)",
                *result.notes,
-               f"(isolation: {result.isolation}; run seed: {result.run_seed})"]
+               # never the term's seed: students read this (the run seed is this run's)
+               f"(isolation: {result.isolation}; run seed: {result.run_seed}; "
+               f"{stamp_line(result.stamp)})"]
     if result.output:
         summary.append("Printed while importing your file (start):\n" + result.output)
     return {"score": round(result.score, 4), "execution_time": round(result.elapsed, 3),

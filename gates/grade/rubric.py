@@ -75,6 +75,11 @@ def load_rubric(path: str | Path | None) -> Rubric:
         raise RubricError(f"rubric {path}: {exc}") from None
     except ImportError:
         raise RubricError(f"rubric {path}: TOML needs Python 3.11+; use JSON") from None
+    return rubric_from_dict(data, str(path))
+
+
+def rubric_from_dict(data, path: str) -> Rubric:
+    """The rubric a rubric file's table holds (``path`` names it in errors)."""
     if not isinstance(data, dict):
         raise RubricError(f"rubric {path}: expected a table/object at the top")
     unknown = set(data) - {"default_points", "points", "weights"}

@@ -13,8 +13,9 @@ grader compares the arrays with its own expectations.
 
 Steps: ``ready`` (before any submission code runs: the child started), then for a
 gate task, per case ``i``: ``c<i>_forward`` (the output, and the inputs as they are
-afterwards), ``c<i>_backward`` (backward(u1), backward(u1) again, backward(u2), and
-the inputs afterwards), ``c<i>_jvp`` (if asked); ``done`` at the end. All forwards run
+afterwards), ``c<i>_backward`` (backward(u1), backward(u1) again, then backward(u2) on
+a second gate after a forward of its own, and the first gate's inputs afterwards),
+``c<i>_jvp`` (if asked); ``done`` at the end. All forwards run
 before any backward, so a backward that hangs still leaves the forward results.
 """
 
@@ -153,12 +154,15 @@ def _guard(blocked_names, blocked_dirs, own_dir, inputs_dir):
 
 
 def _error(exc):
-    """A description of an exception: type, message, and the submission line it came from."""
+    """A description of an exception: type, message, and the line of the submission's
+    files it came from (the file named when it is not the main one)."""
     where = None
     for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename == SUBMISSION:
+        if os.path.dirname(frame.filename) == _SOURCES:
             where = {"line": frame.lineno, "code": (frame.line or "")[:200],
                      "function": frame.name}
+            if frame.filename != SUBMISSION:
+                where["file"] = os.path.basename(frame.filename)
     if isinstance(exc, SystemExit):
         text = f"called sys.exit({exc.code!r})"
     else:
@@ -220,11 +224,77 @@ def _call(fn, *args):
 
 
 def _arg(arr):
-    """0-d arrays go in as numpy scalars, as a gate's 0-d output would come out."""
-    return arr[()] if arr.ndim == 0 else arr
+    """Every input is an ndarray, 0-d ones included (``np.array(2.0)``, not
+    ``np.float64(2.0)``): ``out = x.copy(); out[out < 0] = 0`` works on all of them."""
+    return arr
+
+
+class FrameworkNotAvailable(ImportError):
+    """Raised by any use of an autodiff framework inside graded code."""
+
+
+class _Placeholder(type):
+    """What ``torch.tensor`` and friends are in graded code: a class (so that a gate may
+    still subclass ``torch.autograd.Function`` and the file imports) whose every use,
+    calling, arithmetic, comparing, raises :class:`FrameworkNotAvailable`."""
+
+    def __getattr__(cls, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _placeholder(f"{cls.__qualname__}.{attr}")
+
+    def __call__(cls, *args, **kwargs):
+        raise FrameworkNotAvailable(f"{cls.__qualname__} is not available: autodiff frameworks "
+                                f"are never loaded for grading (on any machine); write "
+                                f"this gate with numpy")
+
+
+def _refuse(self, *args, **kwargs):
+    _Placeholder.__call__(self)
+
+
+for _op in ("add radd sub rsub mul rmul truediv rtruediv floordiv matmul rmatmul pow rpow "
+            "neg pos abs lt le gt ge getitem iter len bool float int index").split():
+    setattr(_Placeholder, f"__{_op}__", _refuse)
+
+
+def _placeholder(name):
+    return _Placeholder(name, (), {"__qualname__": name, "__module__": name.split(".")[0]})
+
+
+class _FrameworkModule(type(os)):
+    """A framework's module in graded code: importing it works, using it does not."""
+
+    def __getattr__(self, attr):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _placeholder(f"{self.__name__}.{attr}")
+
+
+class _FrameworkFinder:
+    """First on ``sys.meta_path``: torch, jax, tensorflow, autograd (and their
+    submodules) always import as placeholders, installed on this machine or not, so a
+    submission that uses one for a single gate loses only what that gate cannot do,
+    the same on every grading machine."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] not in TASK["frameworks"]:
+            return None
+        return importlib.util.spec_from_loader(fullname, self, is_package=True)
+
+    def create_module(self, spec):
+        module = _FrameworkModule(spec.name)
+        module.__path__ = []
+        return module
+
+    def exec_module(self, module):
+        pass
 
 
 def _import():
+    sys.meta_path.insert(0, _FrameworkFinder())
+    # the files handed in with the main one are importable, as beside a script
+    sys.path.insert(0, _SOURCES)
     spec = importlib.util.spec_from_file_location("submission", SUBMISSION)
     module = importlib.util.module_from_spec(spec)
     sys.modules["submission"] = module
@@ -243,6 +313,10 @@ def _probe(module):
     return classes
 
 
+def _new_gate(cls, case):
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["params"].items()})
+
+
 def _grade_gate(module):
     cls = getattr(module, TASK["gate"])
     data = np.load(os.path.join(_INPUTS, "cases.npz"), allow_pickle=False)
@@ -250,8 +324,7 @@ def _grade_gate(module):
     for i, case in enumerate(TASK["cases"]):
         inputs = [data[f"c{i}_in{j}"].copy() for j in range(case["arity"])]
         arrays, info = {}, {}
-        gate, err = _call(lambda: cls(**{k: tuple(v) if isinstance(v, list) else v
-                                         for k, v in case["params"].items()}))
+        gate, err = _call(lambda: _new_gate(cls, case))
         if err is None:
             out, err = _call(gate.forward, *[_arg(a) for a in inputs])
             if err is None:
@@ -267,12 +340,22 @@ def _grade_gate(module):
             continue
         arrays, info = {}, {"error": None}
         for call, key in (("up1", "g1"), ("up1", "g1again"), ("up2", "g2")):
+            if key == "g2":
+                # each upstream is judged after a forward of its own: a backward that
+                # changes its cache loses "repeatable" (g1again), not its gradients
+                fresh = [data[f"c{i}_in{j}"].copy() for j in range(case["arity"])]
+                gate, err = _call(lambda: _new_gate(cls, case))
+                if err is None:
+                    _, err = _call(gate.forward, *[_arg(a) for a in fresh])
+                if err is not None:
+                    info["error"] = dict(err, call=key)
+                    break
             value, err = _call(gate.backward, _arg(data[f"c{i}_{call}"].copy()))
             if err is not None:
                 info["error"] = dict(err, call=key)
                 break
             info[key] = _grads(value, arrays, key)
-        for j, a in enumerate(inputs):
+        for j, a in enumerate(inputs):     # the first gate's inputs, after two backwards
             arrays[f"after_{j}"] = a
         _write(f"c{i}_backward", arrays, info)
     if not TASK["jvp"]:
@@ -306,6 +389,7 @@ def main():
 
 
 SUBMISSION = os.path.join(_INPUTS, TASK["submission"])
+_SOURCES = os.path.dirname(SUBMISSION)
 
 if __name__ == "__main__":
     main()

@@ -223,9 +223,9 @@ class Child:
             # the child may read its inputs (through its group), and no other child may
             os.chown(self.inputs, 0, self.slot.gid)
             os.chmod(self.inputs, 0o750)
-            for f in self.inputs.iterdir():
+            for f in [*self.inputs.iterdir(), *self.inputs.glob("src/*")]:
                 os.chown(f, 0, self.slot.gid)
-                os.chmod(f, 0o640)
+                os.chmod(f, 0o750 if f.is_dir() else 0o640)
         if not self.isolation.uses_namespaces:
             self.work.mkdir(mode=0o700)
             if self.slot:

@@ -33,6 +33,11 @@ class Scan:
     uses: dict = field(default_factory=dict)
     others: list = field(default_factory=list)
     syntax_error: str | None = None
+    #: module-level names bound to a framework -> (framework, line): what a sibling file
+    #: passes on to the main file that imports them
+    tainted: dict = field(default_factory=dict)
+    #: the classes the file defines at its top level (for "did you mean ...?")
+    classes: list = field(default_factory=list)
 
 
 def _top(name: str | None) -> str:
@@ -54,18 +59,33 @@ def _names(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def scan_source(source: str, filename: str = "submission.py") -> Scan:
-    """Scan ``source``; a SyntaxError is recorded (with its line), not raised."""
+def scan_source(source: str, filename: str = "submission.py", siblings=None) -> Scan:
+    """Scan ``source``; a SyntaxError is recorded (with its line), not raised.
+
+    ``siblings`` maps the module names of the other files handed in with it
+    (``helpers``) to their own scans: a name imported from one of them that is bound to
+    a framework there (``from helpers import torch_grad``), or a sibling module that
+    imports a framework at all (``import helpers``), counts as a use of that framework.
+    """
     result = Scan()
+    siblings = siblings or {}
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as exc:
-        result.syntax_error = f"SyntaxError at line {exc.lineno}: {exc.msg}"
+        where = "" if filename == "submission.py" else f" of {filename}"
+        result.syntax_error = f"SyntaxError at line {exc.lineno}{where}: {exc.msg}"
         return result
+    except ValueError as exc:    # a NUL byte in the source
+        result.syntax_error = f"{filename} cannot be parsed: {exc}"
+        return result
+    result.classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
     stdlib = set(sys.stdlib_module_names)
     for top, _, line in _imports(tree):
         if top in FRAMEWORKS:
             result.frameworks.setdefault(top, line)
+        elif top in siblings:
+            for fw, fw_line in siblings[top].frameworks.items():
+                result.frameworks.setdefault(fw, line)
         elif top and top not in stdlib and top != "numpy" and top not in result.others:
             result.others.append(top)
 
@@ -77,6 +97,22 @@ def scan_source(source: str, filename: str = "submission.py") -> Scan:
         if top in FRAMEWORKS:
             for b in bound:
                 tainted.setdefault(b, (top, line))
+    for node in ast.walk(tree):
+        sibling = None
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            sibling = siblings.get(_top(node.module))
+        if sibling is not None:
+            for alias in node.names:
+                hit = sibling.tainted.get(alias.name) or (
+                    next(iter(sibling.tainted.values()), None) if alias.name == "*" else None)
+                if hit:
+                    tainted.setdefault(alias.asname or alias.name, (hit[0], node.lineno))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                sib = siblings.get(_top(alias.name))
+                if sib is not None and sib.frameworks:
+                    fw = next(iter(sib.frameworks))
+                    tainted.setdefault(alias.asname or _top(alias.name), (fw, node.lineno))
     # helper functions and module-level assignments (``t = torch``) pass the taint on
     functions = {n.name: n for n in tree.body
                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
@@ -96,6 +132,21 @@ def scan_source(source: str, filename: str = "submission.py") -> Scan:
             hit = _uses(node, tainted)
             if hit:
                 result.uses[node.name] = [hit]
+    result.tainted = tainted
+    return result
+
+
+def scan_submission(submission) -> Scan:
+    """The scan of a :class:`~.submission.Submission`'s main file, the files handed in
+    with it scanned first so that what the main file imports from them is seen; the
+    classes of every file are listed."""
+    siblings = {}
+    for name in submission.files:
+        if name != submission.main:
+            siblings[name[:-3]] = scan_source(submission.text(name), name)
+    result = scan_source(submission.text(), "submission.py", siblings)
+    for name, sib in siblings.items():
+        result.classes += sib.classes    # a sibling that does not parse fails the import
     return result
 
 

@@ -14,7 +14,13 @@ J_j per input; the child reported what the student's gate returned. Each check
 * jvp (when graded): jvp(t) == sum_j J_j t_j.
 
 A failure in one place is counted once: a wrong gradient loses backward points only,
-a float64 output for float32 inputs loses float32 points only. Every lost case leaves
+a gradient of the wrong shape (not summed back over broadcast axes) loses the
+gradient-shape points only (its values are judged summed back), a backward that
+changes its cache loses repeatable points only (each upstream is judged after a
+forward of its own), a float64 output for float32 inputs loses float32 points only.
+The structural checks (gradients, inputs_unchanged, repeatable, float32) are earned
+only in cases whose forward output is right: returning zeros of the right shapes
+earns nothing. Every lost case leaves
 a reason (the case, the input, the index, expected and actual values), grouped when
 the same reason recurs.
 """
@@ -132,11 +138,12 @@ def _judge_case(case, exp, run, i, points, jvp) -> dict:
         t["float32"].add(not f32_reasons, f32_reasons[0] if f32_reasons else None)
     if jvp:
         _score_jvp(t["jvp"], case, exp, run.steps.get(f"c{i}_jvp"), forward_ran, run.ending)
-    forward_right, backward_right = t["forward"].ok, t["backward"].ok
-    t["inputs_unchanged"].require(forward_right, "forward")
-    t["gradients"].require(backward_right, "gradient")
-    t["repeatable"].require(backward_right, "gradient")
-    t["float32"].require(forward_right and backward_right, "forward or gradient")
+    # structural checks are earned only by a gate that computes its output: code that
+    # returns zeros of the right shapes earns nothing, while a wrong gradient costs the
+    # backward check alone
+    forward_right = t["forward"].ok
+    for check in ("inputs_unchanged", "gradients", "repeatable", "float32"):
+        t[check].require(forward_right, "forward")
     return t
 
 
@@ -173,6 +180,11 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
                 + ": no credit for a backward computed by an autodiff framework")
     result = GateResult(name, [t[k].result(zero if k in BACKWARD_CHECKS else None)
                                for k in points])
+    if zero:
+        # one cause, said once: the checks after backward keep only the framework reason
+        for c in result.checks:
+            if c.name in BACKWARD_CHECKS and c.name != "backward":
+                c.reasons = c.reasons[:1]
     result.output = run.output_excerpt()
     if not_implemented == len(cases):
         result.status = "not implemented"
@@ -287,13 +299,16 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
             t["backward"].add(True)
             continue
         shape = case.inputs[j].shape
-        got1 = arrays.get(f"g1_{j}") if items else None
-        got2 = arrays.get(f"g2_{j}") if items2 else None
+        # a gradient of the wrong shape is the gradient-shape check's loss; its values
+        # are judged here once summed back (or reshaped) to the input's shape
+        got1 = _to_shape(arrays.get(f"g1_{j}"), shape) if items else None
+        got2 = _to_shape(arrays.get(f"g2_{j}"), shape) if items2 else None
         want1 = (J[j].T @ case.up1.astype(np.float64).ravel()).reshape(shape)
         want2 = (J[j].T @ case.up2.astype(np.float64).ravel()).reshape(shape)
-        if got1 is None or got1.shape != shape:
-            t["backward"].add(False, f"{desc}: no gradient of shape {shape} for '{names[j]}' "
-                              f"(see the gradient-shape check)")
+        if got1 is None:
+            t["backward"].add(False, f"{desc}: no gradient for '{names[j]}' that can be "
+                              f"compared with its shape {shape} (see the gradient-shape "
+                              f"check)")
         elif not _close(got1, want1, tol):
             t["backward"].add(False, f"gradient for '{names[j]}' wrong in " + _mismatch(
                 got1, want1, case, [*zip(names, float64(case.inputs)), ("upstream dz", case.up1)])
@@ -333,6 +348,24 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
             if g is not None and g.dtype != np.float32:
                 f32_reasons.append(f"{desc}: the gradient for '{names[j]}' is {g.dtype} for "
                                    f"float32 inputs; keep the input's dtype")
+
+
+def _to_shape(g, shape):
+    """``g`` as an array of ``shape``: itself, reshaped when it has as many elements, or
+    summed over the axes broadcasting added; None when it cannot be."""
+    if g is None or g.shape == shape:
+        return g
+    if g.size == int(np.prod(shape)):
+        return g.reshape(shape)
+    try:
+        if np.broadcast_shapes(g.shape, shape) != g.shape:
+            return None
+    except ValueError:
+        return None
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead))) if lead else g
+    axes = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
 
 
 def _shape_problems(case, items, arrays) -> list[str]:

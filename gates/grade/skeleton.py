@@ -34,8 +34,10 @@ _GIVES_AWAY = re.compile(
 HEADER = '''"""Gates of a computational graph: implement forward and backward for each class.
 
 Rules (the autograder checks each of them):
-- forward(*inputs) takes numpy arrays, returns ONE array, and stores on self what
-  backward needs (the local gradients, or the inputs to compute them from).
+- forward(*inputs) takes numpy arrays (always np.ndarray, also 0-d ones such as
+  np.array(2.0), never Python floats), returns ONE array, and stores on self what
+  backward needs (the local gradients, or the inputs to compute them from, and the
+  input shapes wherever an input may be broadcast or reduced).
 - backward(dz) takes the upstream gradient dz (same shape as forward's output) and
   returns a TUPLE with one gradient per input, each with exactly that input's shape
   (an input that was broadcast gets dz summed back to its shape), or None for an
@@ -94,6 +96,37 @@ def _broadcasts(shapes, out_shape) -> bool:
         return False
 
 
+def _resized_inputs(cls, names) -> tuple[list[str], str]:
+    """The inputs whose shape the output may not have in the hidden cases, and how:
+    ``"broadcast"`` (two inputs of different shapes) or ``"reduced"`` (an axis summed)."""
+    from .cases import SHAPES
+
+    specs = SHAPES.get(cls.__name__, [])
+    if any("axis" in params for _, params in specs):
+        return list(names), "reduced"
+    if len(names) == 2 and any(len(set(shapes)) > 1 for shapes, _ in specs) and \
+            cls.__name__ in _ELEMENTWISE_TWO:
+        return list(names), "broadcast"
+    return [], ""
+
+
+#: Two-input elementwise gates: their inputs broadcast against each other.
+_ELEMENTWISE_TWO = ("AddGate", "SubtractGate", "MultiplyGate", "DivideGate", "MaxGate")
+
+
+def _cache_advice(cls, names) -> str:
+    """What a gate must keep on self for backward: what the reference caches, and the
+    shapes of inputs that broadcasting or a reduction may change."""
+    items = [f"self.{c}" for c in _cached(cls)]
+    resized, how = _resized_inputs(cls, names)
+    items += [f"{n}'s shape (self.{n}_shape = np.shape({n}))" for n in resized]
+    if not items:
+        return "Cache on self: whatever backward needs."
+    why = {"broadcast": ": backward sums dz back to each input's shape",
+           "reduced": ": backward spreads dz back over x's shape", "": ""}[how]
+    return "Cache on self: " + ", ".join(items) + why + "."
+
+
 def gate_skeleton(cls, jvp: bool = False) -> str:
     """The source of one skeleton class for the reference class ``cls``."""
     names = list(cls.input_names)
@@ -106,10 +139,7 @@ def gate_skeleton(cls, jvp: bool = False) -> str:
     doc.append(f"Example shapes: {example_text} -> output {out_shape}.")
     if _broadcasts(shapes, out_shape):
         doc.append("The two inputs broadcast like numpy (e.g. x (3, 4) with y (4,)).")
-    cached = _cached(cls)
-    if cached:
-        doc.append("The reference implementation caches: "
-                   + ", ".join(f"self.{c}" for c in cached) + ".")
+    doc.append(_cache_advice(cls, names))
     if params:
         values = ", ".join(f"{p.name}={getattr(example, p.name, '?')!r}" for p in params)
         doc.append(f"Constructor parameters, stored on self: {values} for example"
