@@ -2,7 +2,8 @@
 
     compgraph skeleton -o gates_hw.py                 # the file students complete
     compgraph grade alice.py --gradescope results/    # one student, a table on screen
-    compgraph grade --batch submissions/ --csv grades.csv
+    compgraph grade --batch moodle-export.zip --assignment assignment.toml \
+        --moodle-worksheet worksheet.csv --out graded/  # a class, back into Moodle
     compgraph autograder -o autograder.zip            # upload to Gradescope
 """
 
@@ -22,36 +23,52 @@ def configure(parser, command):
     parser.set_defaults(command=command)
     parser.add_argument("--force", action="store_true",
                         help="replace output files that exist already")
+    parser.add_argument("--assignment", metavar="FILE",
+                        help="assignment.toml: gates, rubric, seed, jvp, limits, language, "
+                             "grade scale, LMS in one file (options given here win)")
+    parser.add_argument("--gates", type=gate_list, metavar="NAME,...",
+                        help="only these gates (default: the assignment's, else all 24)")
+    parser.add_argument("--jvp", action="store_true", default=None,
+                        help="also ask for / grade jvp (forward mode)")
     if command == "skeleton":
-        parser.add_argument("--gates", type=gate_list, metavar="NAME,...",
-                            help="only these gates (default: all 24)")
         parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-        parser.add_argument("--jvp", action="store_true",
-                            help="also ask for jvp (forward mode); grade it with grade --jvp")
         parser.add_argument("--solution", action="store_true",
                             help="write the reference solution as a submission instead "
                                  "(for teachers, to try the grader)")
         return
-    if command in ("grade", "autograder"):
-        parser.add_argument("--gates", type=gate_list, metavar="NAME,...",
-                            help="grade only these gates (default: all 24)")
-        parser.add_argument("--rubric", metavar="FILE", help="points per gate and check "
-                            "weights, JSON or TOML (default: 10 points per gate)")
-        parser.add_argument("--seed", type=int, default=0,
-                            help="seed of the reproducible half of the hidden inputs "
-                                 "(default: %(default)s)")
-        parser.add_argument("--timeout", type=float, default=10.0,
-                            help="seconds per gate (wall clock; CPU time is limited too; "
-                                 "default: %(default)s)")
-        parser.add_argument("--memory-mb", type=int, default=1024,
-                            help="address-space limit per gate, MB (default 1024)")
-        parser.add_argument("--jvp", action="store_true", help="grade jvp (forward mode) too")
+    parser.add_argument("--rubric", metavar="FILE", help="points per gate and check "
+                        "weights, JSON or TOML (default: 10 points per gate)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the reproducible half of the hidden inputs "
+                             "(default: the assignment's, else 0)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds per gate (wall clock; CPU time is limited too; "
+                             "default: the assignment's, else 10)")
+    parser.add_argument("--memory-mb", type=int, default=None,
+                        help="address-space limit per gate, MB (default 1024)")
     if command == "grade":
-        parser.add_argument("submission", nargs="?", help="the student's .py file")
-        parser.add_argument("--batch", metavar="DIR",
-                            help="grade every submission in DIR (files or per-student folders)")
+        parser.add_argument("submission", nargs="?",
+                            help="the student's .py file, notebook, zip or folder")
+        parser.add_argument("--batch", metavar="EXPORT",
+                            help="grade every student of EXPORT: a folder or zip (Moodle's "
+                                 "'Download all submissions', Canvas's submissions zip, or "
+                                 "a folder of files and per-student folders)")
+        parser.add_argument("--out", metavar="DIR",
+                            help="with --batch: where grades.csv, feedback/, results.json "
+                                 "and the LMS files go (default: EXPORT-graded)")
         parser.add_argument("--csv", metavar="FILE",
-                            help="with --batch: the summary CSV (default DIR/grades.csv)")
+                            help="with --batch: the summary CSV (default OUT/grades.csv)")
+        parser.add_argument("--only", metavar="STUDENT",
+                            help="with --batch: regrade this student (id or name) and merge "
+                                 "into the outputs already in OUT")
+        parser.add_argument("--moodle-worksheet", metavar="CSV",
+                            help="with --batch: Moodle's grading worksheet, to fill into "
+                                 "OUT/moodle-worksheet.csv")
+        parser.add_argument("--canvas-gradebook", metavar="CSV",
+                            help="with --batch: Canvas's gradebook export, to fill into "
+                                 "OUT/canvas-gradebook.csv")
+        parser.add_argument("--canvas-assignment", metavar="'TITLE (ID)'",
+                            help="the gradebook column to fill")
         parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
         parser.add_argument("--gradescope", metavar="DIR",
                             help="write Gradescope's results.json into DIR")
@@ -69,13 +86,16 @@ def configure(parser, command):
         parser.add_argument("-o", "--output", default="autograder.zip", metavar="FILE.zip",
                             help="where to write the zip (default: %(default)s)")
         parser.add_argument("--filename", help="the file name students upload (default: "
-                            "the .py file with the most gate classes)")
+                            "the assignment's, else the .py file with the most gate classes)")
 
 
 def run(args) -> int:
     """Run the command; 2 with a message (no traceback) for a bad request: unknown
-    gates, an unreadable file or rubric, limits too tight for the child to start."""
+    gates, an unreadable file, rubric or assignment, limits too tight for the child."""
     from gates.grade import GradingError, RubricError
+    from gates.grade.archive import ArchiveError
+    from gates.grade.assignment import AssignmentError
+    from gates.grade.lms import GradebookError, WorksheetError
 
     try:
         if args.command == "skeleton":
@@ -83,17 +103,37 @@ def run(args) -> int:
         if args.command == "autograder":
             return _autograder(args)
         return _grade(args)
-    except (GradingError, RubricError, OSError) as exc:   # OverwriteError is an OSError
+    except (GradingError, RubricError, AssignmentError, ArchiveError, WorksheetError,
+            GradebookError, LookupError, ValueError, OSError) as exc:
+        # OverwriteError is an OSError
         print(f"compgraph {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def settings(args):
+    """The assignment these arguments describe: ``--assignment``'s file (or the
+    defaults), with every option given on the command line applied over it."""
+    from gates.grade import load_rubric
+    from gates.grade.assignment import Assignment, load_assignment
+
+    assignment = load_assignment(args.assignment) if args.assignment else Assignment()
+    options = {"gates": args.gates, "jvp": args.jvp}
+    if args.command != "skeleton":
+        options.update(seed=args.seed, timeout=args.timeout, memory_mb=args.memory_mb,
+                       rubric=load_rubric(args.rubric) if args.rubric else None)
+    if args.command == "autograder":
+        options["filename"] = args.filename
+    return assignment.with_options(**options)
 
 
 def _skeleton(args) -> int:
     from gates.grade import skeleton_source, solution_source
     from gates.grade.grader import gate_classes
 
-    classes = gate_classes(args.gates)
-    text = solution_source(classes) if args.solution else skeleton_source(classes, jvp=args.jvp)
+    assignment = settings(args)
+    classes = gate_classes(assignment.gates)
+    text = (solution_source(classes) if args.solution
+            else skeleton_source(classes, jvp=assignment.jvp))
     refuse_overwrite(args.output, force=args.force)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -103,39 +143,25 @@ def _skeleton(args) -> int:
     return 0
 
 
-def _options(args) -> dict:
-    from gates.grade import load_rubric
-
-    return {"gates": args.gates, "rubric": load_rubric(args.rubric), "seed": args.seed,
-            "timeout": args.timeout, "memory": args.memory_mb << 20, "jvp": args.jvp}
-
-
 def _grade(args) -> int:
-    from gates.grade import format_table, grade_folder, grade_submission, gradescope, write_json
+    from gates.grade import format_table, grade_submission, gradescope, write_json
     from gates.grade.grader import GradingError, choose_isolation
-    from gates.grade.report import printable
 
     if bool(args.batch) == bool(args.submission):
-        raise GradingError("give either one SUBMISSION.py or --batch DIR")
-    options = _options(args)
+        raise GradingError("give either one SUBMISSION or --batch EXPORT")
+    batch_only = [o for o in ("out", "csv", "only", "moodle_worksheet", "canvas_gradebook")
+                  if getattr(args, o)]
+    if batch_only and not args.batch:
+        raise GradingError(f"--{batch_only[0].replace('_', '-')} goes with --batch EXPORT")
+    assignment = settings(args)
+    options = assignment.grading_options()
     gradescope_json = Path(args.gradescope) / "results.json" if args.gradescope else None
-    refuse_overwrite(args.json, args.csv, gradescope_json, force=args.force)
+    refuse_overwrite(args.json, None if args.only else args.csv, gradescope_json,
+                     force=args.force)
     options["isolation"] = choose_isolation(args.isolation, args.require_isolation)
     options["run_seed"] = args.run_seed
     if args.batch:
-        for warning in options["isolation"].warnings:
-            print(warning, file=sys.stderr)
-        csv_path = Path(args.csv or Path(args.batch) / "grades.csv")
-        results = grade_folder(args.batch, csv_path, jobs=args.jobs, **options)
-        for student, r in results:
-            line = "no .py file" if r is None else (
-                f"{r.score:6.1f}/{r.max_score:.0f}  {r.percent:5.1f}%  {r.elapsed:5.1f} s")
-            print(printable(f"{student:<30} {line}"))
-        if args.json:
-            write_json(args.json, {s: (r.to_dict() if r else None) for s, r in results})
-        print(f"isolation: {options['isolation'].level}")
-        print(f"wrote {csv_path}")
-        return 0
+        return _batch(args, assignment, options)
     try:
         result = grade_submission(args.submission, jobs=args.jobs, **options)
     except GradingError as exc:
@@ -143,6 +169,7 @@ def _grade(args) -> int:
             write_json(Path(args.gradescope) / "results.json",
                        {"score": 0.0, "execution_time": 0.0, "output": str(exc), "tests": []})
         raise
+    _title(result, assignment)
     # the files first: they must exist even if the terminal goes away (``| head``)
     if args.json:
         write_json(args.json, result.to_dict())
@@ -152,12 +179,81 @@ def _grade(args) -> int:
     return 0
 
 
+def _title(result, assignment):
+    if assignment.title:
+        result.stamp["assignment"] = assignment.title
+
+
+def _batch(args, assignment, options) -> int:
+    from gates.grade import write_json
+    from gates.grade.batch import grade_students, write_csv
+    from gates.grade.grader import GradingError, gate_classes
+    from gates.grade.lms import find_student, read_export
+    from gates.grade.outputs import grade_line, read_stored, write_outputs
+    from gates.grade.report import printable
+
+    export = Path(args.batch)
+    out = Path(args.out) if args.out else export.with_name(
+        (export.stem if export.suffix.lower() == ".zip" else export.name) + "-graded")
+    if not args.only:
+        refuse_overwrite(out / "grades.csv", force=args.force)
+    for warning in options["isolation"].warnings:
+        print(warning, file=sys.stderr)
+    students = read_export(export)
+    if args.only:
+        stored, graded = read_stored(out)
+        if (stored.get("seed"), stored.get("rubric")) != (assignment.seed,
+                                                           assignment.fingerprint()):
+            raise GradingError(f"{out} was graded with seed {stored.get('seed')} and rubric "
+                               f"{stored.get('rubric')}; this run has seed {assignment.seed} "
+                               f"and rubric {assignment.fingerprint()}: regrade everyone, or "
+                               f"use the same assignment")
+        student = find_student(students, args.only)
+        fresh = grade_students([student], 1, **options)[0]
+        keys = [g.student.key for g in graded]
+        if student.key in keys:
+            graded[keys.index(student.key)] = fresh
+        else:
+            graded.append(fresh)
+        todo = [fresh]
+    else:
+        graded = grade_students(students, args.jobs, **options)
+        todo = graded
+    for g in graded:
+        if g.result is not None:
+            _title(g.result, assignment)
+    done = write_outputs(out, graded, assignment, moodle_worksheet=args.moodle_worksheet,
+                         canvas_gradebook=args.canvas_gradebook,
+                         canvas_assignment=args.canvas_assignment)
+    if args.csv:
+        names = [c.__name__ for c in gate_classes(assignment.gates)]
+        write_csv(args.csv, graded, names, assignment.scale)
+        done.files.append(Path(args.csv))
+    if args.json:
+        write_json(args.json, {g.student.key: (g.result.to_dict() if g.result else None)
+                               for g in graded})
+    width = max([len(g.student.name) for g in todo] + [10])
+    for g in todo:
+        line = grade_line(g.result, assignment)
+        if g.result is not None:
+            line += f"  {g.result.elapsed:5.1f} s"
+        print(printable(f"{g.student.name:<{width}}  {line}"))
+    for note in done.notes:
+        print(printable(f"note: {note}"))
+    print(f"isolation: {options['isolation'].level}   seed: {assignment.seed}   rubric: "
+          f"{assignment.fingerprint()}")
+    print(f"wrote {len(done.files)} files in {out}" + (
+        f" and {args.csv}" if args.csv else ""))
+    return 0
+
+
 def _autograder(args) -> int:
     from gates.grade.autograder import build_zip
 
-    options = _options(args)
+    assignment = settings(args)
     refuse_overwrite(args.output, force=args.force)
-    path = build_zip(args.output, filename=args.filename, **options)
+    path = build_zip(args.output, filename=assignment.filename,
+                     **assignment.grading_options())
     print(f"wrote {path}: upload it as the Gradescope autograder (setup.sh and "
           f"run_autograder at its root)")
     return 0

@@ -1,123 +1,92 @@
-"""Grade a folder of submissions in parallel and summarise them in a CSV, one row per student.
+"""Grade a class: every student of an export (a folder or an LMS zip), in parallel.
 
-A student is either a ``.py`` file directly in the folder (named by its stem) or a
-sub-folder holding ``.py`` files (named by the folder; its file with the most expected
-gate classes is graded, as in a Gradescope or LMS export). Submissions run ``jobs`` at a
+:func:`.lms.read_export` finds the students: Moodle's "Download all submissions" (the
+zip or its folder), Canvas's submissions zip, or a plain folder of ``.py`` files and
+per-student folders. Each student's files become one :class:`~.submission.Submission`
+(a ``.py`` file, a notebook, a zip, several files). Submissions run ``jobs`` at a
 time, each with one child at a time, so the machine runs at most ``jobs`` children.
 
-The folder holds what students uploaded, so it is read as hostile too: only regular
-files count (a symlink could point at the grader's own files, a FIFO would block),
-symlinked folders are not followed, and one student's failure, whatever it is, is that
-student's row; the CSV is always written. Only a :class:`~.grader.SetupError` (the
-same for everyone: no isolation, impossible limits) stops the batch.
+The export holds what students uploaded, so it is read as hostile too (:mod:`.archive`:
+no symlink followed, no FIFO read, sizes capped), and one student's failure, whatever
+it is, is that student's row; the outputs are always written. Only a
+:class:`~.grader.SetupError` (the same for everyone: no isolation, impossible limits)
+stops the batch.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
-import stat
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from .grader import (GradingError, SetupError, choose_isolation, gate_classes,
-                     grade_submission, read_submission)
+from .grader import SetupError, choose_isolation, gate_classes, grade_submission
+from .lms import Student, read_export
 from .report import SubmissionResult, write_text
 from .rubric import Rubric
 from .scoring import ungraded
-from .trees import walk_files
+from .submission import SubmissionError, assemble
 
 
-#: How deep below a student's folder ``.py`` files are looked for (an LMS export nests
-#: two or three levels; a tree of thousands is an attack on the walk).
-MAX_DEPTH = 12
+@dataclass
+class Graded:
+    """One student of the export and their result (None: they handed in nothing)."""
+
+    student: Student
+    result: SubmissionResult | None
 
 
-def python_files(folder) -> list[Path]:
-    """Every regular ``.py`` file at most :data:`MAX_DEPTH` folders below ``folder``,
-    symlinks neither taken nor followed, hidden folders skipped (:func:`.trees.walk_files`,
-    so no tree is too deep for it)."""
-    return sorted(Path(e.path) for e in walk_files(folder, MAX_DEPTH, skip_hidden=True)
-                  if e.name.endswith(".py") and e.is_file(follow_symlinks=False))
-
-
-def pick_file(files, gate_names) -> Path | None:
-    """The file defining the most expected gate classes (ties: the first by name)."""
-    best, best_count = None, -1
-    for f in sorted(files):
-        try:   # read_submission refuses anything but a regular file
-            text = read_submission(f).decode("utf-8", errors="replace")
-        except (OSError, GradingError):
-            continue
-        count = sum(bool(re.search(rf"^class\s+{n}\b", text, re.MULTILINE)) for n in gate_names)
-        if count > best_count:
-            best, best_count = f, count
-    return best
-
-
-def find_submissions(folder) -> list[tuple[str, Path]]:
-    """(student, entry) for each ``.py`` entry (by its stem) and each folder (by its
-    name) directly in ``folder``, in name order; what an entry holds is looked at later,
-    student by student (:func:`submission_file`)."""
-    found = []
-    for entry in sorted(Path(folder).iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.suffix == ".py" or entry.is_dir():
-            found.append((entry.stem if entry.suffix == ".py" else entry.name, entry))
-    return found
-
-
-def submission_file(entry: Path, gate_names) -> Path | None:
-    """The file to grade for one student's entry: the entry itself, or the file of its
-    folder with the most expected gate classes (None: no ``.py`` file at all).
-    GradingError for a symlinked folder (it could lead anywhere)."""
-    mode = entry.lstat().st_mode
-    if stat.S_ISLNK(mode) and entry.suffix != ".py":
-        raise GradingError(f"{entry.name} is a symbolic link, not a folder of the export")
-    if not stat.S_ISDIR(mode):
-        return entry        # read_submission says what is wrong with anything irregular
-    return pick_file(python_files(entry), gate_names)
-
-
-def grade_folder(folder, csv_path=None, jobs: int = 2,
-                 **options) -> list[tuple[str, SubmissionResult | None]]:
-    """Grade every submission in ``folder``; write the CSV summary to ``csv_path`` if given.
-
-    ``options`` go to :func:`grade_submission` (gates, rubric, seed, timeout, memory,
-    jvp, isolation, require_isolation, run_seed). Returns (student, result) pairs;
-    result is None for a student without a file. Raises SetupError (before or while
-    grading) when the machine cannot grade anyone.
-    """
+def grade_students(students, jobs: int = 2, **options) -> list[Graded]:
+    """Grade each of ``students`` (:class:`~.lms.Student`); ``options`` go to
+    :func:`grade_submission` (gates, rubric, seed, timeout, memory, jvp, isolation,
+    require_isolation, run_seed). Raises SetupError when the machine cannot grade anyone."""
     classes = gate_classes(options.get("gates"))
     names = [c.__name__ for c in classes]
     options = dict(options)
     options["isolation"] = choose_isolation(options.get("isolation"),
                                             options.pop("require_isolation", False))
-    subs = find_submissions(folder)
 
-    def one(item):
-        student, path = item
+    def one(student: Student) -> Graded:
+        if not student.files:
+            if not student.notes:
+                return Graded(student, None)
+            return Graded(student, _not_graded(student, classes, options,
+                                               "; ".join(student.notes)))
         try:
-            path = submission_file(path, names)
-            if path is None:
-                return student, None
-            return student, grade_submission(path, jobs=1, **options)
+            sub = assemble(student.files, names, student.name)
+            sub.notes[:0] = list(student.notes)
+            return Graded(student, grade_submission(sub, jobs=1, **options))
         except SetupError:
             raise
+        except SubmissionError as exc:
+            return Graded(student, _not_graded(student, classes, options, str(exc)))
         except Exception as exc:  # noqa: BLE001  (one student costs only their own row)
-            reason = f"not graded: {exc}"
-            rubric, jvp = options.get("rubric") or Rubric(), options.get("jvp", False)
-            return student, SubmissionResult(
-                str(path), [ungraded(cls, rubric, jvp, "not graded", reason) for cls in classes],
-                notes=[reason], isolation=options["isolation"].level)
+            return Graded(student, _not_graded(student, classes, options, str(exc)))
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, subs))
+        return list(pool.map(one, students))
+
+
+def _not_graded(student, classes, options, why) -> SubmissionResult:
+    reason = f"not graded: {why}"
+    rubric, jvp = options.get("rubric") or Rubric(), options.get("jvp", False)
+    return SubmissionResult(student.name, [ungraded(cls, rubric, jvp, "not graded", reason)
+                                           for cls in classes],
+                            notes=[reason], isolation=options["isolation"].level,
+                            seed=options.get("seed", 0))
+
+
+def grade_folder(folder, csv_path=None, jobs: int = 2,
+                 **options) -> list[tuple[str, SubmissionResult | None]]:
+    """Grade every student of the export ``folder`` (a folder or a zip); write the CSV
+    summary (:func:`write_csv`) to ``csv_path`` if given. Returns (student name, result)
+    pairs; result is None for a student who handed in nothing."""
+    graded = grade_students(read_export(folder), jobs, **options)
     if csv_path is not None:
-        write_csv(csv_path, results, names)
-    return results
+        names = [c.__name__ for c in gate_classes(options.get("gates"))]
+        write_csv(csv_path, graded, names)
+    return [(g.student.name, g.result) for g in graded]
 
 
 def _cell(text: str) -> str:
@@ -126,23 +95,57 @@ def _cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def write_csv(path, results, gate_names) -> Path:
-    """One row per student: totals, a column per gate, the time, the run seed (to
-    replay that student's fresh cases with ``--run-seed``) and the notes (cut at 500
-    characters); written atomically."""
+def write_csv(path, graded, gate_names, scale=None) -> Path:
+    """One row per student, UTF-8 with a byte-order mark (so that Excel shows Vietnamese
+    names): id and name, the file graded, the grade on ``scale`` (an
+    :class:`~.assignment.Scale`, default 10 points), the percent, the points per gate,
+    a one-line summary of what was lost, the notes (cut at 500 characters), and the
+    stamp (seed, run seed to replay that student's fresh cases, rubric fingerprint,
+    versions); written atomically. ``graded`` holds :class:`Graded` or (name, result)."""
+    from .assignment import Scale
+
+    scale = scale or Scale()
     f = io.StringIO(newline="")
     w = csv.writer(f)
-    w.writerow(["student", "file", "score", "max_score", "percent", *gate_names,
-                "seconds", "run_seed", "notes"])
-    for student, r in results:
+    w.writerow(["id", "student", "file", "grade", "out_of", "percent", "score", "max_score",
+                *gate_names, "lost", "notes", "seconds", "seed", "run_seed", "rubric",
+                "compgraph", "numpy", "scipy"])
+    for item in graded:
+        student, r = (item.student, item.result) if isinstance(item, Graded) else \
+            (None, item[1])
+        name = student.name if student else item[0]
+        ident = (student.lms_id or student.key) if student else name
         if r is None:
-            w.writerow([_cell(student), "", 0, "", 0, *[""] * len(gate_names), "", "",
-                        "no .py file found"])
+            w.writerow([_cell(ident), _cell(name), "", "", f"{scale.points:g}", 0, 0, "",
+                        *[""] * len(gate_names), "", "nothing handed in", *[""] * 7])
             continue
         by_gate = {g.name: g for g in r.gates}
-        w.writerow([_cell(student), _cell(r.submission), round(r.score, 2),
-                    round(r.max_score, 2), round(r.percent, 1),
+        fraction = r.score / r.max_score if r.max_score else 0.0
+        st = r.stamp or {}
+        w.writerow([_cell(ident), _cell(name), _cell(r.submission), scale.grade(fraction),
+                    f"{scale.points:g}", round(r.percent, 1), round(r.score, 2),
+                    round(r.max_score, 2),
                     *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],
-                    round(r.elapsed, 2), "" if r.run_seed is None else str(r.run_seed),
-                    _cell(" | ".join(r.notes)[:500])])
-    return write_text(path, f.getvalue())
+                    _cell(lost_summary(r)), _cell(" | ".join(r.notes)[:500]), round(r.elapsed, 2),
+                    r.seed, "" if r.run_seed is None else str(r.run_seed),
+                    st.get("rubric", ""), st.get("compgraph", ""), st.get("numpy", ""),
+                    st.get("scipy", "")])
+    return write_text(path, "\ufeff" + f.getvalue())
+
+
+def lost_summary(result: SubmissionResult) -> str:
+    """What was lost, in one line: ``CosGate -10 (missing); SigmoidGate -0.5 (backward
+    can be called twice)``; empty for full marks."""
+    parts = []
+    for g in result.gates:
+        missing = g.max_score - g.score
+        if missing < 1e-9:
+            continue
+        if g.status not in ("graded", "framework"):
+            why = g.status
+        else:
+            why = ", ".join(c.title for c in g.checks if c.points < c.max_points - 1e-9)
+            if g.status == "framework":
+                why = "autodiff framework: " + why
+        parts.append(f"{g.name} -{missing:.4g} ({why})")
+    return "; ".join(parts)

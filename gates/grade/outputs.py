@@ -1,0 +1,191 @@
+"""What a graded class leaves in ``--out DIR``: for the teacher, each student and the LMS.
+
+* ``grades.csv``: one row per student (:func:`.batch.write_csv`), UTF-8 with a BOM;
+* ``feedback/<student>.txt``: what each student reads, per gate what was lost and why,
+  grouped (:func:`feedback_text`);
+* ``results.json``: every result in full, with the students' ids and the stamp; read
+  back by ``--only STUDENT`` to regrade one student and rewrite everything;
+* for a Moodle export, ``moodle-feedback.zip`` for "Upload multiple feedback files in a
+  zip"; with the grading worksheet the teacher downloaded, ``moodle-worksheet.csv``:
+  the same worksheet with Grade and Feedback comments filled, for "Upload grading
+  worksheet";
+* with a Canvas gradebook export and the assignment's column, ``canvas-gradebook.csv``
+  in Canvas's import layout.
+
+Every file is written atomically: a reader sees the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import lms
+from .assignment import Assignment
+from .batch import Graded, lost_summary, write_csv
+from .report import SubmissionResult, stamp_line, write_json, write_text
+
+#: The frame of the feedback a student reads, in the assignment's language. (The
+#: reasons themselves, written where each check is judged, are in English.)
+WORDS = {
+    "en": {"grade": "Grade", "points": "points", "full": "full marks",
+           "lost": "What was lost, and why", "nothing": "Nothing was handed in.",
+           "graded_by": "Graded by", "run_seed": "run seed",
+           "file": "File graded", "notes": "Notes", "all_full": "Every gate got full marks.",
+           "see_file": "The details are in your feedback file."},
+    "vi": {"grade": "Điểm", "points": "điểm", "full": "đủ điểm",
+           "lost": "Phần bị trừ điểm, và lý do", "nothing": "Không có bài nộp.",
+           "graded_by": "Chấm bằng", "run_seed": "run seed",
+           "file": "Tệp được chấm", "notes": "Ghi chú", "all_full": "Mọi cổng đều đủ điểm.",
+           "see_file": "Chi tiết trong tệp nhận xét của bạn."},
+}
+
+
+def words(language: str) -> dict:
+    """The feedback frame's words in ``language`` (English for one not translated)."""
+    return WORDS.get(language, WORDS["en"])
+
+
+def grade_line(result: SubmissionResult | None, assignment: Assignment) -> str:
+    """``Grade: 9.5/10 (95.0%, 228.00 of 240.00 points)``."""
+    w = words(assignment.language)
+    if result is None:
+        return w["nothing"]
+    fraction = result.score / result.max_score if result.max_score else 0.0
+    return (f"{w['grade']}: {assignment.scale.grade(fraction)}/{assignment.scale.points:g} "
+            f"({result.percent:.1f}%, {result.score:.2f}/{result.max_score:.2f} "
+            f"{w['points']})")
+
+
+def feedback_text(student: lms.Student, result: SubmissionResult | None,
+                  assignment: Assignment) -> str:
+    """The feedback one student reads: the grade, then, gate by gate, what was lost and
+    why (the reasons grouped as the report groups them), the notes, and the stamp."""
+    w = words(assignment.language)
+    lines = [f"{assignment.title}: {student.name}" if assignment.title else student.name,
+             grade_line(result, assignment)]
+    if result is None:
+        return "\n".join(lines + [*student.notes]) + "\n"
+    lines.append(f"{w['file']}: {result.submission}")
+    if result.notes:
+        lines += ["", f"{w['notes']}:", *[f"- {n}" for n in result.notes]]
+    full = [g for g in result.gates if g.score >= g.max_score - 1e-9]
+    partial = [g for g in result.gates if g.score < g.max_score - 1e-9]
+    lines += ["", f"{w['lost']}:" if partial else w["all_full"]]
+    for g in partial:
+        lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}"]
+        if g.status == "import failed":
+            lines.append(g.notes[0] if g.notes else "")
+        else:
+            lines.append(g.text())
+    if full:
+        lines += ["", f"{w['full']}: " + ", ".join(g.name for g in full)]
+    # the term's seed stays with the teacher (grades.csv): students read this file
+    lines += ["", f"({w['graded_by']} {stamp_line(result.stamp)}; "
+                  f"{w['run_seed']} {result.run_seed})"]
+    return "\n".join(lines) + "\n"
+
+
+def comment_text(result: SubmissionResult | None, assignment: Assignment) -> str:
+    """The short comment for the LMS's feedback box: the grade and what was lost."""
+    w = words(assignment.language)
+    if result is None:
+        return w["nothing"]
+    lost = lost_summary(result)
+    return grade_line(result, assignment) + ". " + (
+        (lost + ". " + w["see_file"]) if lost else w["all_full"])
+
+
+@dataclass
+class Outputs:
+    """The files one batch wrote, and notes for the teacher (unmatched students...)."""
+
+    files: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+
+def write_outputs(out_dir, graded: list[Graded], assignment: Assignment, *,
+                  moodle_worksheet=None, canvas_gradebook=None,
+                  canvas_assignment: str | None = None) -> Outputs:
+    """Write every output of a graded class into ``out_dir`` (see the module docstring)."""
+    out = Path(out_dir)
+    done = Outputs()
+    names = _gate_names(assignment)
+    done.files.append(write_csv(out / "grades.csv", graded, names, assignment.scale))
+    for g in graded:
+        done.files.append(write_text(out / "feedback" / f"{g.student.key}.txt",
+                                     feedback_text(g.student, g.result, assignment)))
+    done.files.append(write_json(out / "results.json", _stored(graded, assignment)))
+    fractions = {g.student.lms_id: (_fraction(g.result), comment_text(g.result, assignment))
+                 for g in graded if g.student.lms_id and g.result is not None}
+    moodle = [g for g in graded if g.student.lms == "moodle" and g.student.moodle_prefix]
+    if moodle:
+        path = out / "moodle-feedback.zip"
+        lms.write_moodle_feedback_zip(path, [
+            (g.student.moodle_prefix, feedback_text(g.student, g.result, assignment))
+            for g in moodle])
+        done.files.append(path)
+    if moodle_worksheet is not None:
+        sheet = lms.read_moodle_worksheet(moodle_worksheet)
+        text, notes = lms.fill_moodle_worksheet(sheet, fractions, assignment.scale.grade_text)
+        done.files.append(write_text(out / "moodle-worksheet.csv", text))
+        done.notes += notes
+    if canvas_gradebook is not None:
+        if not canvas_assignment:
+            raise lms.GradebookError("a Canvas gradebook needs --canvas-assignment "
+                                     "\"Title (id)\": the column to fill")
+        book = lms.read_canvas_gradebook(canvas_gradebook)
+        text, notes = lms.canvas_import_csv(
+            book, canvas_assignment, {k: v[0] for k, v in fractions.items()},
+            assignment.scale.grade_text)
+        done.files.append(write_text(out / "canvas-gradebook.csv", text))
+        done.notes += notes
+    return done
+
+
+def _gate_names(assignment) -> list[str]:
+    from .grader import gate_classes
+
+    return [c.__name__ for c in gate_classes(assignment.gates)]
+
+
+def _fraction(result: SubmissionResult) -> float:
+    return result.score / result.max_score if result.max_score else 0.0
+
+
+_STUDENT_FIELDS = ("key", "name", "lms", "lms_id", "notes", "moodle_prefix")
+
+
+def _record(student: lms.Student) -> dict:
+    return {k: getattr(student, k) for k in _STUDENT_FIELDS}
+
+
+def _from_record(data: dict) -> lms.Student:
+    return lms.Student(files=[], **{k: data.get(k) for k in _STUDENT_FIELDS})
+
+
+def _stored(graded, assignment) -> dict:
+    return {"assignment": assignment.title, "seed": assignment.seed,
+            "rubric": assignment.fingerprint(),
+            "students": [{"student": _record(g.student),
+                          "result": g.result.to_dict() if g.result else None}
+                         for g in graded]}
+
+
+def read_stored(out_dir) -> tuple[dict, list[Graded]]:
+    """What an earlier batch stored in ``out_dir/results.json``: its header (seed,
+    rubric fingerprint) and its students with their results (the students' files are
+    not stored: a regrade reads them from the export again)."""
+    path = Path(out_dir) / "results.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        graded = [Graded(_from_record(s["student"]),
+                         SubmissionResult.from_dict(s["result"]) if s["result"] else None)
+                  for s in data["students"]]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: grade the whole class with --out "
+                                f"{out_dir} once before regrading one student") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a results.json this grader wrote ({exc})") from None
+    return data, graded
