@@ -176,6 +176,9 @@ def _grade(args) -> int:
     if args.gradescope:
         write_json(Path(args.gradescope) / "results.json", gradescope(result))
     print(format_table(result, details=not args.quiet))
+    if args.assignment:
+        from gates.grade.outputs import grade_line
+        print(grade_line(result, assignment))
     return 0
 
 
@@ -188,7 +191,7 @@ def _batch(args, assignment, options) -> int:
     from gates.grade import write_json
     from gates.grade.batch import grade_students, write_csv
     from gates.grade.grader import GradingError, gate_classes
-    from gates.grade.lms import find_student, read_export
+    from gates.grade.exports import find_student, read_export
     from gates.grade.outputs import grade_line, read_stored, write_outputs
     from gates.grade.report import printable
 

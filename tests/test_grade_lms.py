@@ -14,9 +14,10 @@ import zipfile
 import pytest
 
 from gates.grade.archive import ArchiveError, read_folder, read_zip
+from gates.grade.exports import find_student, read_export
 from gates.grade.lms import (GradebookError, WorksheetError, canvas_import_csv,
-                             fill_moodle_worksheet, find_student, read_canvas_gradebook,
-                             read_export, read_moodle_worksheet, write_moodle_feedback_zip)
+                             fill_moodle_worksheet, read_canvas_gradebook,
+                             read_moodle_worksheet, write_moodle_feedback_zip)
 
 AN = "Nguyễn Văn An"
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .grader import SetupError, choose_isolation, gate_classes, grade_submission
-from .lms import Student, read_export
+from .exports import Student, read_export
 from .report import SubmissionResult, write_text
 from .rubric import Rubric
 from .scoring import ungraded

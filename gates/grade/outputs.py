@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lms
+from .exports import Student
 from .assignment import Assignment
 from .batch import Graded, lost_summary, write_csv
 from .report import SubmissionResult, stamp_line, write_json, write_text
@@ -58,7 +59,7 @@ def grade_line(result: SubmissionResult | None, assignment: Assignment) -> str:
             f"{w['points']})")
 
 
-def feedback_text(student: lms.Student, result: SubmissionResult | None,
+def feedback_text(student: Student, result: SubmissionResult | None,
                   assignment: Assignment) -> str:
     """The feedback one student reads: the grade, then, gate by gate, what was lost and
     why (the reasons grouped as the report groups them), the notes, and the stamp."""
@@ -157,12 +158,12 @@ def _fraction(result: SubmissionResult) -> float:
 _STUDENT_FIELDS = ("key", "name", "lms", "lms_id", "notes", "moodle_prefix")
 
 
-def _record(student: lms.Student) -> dict:
+def _record(student: Student) -> dict:
     return {k: getattr(student, k) for k in _STUDENT_FIELDS}
 
 
-def _from_record(data: dict) -> lms.Student:
-    return lms.Student(files=[], **{k: data.get(k) for k in _STUDENT_FIELDS})
+def _from_record(data: dict) -> Student:
+    return Student(files=[], **{k: data.get(k) for k in _STUDENT_FIELDS})
 
 
 def _stored(graded, assignment) -> dict:
