@@ -109,6 +109,8 @@ def test_a_colab_notebook_is_graded_by_its_code_cells_without_magics(tmp_path):
 def test_something_that_is_not_a_notebook_says_so():
     with pytest.raises(SubmissionError, match="hw.ipynb is not a Jupyter notebook"):
         notebook_source(b"print(1)", "hw.ipynb")
+    with pytest.raises(SubmissionError, match="nested too deep"):
+        notebook_source(b"[" * 200_000, "deep.ipynb")
 
 
 def test_a_solution_split_over_two_files_imports_its_helper(tmp_path):

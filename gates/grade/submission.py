@@ -68,6 +68,8 @@ def notebook_source(data: bytes, name: str = "notebook.ipynb") -> str:
         nb = json.loads(decode_source(data))
     except ValueError as exc:
         raise SubmissionError(f"{name} is not a Jupyter notebook (not JSON: {exc})") from None
+    except RecursionError:
+        raise SubmissionError(f"{name} is not a Jupyter notebook (JSON nested too deep)") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if cells is None and isinstance(nb, dict) and isinstance(nb.get("worksheets"), list):
         cells = [c for w in nb["worksheets"] if isinstance(w, dict)
