@@ -92,3 +92,18 @@ def test_gradescope_grades_a_notebook_upload(tmp_path):
     data = json.loads((tmp_path / "results" / "results.json").read_text())
     assert data["score"] == pytest.approx(50.0), data["output"]
     assert "code cells of the notebook" in data["output"]
+
+
+def test_the_batch_summary_shows_the_real_maximum(tmp_path, capsys):
+    # a gate worth 9.5 points, full marks: 9.50/9.50 points, 10.0 on the course's scale
+    (tmp_path / "assignment.toml").write_text(
+        'gates = ["AddGate"]\n[rubric]\ndefault_points = 9.5\n', encoding="utf-8")
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "an.py").write_text(HONEST, encoding="utf-8")
+    assert cli_main(["grade", "--batch", str(tmp_path / "class"), "--assignment",
+                     str(tmp_path / "assignment.toml"), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "an" in out and "Grade: 10.0/10 (100.0%, 9.50/9.50 points)" in out
+    # an earlier batch's grades.csv is not written over without --force
+    assert cli_main(["grade", "--batch", str(tmp_path / "class"), "--assignment",
+                     str(tmp_path / "assignment.toml"), "--out", str(tmp_path / "out")]) == 2
