@@ -56,7 +56,9 @@ def grade_students(students, jobs: int = 2, **options) -> list[Graded]:
         try:
             sub = assemble(student.files, names, student.name)
             sub.notes[:0] = list(student.notes)
-            return Graded(student, grade_submission(sub, jobs=1, **options))
+            result = grade_submission(sub, jobs=1, **options)
+            result.submission = sub.main      # the row and the feedback name the student
+            return Graded(student, result)
         except SetupError:
             raise
         except SubmissionError as exc:

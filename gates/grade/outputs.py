@@ -30,12 +30,12 @@ from .report import SubmissionResult, stamp_line, write_json, write_text
 #: The frame of the feedback a student reads, in the assignment's language. (The
 #: reasons themselves, written where each check is judged, are in English.)
 WORDS = {
-    "en": {"grade": "Grade", "points": "points", "full": "full marks",
+    "en": {"grade": "Grade", "points": "points", "full": "Full marks",
            "lost": "What was lost, and why", "nothing": "Nothing was handed in.",
            "graded_by": "Graded by", "run_seed": "run seed",
            "file": "File graded", "notes": "Notes", "all_full": "Every gate got full marks.",
            "see_file": "The details are in your feedback file."},
-    "vi": {"grade": "Điểm", "points": "điểm", "full": "đủ điểm",
+    "vi": {"grade": "Điểm", "points": "điểm", "full": "Đủ điểm",
            "lost": "Phần bị trừ điểm, và lý do", "nothing": "Không có bài nộp.",
            "graded_by": "Chấm bằng", "run_seed": "run seed",
            "file": "Tệp được chấm", "notes": "Ghi chú", "all_full": "Mọi cổng đều đủ điểm.",
