@@ -15,6 +15,7 @@ import pytest
 
 from gates.grade.archive import ArchiveError, read_folder, read_zip
 from gates.grade.exports import find_student, read_export
+from gates.grade.submission import assemble
 from gates.grade.lms import (GradebookError, WorksheetError, canvas_import_csv,
                              fill_moodle_worksheet, read_canvas_gradebook,
                              read_moodle_worksheet, write_moodle_feedback_zip)
@@ -146,8 +147,11 @@ def test_plain_folder_files_folders_and_zips(tmp_path):
     assert set(s) == {"alice", "bob", "carol", "Vo-Thi-Lan", "1234567"}
     assert files_of(s["alice"]) == {"alice.py": b"a"} and s["alice"].lms is None
     assert files_of(s["bob"]) == {"gates.py": b"b"}
-    assert files_of(s["carol"]) == {"gates.py": b"c"}
-    assert any("../up.py" in n for n in s["carol"].notes)
+    # a student's zip stays one file: the submission opens it once, on its own budget
+    assert list(files_of(s["carol"])) == ["carol.zip"]
+    carol = assemble(s["carol"].files, ["AddGate"], "carol")
+    assert carol.files == {"gates.py": b"c"}
+    assert any("../up.py" in n for n in carol.notes)
     assert s["Vo-Thi-Lan"].name == "Võ Thị Lan"
     assert s["1234567"].lms == "moodle"
     assert any("notes.txt" in n for n in loose)

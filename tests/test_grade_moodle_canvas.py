@@ -264,3 +264,17 @@ def test_grades_round_half_up_on_the_course_scale():
     assert scale.grade(0.8949) == "8.9" and scale.grade(1.0) == "10.0"
     assert Scale(10, 1, "half-even").grade(0.885) == "8.8"
     assert Scale(20, 2).grade(0.123456) == "2.47"
+
+
+def test_a_name_moodle_kept_an_underscore_in_still_gives_a_feedback_zip(tmp_path):
+    from gates.grade.exports import read_export
+    from gates.grade.lms import write_moodle_feedback_zip
+
+    export = tmp_path / "export"
+    (export / "Lê_Văn_Tám_1234510_assignsubmission_file").mkdir(parents=True)
+    (export / "Lê_Văn_Tám_1234510_assignsubmission_file" / "hw.py").write_text(HONEST)
+    (student,) = read_export(export)
+    assert student.lms_id == "1234510" and student.moodle_prefix == "Lê Văn Tám_1234510"
+    write_moodle_feedback_zip(tmp_path / "f.zip", [(student.moodle_prefix, "ok")])
+    with zipfile.ZipFile(tmp_path / "f.zip") as z:
+        assert [moodle_feedback_target(n) for n in z.namelist()] == ["1234510"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .grader import SetupError, choose_isolation, gate_classes, grade_submission
 from .exports import Student, read_export
-from .report import SubmissionResult, write_text
+from .report import SubmissionResult, printable, write_text
 from .rubric import Rubric
 from .scoring import ungraded
 from .submission import SubmissionError, assemble
@@ -128,7 +128,7 @@ def write_csv(path, graded, gate_names, scale=None) -> Path:
                     f"{scale.points:g}", round(r.percent, 1), round(r.score, 2),
                     round(r.max_score, 2),
                     *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],
-                    _cell(lost_summary(r)), _cell(" | ".join(r.notes)[:500]), round(r.elapsed, 2),
+                    _cell(lost_summary(r)), _cell(printable(" | ".join(r.notes))[:500]), round(r.elapsed, 2),
                     r.seed, "" if r.run_seed is None else str(r.run_seed),
                     st.get("rubric", ""), st.get("compgraph", ""), st.get("numpy", ""),
                     st.get("scipy", "")])

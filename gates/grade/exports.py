@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from .archive import (MAX_MEMBER, ArchiveError, Note, SubmittedFile, read_folder, read_zip,
+from .archive import (MAX_MEMBER, Note, SubmittedFile, read_folder, read_zip,
                       safe_name)
 
 __all__ = ["Student", "read_export", "find_student"]
@@ -150,7 +150,9 @@ def read_export(path, *, max_member: int = MAX_MEMBER, max_total: int = 256 << 2
         flat_file = entry.data is not None and not entry.files
         if m:
             s = student(("moodle", m["id"]), m["name"], "moodle", m["id"],
-                        f"{m['name']}_{m['id']}")
+                        # as Moodle writes it (a '_' in the name is a space): its
+                        # feedback importer splits the prefix on '_'
+                        f"{m['name'].replace('_', ' ')}_{m['id']}")
             base, plugin = (m["tail"] or "_")[1:], m["plugin"]
             named = [(base, entry.data)] if entry.data is not None and base else []
             named += [(f"{base}/{f.name}" if base else f.name, f.data) for f in entry.files]
@@ -175,9 +177,9 @@ def read_export(path, *, max_member: int = MAX_MEMBER, max_total: int = 256 << 2
             stem = entry.name[:-len(suffix)] if suffix in _SOURCES else entry.name
             s = student(("plain", entry.name), stem, None, None)
             named = [(f.name, f.data) for f in entry.files]
-            if entry.data is not None and suffix == ".zip":
-                named += _nested_zip(entry, s, max_member)
-            elif entry.data is not None:
+            if entry.data is not None:
+                # a zip stays one file here: the submission opens it, once, on a budget
+                # of its own (:func:`.submission.assemble`)
                 named.append((entry.name, entry.data))
         s.notes += entry.notes
         have = {f.name for f in s.files}
@@ -190,17 +192,6 @@ def read_export(path, *, max_member: int = MAX_MEMBER, max_total: int = 256 << 2
     if notes is not None:
         notes += loose
     return _keyed(list(students.values()))
-
-
-def _nested_zip(entry, s, max_member):
-    """The files of a student's zip (archive's default caps on the total), noted in ``s``."""
-    try:
-        inner, inner_notes = read_zip(entry.data, max_member=max_member)
-    except ArchiveError as exc:
-        s.notes.append(f"{entry.name}: {exc}")
-        return []
-    s.notes += [f"{entry.name}: {n}" for n in inner_notes]
-    return [(f.name, f.data) for f in inner]
 
 
 def _keyed(students: list[Student]) -> list[Student]:

@@ -25,7 +25,7 @@ from . import lms
 from .exports import Student
 from .assignment import Assignment
 from .batch import Graded, lost_summary, write_csv
-from .report import SubmissionResult, stamp_line, write_json, write_text
+from .report import SubmissionResult, printable, stamp_line, write_json, write_text
 
 #: The frame of the feedback a student reads, in the assignment's language. (The
 #: reasons themselves, written where each check is judged, are in English.)
@@ -85,7 +85,8 @@ def feedback_text(student: Student, result: SubmissionResult | None,
     # the term's seed stays with the teacher (grades.csv): students read this file
     lines += ["", f"({w['graded_by']} {stamp_line(result.stamp)}; "
                   f"{w['run_seed']} {result.run_seed})"]
-    return "\n".join(lines) + "\n"
+    # what the submission printed or raised is in here: no escape sequences
+    return printable("\n".join(lines)) + "\n"
 
 
 def comment_text(result: SubmissionResult | None, assignment: Assignment) -> str:
@@ -94,8 +95,8 @@ def comment_text(result: SubmissionResult | None, assignment: Assignment) -> str
     if result is None:
         return w["nothing"]
     lost = lost_summary(result)
-    return grade_line(result, assignment) + ". " + (
-        (lost + ". " + w["see_file"]) if lost else w["all_full"])
+    return printable(grade_line(result, assignment) + ". " + (
+        (lost + ". " + w["see_file"]) if lost else w["all_full"]))
 
 
 @dataclass

@@ -164,15 +164,17 @@ def stamp_line(stamp_data: dict) -> str:
 
 #: Control characters other than newline and tab: a submission's prints and error
 #: messages could move the cursor or clear the teacher's screen and draw a fake table.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def printable(text: str) -> str:
-    """``text`` safe for a terminal: control characters (escape sequences, carriage
-    returns) shown as ``\\x1b``-style escapes, newlines and tabs kept, and lone
-    surrogates (which no terminal encoding can print) as ``\\ud800``."""
+    """``text`` safe for a terminal or a file a person opens: control characters
+    (escape sequences, carriage returns) and bidirectional overrides (which reorder
+    what is shown) as ``\\x1b``/``\\u202e``-style escapes, newlines and tabs kept,
+    and lone surrogates (which no encoding can write) as ``\\ud800``."""
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                   else f"\\u{ord(m.group()):04x}"), text)
 
 
 #: Statuses whose gate lost everything for one reason: a line each, not every check.

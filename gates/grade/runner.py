@@ -93,6 +93,12 @@ _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 _IMPORTED = set()
 
 
+def _own_module(name):
+    """Whether the submission handed in a module ``name`` (a file or a package)."""
+    return (os.path.isfile(os.path.join(_SOURCES, name + ".py"))
+            or os.path.isdir(os.path.join(_SOURCES, name)))
+
+
 def _guard(blocked_names, blocked_dirs, own_dir, inputs_dir):
     """An audit hook that tells an honest student, in plain words, what a submission
     may not do. It is a courtesy, not the boundary: the hook lives in the same process
@@ -119,7 +125,9 @@ def _guard(blocked_names, blocked_dirs, own_dir, inputs_dir):
     def hook(event, args):
         if event == "import":
             top = str(args[0]).split(".")[0]
-            if top in blocked_names:
+            # a student's own graph.py or gates.py, handed in beside the main file, is
+            # theirs to import (the reference itself is out of reach at any level)
+            if top in blocked_names and not _own_module(top):
                 raise ImportError(f"a submission may not import compgraph's reference package "
                                   f"'{args[0]}': write the gates yourself")
             _IMPORTED.add(top)
@@ -295,9 +303,10 @@ def _import():
     sys.meta_path.insert(0, _FrameworkFinder())
     # the files handed in with the main one are importable, as beside a script
     sys.path.insert(0, _SOURCES)
-    spec = importlib.util.spec_from_file_location("submission", SUBMISSION)
+    # a name no student's own file has, so that a sibling named submission.py is theirs
+    spec = importlib.util.spec_from_file_location("__submission__", SUBMISSION)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["submission"] = module
+    sys.modules["__submission__"] = module
     spec.loader.exec_module(module)
     return module
 
@@ -317,9 +326,8 @@ def _new_gate(cls, case):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in case["params"].items()})
 
 
-def _grade_gate(module):
+def _grade_gate(module, data):
     cls = getattr(module, TASK["gate"])
-    data = np.load(os.path.join(_INPUTS, "cases.npz"), allow_pickle=False)
     gates = []
     for i, case in enumerate(TASK["cases"]):
         inputs = [data[f"c{i}_in{j}"].copy() for j in range(case["arity"])]
@@ -377,6 +385,10 @@ def main():
     """Import the submission under the guard, then probe it or grade its gate."""
     # the runner itself works under these limits: what fails from here on is the submission's
     _write("ready", {}, {})
+    # the cases are opened before the submission's files are importable: numpy's npz
+    # reader imports zipfile, which a student's own zipfile.py must not replace
+    data = (np.load(os.path.join(_INPUTS, "cases.npz"), allow_pickle=False)
+            if TASK["mode"] == "gate" else None)
     _guard(set(TASK["blocked"]), TASK["blocked_dirs"], _WORK, _INPUTS)
     module, err = _call(_import)
     if err is not None or TASK["mode"] == "probe":
@@ -385,7 +397,7 @@ def main():
             info["classes"] = _probe(module)
         _write("import", {}, info)
         return
-    _grade_gate(module)
+    _grade_gate(module, data)
 
 
 SUBMISSION = os.path.join(_INPUTS, TASK["submission"])

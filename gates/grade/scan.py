@@ -55,6 +55,22 @@ def _imports(tree):
             yield _top(node.module), [a.asname or a.name for a in node.names], node.lineno
 
 
+def module_level(tree):
+    """Every statement that runs at module level: those of the module's body and, inside
+    them, of ``try``, ``if``, ``with`` and ``for`` blocks (a notebook's cells are wrapped in
+    ``try``), but not of functions or classes."""
+    pending = list(reversed(tree.body))
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, (ast.Try, ast.If, ast.With, ast.For, ast.While)) or \
+                type(node).__name__ == "TryStar":
+            inner = [*getattr(node, "body", []), *getattr(node, "orelse", []),
+                     *getattr(node, "finalbody", []),
+                     *[s for h in getattr(node, "handlers", []) for s in h.body]]
+            pending.extend(reversed(inner))
+
+
 def _names(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
@@ -78,7 +94,8 @@ def scan_source(source: str, filename: str = "submission.py", siblings=None) -> 
     except ValueError as exc:    # a NUL byte in the source
         result.syntax_error = f"{filename} cannot be parsed: {exc}"
         return result
-    result.classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    statements = list(module_level(tree))
+    result.classes = [n.name for n in statements if isinstance(n, ast.ClassDef)]
     stdlib = set(sys.stdlib_module_names)
     for top, _, line in _imports(tree):
         if top in FRAMEWORKS:
@@ -114,9 +131,9 @@ def scan_source(source: str, filename: str = "submission.py", siblings=None) -> 
                     fw = next(iter(sib.frameworks))
                     tainted.setdefault(alias.asname or _top(alias.name), (fw, node.lineno))
     # helper functions and module-level assignments (``t = torch``) pass the taint on
-    functions = {n.name: n for n in tree.body
+    functions = {n.name: n for n in statements
                  if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    functions.update({t.id: n for n in tree.body if isinstance(n, ast.Assign)
+    functions.update({t.id: n for n in statements if isinstance(n, ast.Assign)
                       for t in n.targets if isinstance(t, ast.Name)})
     changed = True
     while changed:
@@ -127,7 +144,7 @@ def scan_source(source: str, filename: str = "submission.py", siblings=None) -> 
                 if hit:
                     tainted[name] = hit
                     changed = True
-    for node in tree.body:
+    for node in statements:
         if isinstance(node, ast.ClassDef):
             hit = _uses(node, tainted)
             if hit:
