@@ -1,10 +1,12 @@
-"""``compgraph explain EXPR --at a=2 b=1 [--wrt b] [--dot FILE [--force]] [--json]``.
+"""``compgraph explain EXPR --at a=2 b=1 [--wrt b] [--dot FILE] [--html FILE] [--force] [--json] [--lang vi]``.
 
 Prints the lecture's simple assignments, the table of values, local derivatives and
 gradients, the reverse-mode gradients, the forward-mode derivative with respect to
 ``--wrt``, and the sums over paths; ``--json`` prints the same as one JSON object;
 ``--dot FILE`` draws the full and the reduced graph (``FILE`` and ``FILE-reduced``, each
-with its .dot text beside it), rendered by :func:`graph.dot.find_renderer`'s choice.
+with its .dot text beside it), rendered by :func:`graph.dot.find_renderer`'s choice;
+``--html FILE`` writes the step-through page (:mod:`graph.stepper`); ``--lang vi``
+speaks Vietnamese.
 
 Errors in the expression or the values are printed with their line and column, and the
 command exits with status 2 (1 for a value outside a gate's domain, such as log(-1), or
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gates.atomic import atomic_write_text
 from graph.explain import show
 
 from .overwrite import refuse_overwrite
@@ -47,6 +50,13 @@ def configure(parser, command):
     parser.add_argument("--force", action="store_true",
                         help="overwrite drawing files that exist already (refused without it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--html", metavar="FILE",
+                        help="also write a self-contained page that steps through the "
+                             "forward pass, the backward pass, forward mode and the sum "
+                             "over paths (open it in any browser, offline)")
+    parser.add_argument("--lang", choices=("en", "vi"), default=None,
+                        help="the language of the output (default: from LANG/LANGUAGE, "
+                             "else English)")
     parser.set_defaults(command=command)
 
 
@@ -94,7 +104,9 @@ def run(args) -> int:
     from graph.errors import GraphValueError
     from graph.explain import explain
     from graph import dot
+    from gates.i18n import set_language
 
+    set_language(args.lang)
     try:
         values = _values(args.at)
         # a name given a value is an input, even one spelled pi or e
@@ -125,6 +137,9 @@ def run(args) -> int:
             renderer = dot.find_renderer()          # one choice for both drawings
             drawings = [dot.write(graph, first, output, "full", renderer),
                         dot.write(graph, second, output, "reduced", renderer)]
+        if args.html:
+            refuse_overwrite(args.html, force=args.force)
+            atomic_write_text(args.html, report.to_html())
     except (GateError, GraphValueError) as exc:
         # a value outside a gate's domain, or an overflow: the expression itself was fine
         print(f"compgraph explain: {exc}", file=sys.stderr)
@@ -144,4 +159,6 @@ def run(args) -> int:
         print(report)
         for d in drawings:
             print(d.message)
+    if args.html:
+        print(f"wrote {args.html}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -722,6 +722,21 @@ class Graph:
         from .dot import to_dot
         return to_dot(self, output, form)
 
+    def to_html(self, output, wrt=None, path=None) -> str:
+        """A self-contained HTML page that steps through the forward pass, the backward
+        pass, forward mode (with ``wrt``) and the sum over paths of ``output``; written
+        to ``path`` too if given. See :mod:`graph.stepper`."""
+        from gates.atomic import atomic_write_text
+        text = self.explain(output, wrt).to_html()
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the drawing with the last forward pass's values."""
+        from .stepper import graph_fragment
+        return graph_fragment(self)
+
     # -- blocks and parameters (implemented in their own modules) ----------------------
 
     def as_gate(self, inputs, output, example_inputs=None):
