@@ -14,6 +14,8 @@ formula) expects.
 8. Sum over paths: 9 paths = 3 x 3 through a cut vertex.
 
 Every line ends with a check mark or MISMATCH; the exit status is 1 if any mismatched.
+``--lang vi`` (or a Vietnamese ``LANG``) prints every heading and sentence in Vietnamese,
+in the lecture's own words; the numbers are the same.
 Each section's results are one table whose columns are as wide as their longest entry.
 """
 
@@ -28,6 +30,7 @@ import numpy as np
 import gates
 import graph
 from gates.check import check_gate
+from gates.i18n import LANGUAGES, set_language, tr
 from graph import Graph
 
 #: Absolute tolerance of a computed number against an exact expected one.
@@ -60,8 +63,9 @@ class Check:
         """``label  got  expected want  ✓`` (or ``✗ MISMATCH``), each column padded to
         its entry of ``widths`` (by default not at all)."""
         label, got, want = (cell.ljust(width) for cell, width in zip(self.cells(), widths))
-        mark = "✓" if self.ok else "✗ MISMATCH"
-        return f"  {label}  {got}  expected {want}  {mark}"
+        mark = "✓" if self.ok else tr("✗ MISMATCH")
+        expected = tr("expected {value}").format(value=want)
+        return f"  {label}  {got}  {expected}  {mark}"
 
 
 def _show(value) -> str:
@@ -115,52 +119,53 @@ class Lecture:
 
 def lecture_example(L: Lecture):
     """e = (a+b)(b+1): values 3, 2, 6; gradients 2 and 5 both ways; after a=4: 10 and 7."""
-    L.title("1. e = (a+b)(b+1) at a=2, b=1")
+    L.title(tr("1. e = (a+b)(b+1) at a=2, b=1"))
     g = Graph.from_expression("e = (a+b)*(b+1)")
-    L.check("simple assignments", "; ".join(g.program.lines()),
+    L.check(tr("simple assignments"), "; ".join(g.program.lines()),
             "c ← a + b; d ← b + 1; e ← c × d")
     g.forward(a=2, b=1)
     for name, want in (("c", 3), ("d", 2), ("e", 6)):
         L.check(f"{name}", g.node(name).value, want)
     e = g.node("e")
     g.backward(e)
-    L.check("reverse mode ∂e/∂a = d", g.node("a").grad, 2)
-    L.check("reverse mode ∂e/∂b = d + c (fan-out adds)", g.node("b").grad, 5)
-    L.check("forward mode ∂e/∂b", g.derivative(e, wrt="b"), 5)
+    L.check(tr("reverse mode ∂e/∂a = d"), g.node("a").grad, 2)
+    L.check(tr("reverse mode ∂e/∂b = d + c (fan-out adds)"), g.node("b").grad, 5)
+    L.check(tr("forward mode ∂e/∂b"), g.derivative(e, wrt="b"), 5)
     p = g.paths(e, "b")
-    L.check("paths b→c→e, b→d→e: products", [q.product for q in p.paths], [2, 3])
-    L.check("sum over paths ∂e/∂b", p.total, 5)
+    L.check(tr("paths b→c→e, b→d→e: products"), [q.product for q in p.paths], [2, 3])
+    L.check(tr("sum over paths ∂e/∂b"), p.total, 5)
     L.say(str(g.explain(e, wrt="b").table()))
     g.node("a").value = 4
-    L.check("update a=4: nodes to recompute", ", ".join(n.name for n in g.nodes if n.stale),
-            "c, e")
+    L.check(tr("update a=4: nodes to recompute"),
+            ", ".join(n.name for n in g.nodes if n.stale), "c, e")
     g.forward()
-    L.check("after a=4: e", e.value, 10)
-    L.check("after a=4: forward mode ∂e/∂b", g.derivative(e, wrt="b"), 7)
+    L.check(tr("after a=4: e"), e.value, 10)
+    L.check(tr("after a=4: forward mode ∂e/∂b"), g.derivative(e, wrt="b"), 7)
     g.backward(e)
-    L.check("after a=4: reverse mode ∂e/∂b", g.node("b").grad, 7)
+    L.check(tr("after a=4: reverse mode ∂e/∂b"), g.node("b").grad, 7)
 
 
 def gate_patterns(L: Lecture):
     """a = 2(xy + max(z, w)) = -20; gradients x: -8, y: 6, z: 2, w: 0."""
-    L.title("2. a = 2(xy + max(z, w)) at x=3, y=-4, z=2, w=-1: the gate patterns")
+    L.title(tr("2. a = 2(xy + max(z, w)) at x=3, y=-4, z=2, w=-1: the gate patterns"))
     g = Graph.from_expression("a = 2*(x*y + max(z, w))")
     L.say("  ".join(g.program.lines()))
     out = g.node("a")
     L.check("a", g.forward(x=3, y=-4, z=2, w=-1), -20)
     g.backward(out)
     grad = {n.name: n.grad for n in g.nodes}
-    L.check("scale amplifies: ∂a/∂d = k", grad["d"], 2)
-    L.check("add distributes: ∂a/∂b, ∂a/∂c = ∂a/∂d", [grad["b"], grad["c"]], [2, 2])
-    L.check("multiply switches: ∂a/∂x = y·2", grad["x"], -8)
-    L.check("multiply switches: ∂a/∂y = x·2", grad["y"], 6)
-    L.check("max routes: ∂a/∂z (z won)", grad["z"], 2)
-    L.check("max routes: ∂a/∂w (w lost)", grad["w"], 0)
+    L.check(tr("scale amplifies: ∂a/∂d = k"), grad["d"], 2)
+    L.check(tr("add distributes: ∂a/∂b, ∂a/∂c = ∂a/∂d"), [grad["b"], grad["c"]],
+            [2, 2])
+    L.check(tr("multiply switches: ∂a/∂x = y·2"), grad["x"], -8)
+    L.check(tr("multiply switches: ∂a/∂y = x·2"), grad["y"], 6)
+    L.check(tr("max routes: ∂a/∂z (z won)"), grad["z"], 2)
+    L.check(tr("max routes: ∂a/∂w (w lost)"), grad["w"], 0)
 
 
 def exercise_1(L: Lecture):
     """z = xy + sin x at x = π/4, y = 4: dz/dx = y + cos x, dz/dy = x."""
-    L.title("3. Exercise 1: z = xy + sin(x) at x = π/4, y = 4")
+    L.title(tr("3. Exercise 1: z = xy + sin(x) at x = π/4, y = 4"))
     x, y = math.pi / 4, 4.0
     g = Graph.from_expression("z = x*y + sin(x)")
     L.say("  ".join(g.program.lines()))
@@ -169,13 +174,14 @@ def exercise_1(L: Lecture):
     g.backward(z)
     L.check("∂z/∂x = y + cos x", g.node("x").grad, y + math.cos(x))
     L.check("∂z/∂y = x", g.node("y").grad, x)
-    L.check("forward mode ∂z/∂x", g.derivative(z, wrt="x"), y + math.cos(x))
-    L.check("sum over 2 paths ∂z/∂x", g.paths(z, "x").total, y + math.cos(x))
+    L.check(tr("forward mode ∂z/∂x"), g.derivative(z, wrt="x"), y + math.cos(x))
+    L.check(tr("sum over 2 paths ∂z/∂x"), g.paths(z, "x").total, y + math.cos(x))
 
 
 def exercise_2(L: Lecture):
     """CS231n's neuron: f = σ(1) = 0.73, gradients [0.2, -0.2, -0.39, 0.39, -0.59]."""
-    L.title("4. Exercise 2: f = σ(w0 + w1·x1 + w2·x2) at w0=-3, w1=2, w2=-3, x1=-1, x2=-2")
+    L.title(tr("4. Exercise 2: f = σ(w0 + w1·x1 + w2·x2) at w0=-3, w1=2, w2=-3, x1=-1, "
+               "x2=-2"))
     g = Graph.from_expression("f = sigmoid(w0 + w1*x1 + w2*x2)")
     L.say("  ".join(g.program.lines()))
     f = g.node("f")
@@ -183,25 +189,25 @@ def exercise_2(L: Lecture):
     s = -3 + 2 * -1 + -3 * -2                       # = 1
     sig = 1 / (1 + math.exp(-s))
     ds = sig * (1 - sig)                            # σ'(1) = 0.1966
-    L.check("the sum w0 + w1·x1 + w2·x2", g.node("d").value, 1)
+    L.check(tr("the sum w0 + w1·x1 + w2·x2"), g.node("d").value, 1)
     L.check("f = σ(1) (CS231n: 0.73)", value, sig)
-    L.check("f to 2 decimals", round(float(value), 2), 0.73)
+    L.check(tr("f to 2 decimals"), round(float(value), 2), 0.73)
     g.backward(f)
     grads = {n: g.node(n).grad for n in ("w0", "w1", "w2", "x1", "x2")}
-    L.check("∂f/∂sum = (1 - f)·f", g.node("d").grad, ds)
-    L.check("∂f/∂w0 = dsum (the bias)", grads["w0"], ds)
-    L.check("∂f/∂w1 = x1·dsum (CS231n: -0.2)", grads["w1"], -1 * ds)
-    L.check("∂f/∂w2 = x2·dsum (CS231n: -0.39)", grads["w2"], -2 * ds)
-    L.check("∂f/∂x1 = w1·dsum (CS231n: 0.39)", grads["x1"], 2 * ds)
-    L.check("∂f/∂x2 = w2·dsum (CS231n: -0.59)", grads["x2"], -3 * ds)
+    L.check(tr("∂f/∂sum = (1 - f)·f"), g.node("d").grad, ds)
+    L.check(tr("∂f/∂w0 = dsum (the bias)"), grads["w0"], ds)
+    L.check(tr("∂f/∂w1 = x1·dsum (CS231n: -0.2)"), grads["w1"], -1 * ds)
+    L.check(tr("∂f/∂w2 = x2·dsum (CS231n: -0.39)"), grads["w2"], -2 * ds)
+    L.check(tr("∂f/∂x1 = w1·dsum (CS231n: 0.39)"), grads["x1"], 2 * ds)
+    L.check(tr("∂f/∂x2 = w2·dsum (CS231n: -0.59)"), grads["x2"], -3 * ds)
     rounded = [round(float(grads[n]), 2) for n in ("w0", "w1", "w2", "x1", "x2")]
-    L.check("all five to 2 decimals", rounded, [0.2, -0.2, -0.39, 0.39, -0.59])
+    L.check(tr("all five to 2 decimals"), rounded, [0.2, -0.2, -0.39, 0.39, -0.59])
 
 
 def exercises_3_4(L: Lecture):
     """The +, -, ×, / and sin, cos gates on (2, 3) arrays, checked by gates.check."""
-    L.title("5. Exercises 3 and 4: tensor gates, backward and jvp checked against "
-            "scipy.differentiate")
+    L.title(tr("5. Exercises 3 and 4: tensor gates, backward and jvp checked against "
+               "scipy.differentiate"))
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     away = rng.uniform(0.5, 2.0, (2, 3)) * rng.choice([-1.0, 1.0], (2, 3))
@@ -210,8 +216,8 @@ def exercises_3_4(L: Lecture):
         ("x + y", gates.AddGate(), (x, y)),
         ("x - y", gates.SubtractGate(), (x, y)),
         ("x * y", gates.MultiplyGate(), (x, y)),
-        ("x / y (y away from 0)", gates.DivideGate(), (x, away)),
-        ("x * row (broadcast, summed back)", gates.MultiplyGate(), (x, row)),
+        (tr("x / y (y away from 0)"), gates.DivideGate(), (x, away)),
+        (tr("x * row (broadcast, summed back)"), gates.MultiplyGate(), (x, row)),
         ("sin x", gates.SinGate(), (x,)),
         ("cos x", gates.CosGate(), (x,)),
     ]
@@ -219,7 +225,7 @@ def exercises_3_4(L: Lecture):
         report = check_gate(gate, *inputs)
         worst = max((c.worst.abs_error for inp in report.inputs for c in inp.comparisons
                      if c.worst is not None), default=0.0)
-        L.check(f"{label}: max error {worst:.0e}",
+        L.check(tr("{case}: max error {error}").format(case=label, error=f"{worst:.0e}"),
                 "PASS" if report.ok else report.verdict, "PASS")
 
 
@@ -238,51 +244,52 @@ def l2_of_matvec(L: Lecture):
     L.check("∂L/∂W = 2q xᵀ", W.grad, [[0.088, 0.176], [0.104, 0.208]])
     L.check("∂L/∂x = Wᵀ 2q", x.grad, [-0.112, 0.636])
     report = check_gate(g.as_gate([W, x], loss), W.value, x.value)
-    L.check("the graph as a gate, checked numerically",
+    L.check(tr("the graph as a gate, checked numerically"),
             "PASS" if report.ok else report.verdict, "PASS")
 
 
 def softmax_blocks(L: Lecture):
     """Softmax's Jacobian p_i(δ_ij - p_j); softmax + cross-entropy's gradient p - y."""
-    L.title("7. Softmax Jacobian and softmax + cross-entropy")
+    L.title(tr("7. Softmax Jacobian and softmax + cross-entropy"))
     logits = np.array([1.0, 2.0, 0.5])
     gate = gates.SoftmaxGate()
     p = gate.forward(logits[None, :])[0]
     # row i of the Jacobian is backward(e_i): the gradient of p_i
     J = np.array([gate.backward(np.eye(3)[i][None, :])[0][0] for i in range(3)])
     L.check("p = softmax([1, 2, 0.5])", p, np.exp(logits) / np.exp(logits).sum())
-    L.check("diagonal ∂p_i/∂x_i = p_i(1 - p_i)", np.diag(J), p * (1 - p))
+    L.check(tr("diagonal ∂p_i/∂x_i = p_i(1 - p_i)"), np.diag(J), p * (1 - p))
     off = ~np.eye(3, dtype=bool)
-    L.check("off diagonal ∂p_i/∂x_j = -p_i·p_j", J[off], -np.outer(p, p)[off])
+    L.check(tr("off diagonal ∂p_i/∂x_j = -p_i·p_j"), J[off], -np.outer(p, p)[off])
     report = check_gate(gates.SoftmaxGate(), logits[None, :])
-    L.check("softmax gate checked numerically", "PASS" if report.ok else report.verdict, "PASS")
+    L.check(tr("softmax gate checked numerically"), "PASS" if report.ok else report.verdict,
+            "PASS")
 
     labels = np.array([0])
     fused = gates.SoftmaxCrossEntropyGate()
     loss = fused.forward(logits[None, :], labels)
     dlogits, dlabels = fused.backward(1.0)
     y = np.eye(3)[labels[0]]
-    L.check("loss = -log p_y", loss, -math.log(p[0]))
-    L.check("fused gradient = p - y", dlogits[0], p - y)
-    L.check("labels get no gradient", str(dlabels), "None")
+    L.check(tr("loss = -log p_y"), loss, -math.log(p[0]))
+    L.check(tr("fused gradient = p - y"), dlogits[0], p - y)
+    L.check(tr("labels get no gradient"), str(dlabels), "None")
 
     g = Graph()                 # the same loss from separate gates: -log(sum(onehot * p))
     x = g.input("x")
     picked = graph.sum(graph.softmax(x) * y[None, :], name="p_y")
     composed = graph.negate(graph.log(picked), name="loss")
-    L.check("composed gates: softmax, ×y, sum, log, -", g.forward(x=logits[None, :],
-                                                              outputs=composed), loss)
+    L.check(tr("composed gates: softmax, ×y, sum, log, -"),
+            g.forward(x=logits[None, :], outputs=composed), loss)
     g.backward(composed)
-    L.check("composed gradient = p - y too", x.grad[0], p - y)
+    L.check(tr("composed gradient = p - y too"), x.grad[0], p - y)
     report = check_gate(gates.SoftmaxCrossEntropyGate(), 3 * np.random.default_rng(1)
                         .standard_normal((4, 3)), np.array([0, 2, 1, 2]))
-    L.check("fused gate (batch of 4) checked numerically",
+    L.check(tr("fused gate (batch of 4) checked numerically"),
             "PASS" if report.ok else report.verdict, "PASS")
 
 
 def nine_paths(L: Lecture):
     """z(y(x)) with three paths per stage: 9 paths = 3 × 3, the sum factors at y."""
-    L.title("8. Sum over paths: 9 paths = 3 × 3 through the cut vertex y")
+    L.title(tr("8. Sum over paths: 9 paths = 3 × 3 through the cut vertex y"))
     g = Graph.from_expression("p1 = 2*x; p2 = x**2; p3 = sin(x); y = p1 + p2 + p3\n"
                               "q1 = 3*y; q2 = y**2; q3 = cos(y); z = q1 + q2 + q3")
     L.say("  ".join(g.program.lines()))
@@ -291,16 +298,18 @@ def nine_paths(L: Lecture):
     g.backward(z)
     p = g.paths(z, "x")
     L.say(str(p))
-    L.check("number of paths", p.count, 9)
-    L.check("factored", p.factored(), "9 paths = 3 × 3 (through y)")
+    L.check(tr("number of paths"), p.count, 9)
+    L.check(tr("factored"), p.factored(),
+            tr("{count} paths = {counts} (through {through})").format(
+                count=9, counts="3 × 3", through="y"))
     xv = 0.5
     yv = 2 * xv + xv ** 2 + math.sin(xv)
     dy = 2 + 2 * xv + math.cos(xv)
     dz = 3 + 2 * yv - math.sin(yv)
-    L.check("stage x → y: ∂y/∂x = 2 + 2x + cos x", p.stages[0].total, dy)
-    L.check("stage y → z: ∂z/∂y = 3 + 2y - sin y", p.stages[1].total, dz)
-    L.check("sum of 9 products = product of stage sums", p.total, dy * dz)
-    L.check("= reverse mode ∂z/∂x", g.node("x").grad, dy * dz)
+    L.check(tr("stage x → y: ∂y/∂x = 2 + 2x + cos x"), p.stages[0].total, dy)
+    L.check(tr("stage y → z: ∂z/∂y = 3 + 2y - sin y"), p.stages[1].total, dz)
+    L.check(tr("sum of 9 products = product of stage sums"), p.total, dy * dz)
+    L.check(tr("= reverse mode ∂z/∂x"), g.node("x").grad, dy * dz)
 
 
 SECTIONS = (lecture_example, gate_patterns, exercise_1, exercise_2, exercises_3_4,
@@ -322,12 +331,17 @@ def run_all(out=None) -> Lecture:
 
 
 def configure(parser, command):
-    """``compgraph lecture`` takes no arguments, like ``python -m experiments.lecture``."""
+    """``compgraph lecture [--lang {en,vi}]``, like ``python -m experiments.lecture``."""
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="print in this language (default: from LANGUAGE, LC_ALL, "
+                             "LC_MESSAGES or LANG, else en)")
     parser.set_defaults(command=command)
 
 
 def run(args) -> int:
-    """``compgraph lecture``: :func:`main`."""
+    """``compgraph lecture``: :func:`main` in the language of ``--lang``."""
+    if getattr(args, "lang", None):
+        set_language(args.lang)
     return main()
 
 
@@ -335,10 +349,24 @@ def main() -> int:
     """Run every section and print the tally; exit status 1 if anything mismatched."""
     lecture = run_all()
     bad = [c for c in lecture.checks if not c.ok]
-    print(f"\n{len(lecture.checks) - len(bad)} of {len(lecture.checks)} results match the "
-          f"lecture" + ("" if not bad else f"; MISMATCH: {', '.join(c.label for c in bad)}"))
+    tally = tr("{matching} of {total} results match the lecture").format(
+        matching=len(lecture.checks) - len(bad), total=len(lecture.checks))
+    if bad:
+        tally += tr("; MISMATCH: {labels}").format(labels=", ".join(c.label for c in bad))
+    print(f"\n{tally}")
     return 1 if bad else 0
 
 
+def _script(argv=None) -> int:
+    """``python -m experiments.lecture [--lang {en,vi}]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.lecture",
+                                     description="every worked example of the lecture, "
+                                                 "beside its expected value")
+    configure(parser, "lecture")
+    return run(parser.parse_args(argv))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_script())

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gates.i18n import tr
+
 from .errors import GraphShapeError
 from .node import _float_dtype
 from .paths import fmt, local_derivatives, paths as path_sum
@@ -46,6 +48,15 @@ def gate_label(gate) -> str:
     if name == "PowerGate":
         return f"**{gate.n:g}"
     return _SYMBOLS.get(name, name)
+
+
+def _kind_label(kind: str) -> str:
+    """The gate column of a node without a gate, in the current language."""
+    if kind == "input":
+        return tr("input")
+    if kind == "param":
+        return tr("param")
+    return kind
 
 
 def show(value) -> str:
@@ -100,13 +111,15 @@ class Explanation:
     def table(self) -> str:
         """The table of values, local derivatives, gradients and forward derivatives."""
         z = self.output
-        head = ["node", "gate", "value"] + (["local derivatives"] if self.scalar else [])
-        head.append(f"∂{z}/∂node")
+        head = [tr("node"), tr("gate"), tr("value")]
+        if self.scalar:
+            head.append(tr("local derivatives"))
+        head.append(tr("∂{output}/∂node").format(output=z))
         if self.wrt:
-            head.append(f"∂node/∂{self.wrt}")
+            head.append(tr("∂node/∂{wrt}").format(wrt=self.wrt))
         body = []
         for r in self.rows:
-            cells = [r.name, r.kind, show(r.value)]
+            cells = [r.name, _kind_label(r.kind), show(r.value)]
             if self.scalar:
                 cells.append("  ".join(f"∂{r.name}/∂{src}={fmt(d)}" for src, d in r.incoming
                                        if d is not None))
@@ -121,21 +134,35 @@ class Explanation:
     def __str__(self) -> str:
         parts = []
         if self.assignments:
-            parts.append("Simple assignments:\n" + "\n".join(f"  {a}" for a in self.assignments))
-        parts.append("Values, local derivatives and gradients:\n" + _indent(self.table()))
+            parts.append(tr("Simple assignments:") + "\n"
+                         + "\n".join(f"  {a}" for a in self.assignments))
+        parts.append(tr("Values, local derivatives and gradients:") + "\n"
+                     + _indent(self.table()))
         inputs = [r for r in self.rows if r.kind in ("input", "param")]
-        parts.append("Reverse mode (one backward pass gives all of them):\n" + "\n".join(
-            f"  ∂{self.output}/∂{r.name} = {show(r.gradient)}" for r in inputs))
+        parts.append(tr("Reverse mode (one backward pass gives all of them):") + "\n"
+                     + "\n".join(f"  ∂{self.output}/∂{r.name} = {show(r.gradient)}"
+                                  for r in inputs))
         if self.wrt:
             fwd = next(r.forward for r in self.rows if r.name == self.output)
-            parts.append(f"Forward mode (one pass per input):\n  ∂{self.output}/∂{self.wrt}"
-                         f" = {show(fwd)}")
+            parts.append(tr("Forward mode (one pass per input):")
+                         + f"\n  ∂{self.output}/∂{self.wrt} = {show(fwd)}")
         if self.paths:
-            parts.append("Sum over paths:\n" + "\n".join(_indent(str(p))
-                                                         for p in self.paths.values()))
+            parts.append(tr("Sum over paths:") + "\n"
+                         + "\n".join(_indent(str(p)) for p in self.paths.values()))
         if self.note:
             parts.append(self.note)
         return "\n\n".join(parts)
+
+    def to_html(self, title=None) -> str:
+        """A self-contained HTML page stepping through this explanation
+        (:mod:`graph.stepper`)."""
+        from .stepper import to_html
+        return to_html(self, title)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the step-through view (final state without its script)."""
+        from .stepper import fragment
+        return fragment(self)
 
     def to_dict(self) -> dict:
         """``assignments`` (strings), ``values`` (node -> value), ``gradients`` (input
@@ -190,10 +217,10 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
         program = getattr(graph, "program", None)
         assignments = program.assignments if program is not None else ()
     if wrt_node is not None and wrt_node.value is not None and np.size(wrt_node.value) != 1:
-        raise GraphShapeError(
-            f"explain: wrt '{wrt_node.name}' has shape {np.shape(wrt_node.value)}; the "
-            f"forward-mode column needs a scalar node (for a tensor use "
-            f"g.jvp(output, {{node: direction}}))")
+        raise GraphShapeError(tr(
+            "explain: wrt '{name}' has shape {shape}; the forward-mode column needs a "
+            "scalar node (for a tensor use g.jvp(output, {{node: direction}}))").format(
+                name=wrt_node.name, shape=np.shape(wrt_node.value)))
     graph.backward(out)
     nodes = [n for n in graph.nodes
              if n.kind != "constant" and n.value is not None and not n.stale]
@@ -216,8 +243,8 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
     result = Explanation(out.name, None if wrt_node is None else wrt_node.name,
                          [str(a) for a in assignments], rows)
     if not scalar:
-        result.note = ("Local derivatives and path sums are left out: this graph holds "
-                       "tensors, whose local derivatives are Jacobians, not numbers.")
+        result.note = tr("Local derivatives and path sums are left out: this graph holds "
+                         "tensors, whose local derivatives are Jacobians, not numbers.")
     elif with_paths:
         sources = [wrt_node] if wrt_node is not None else [
             n for n in nodes if n.kind in ("input", "param")]

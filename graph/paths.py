@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gates.i18n import tr
+
 from .core import Graph, _graphs_run_by
 from .errors import GraphStateError
 
@@ -70,7 +72,7 @@ class Path:
     def __str__(self) -> str:
         names = " → ".join(n.name for n in self.nodes)
         if not self.edges:
-            return f"{names}:  (no edges) = 1"
+            return f"{names}:  " + tr("(no edges)") + " = 1"
         factors = " × ".join(fmt(e.derivative) for e in self.edges)
         return f"{names}:  {factors} = {fmt(self.product)}"
 
@@ -104,25 +106,36 @@ class PathSum:
             return ""
         counts = " × ".join(str(s.count) for s in self.stages)
         through = ", ".join(v.name for v in self.cut_vertices)
-        return f"{self.count} paths = {counts} (through {through})"
+        return tr("{count} paths = {counts} (through {through})").format(
+            count=self.count, counts=counts, through=through)
 
     def __str__(self) -> str:
         z, x = self.output.name, self.wrt.name
-        head = f"∂{z}/∂{x} as a sum over {self.count} path{'s' * (self.count != 1)}"
-        lines = [head + ":"]
+        head = (tr("∂{output}/∂{wrt} as a sum over {count} path") if self.count == 1 else
+                tr("∂{output}/∂{wrt} as a sum over {count} paths"))
+        lines = [head.format(output=z, wrt=x, count=self.count) + ":"]
         if self.paths is None:
-            lines.append(f"  (more than {MAX_PATHS} paths: not listed)")
+            lines.append("  " + tr("(more than {limit} paths: not listed)").format(
+                limit=MAX_PATHS))
         else:
             lines += [f"  {p}" for p in self.paths]
-        lines.append(f"  sum = {fmt(self.total)}")
+        lines.append("  " + tr("sum = {total}").format(total=fmt(self.total)))
         if self.stages:
-            lines.append(f"  factored: {self.factored()}")
+            lines.append("  " + tr("factored: {factored}").format(factored=self.factored()))
             for s in self.stages:
-                lines.append(f"    stage {s.wrt.name} → {s.output.name}: "
-                             f"{s.count} path{'s' * (s.count != 1)}, sum {fmt(s.total)}")
+                stage = (tr("stage {start} → {end}: {count} path, sum {total}")
+                         if s.count == 1 else
+                         tr("stage {start} → {end}: {count} paths, sum {total}"))
+                lines.append("    " + stage.format(start=s.wrt.name, end=s.output.name,
+                                                   count=s.count, total=fmt(s.total)))
             product = " × ".join(fmt(s.total) for s in self.stages)
             lines.append(f"  ∂{z}/∂{x} = {product} = {fmt(self.total)}")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: the paths as a list, each with its product, and the sum."""
+        import html
+        return "<pre>" + html.escape(str(self)) + "</pre>"
 
     def to_dict(self) -> dict:
         """A JSON-ready summary: the paths as node-name lists with their products."""
@@ -150,8 +163,9 @@ def local_derivatives(node) -> tuple:
     if node.gate is None:
         return ()
     if node.value is None or node.stale:
-        raise GraphStateError(f"node '{node.name}' has no current value, so its gate holds "
-                              f"no local derivatives; run g.forward(...) first")
+        raise GraphStateError(tr("node '{name}' has no current value, so its gate holds "
+                                 "no local derivatives; run g.forward(...) first")
+                              .format(name=node.name))
     _require_scalar(node)
     for inp in node.inputs:
         _require_scalar(inp)
@@ -181,8 +195,9 @@ def _gradients_kept(gate):
 
 def _require_scalar(node) -> None:
     if node.value is not None and np.ndim(node.value) != 0:
-        raise ValueError(f"node '{node.name}' has shape {np.shape(node.value)}: local "
-                         f"derivatives and path sums are numbers only on scalar graphs")
+        raise ValueError(tr("node '{name}' has shape {shape}: local derivatives and path "
+                            "sums are numbers only on scalar graphs")
+                         .format(name=node.name, shape=np.shape(node.value)))
 
 
 def ancestors(graph, output) -> list:
