@@ -5,12 +5,20 @@
     compgraph grade --batch moodle-export.zip --assignment assignment.toml \
         --moodle-worksheet worksheet.csv --out graded/  # a class, back into Moodle
     compgraph autograder -o autograder.zip            # upload to Gradescope
+    compgraph grade alice.py --lang vi                # the feedback in Vietnamese
+
+The language of what the grader writes: ``--lang``, else the environment's (LANG...).
+The students' feedback frame (feedback files, LMS comments, the grade line) and the
+autograder's whole output: ``--lang``, else assignment.toml's ``language``, else the
+environment's.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+from gates.i18n import LANGUAGES
 
 from .check_command import gate_list
 from .overwrite import refuse_overwrite
@@ -46,6 +54,9 @@ def configure(parser, command):
                              "default: the assignment's, else 10)")
     parser.add_argument("--memory-mb", type=int, default=None,
                         help="address-space limit per gate, MB (default 1024)")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="the language of the feedback (default: the assignment's, "
+                             "else the environment's, e.g. LANG=vi_VN.UTF-8)")
     if command == "grade":
         parser.add_argument("submission", nargs="?",
                             help="the student's .py file, notebook, zip or folder")
@@ -96,8 +107,15 @@ def run(args) -> int:
     from gates.grade.archive import ArchiveError
     from gates.grade.assignment import AssignmentError
     from gates.grade.lms import GradebookError, WorksheetError
+    from gates import i18n
 
+    previous = i18n._chosen
     try:
+        if getattr(args, "lang", None):
+            i18n.set_language(args.lang)
+        elif args.command in ("grade", "autograder") and args.assignment:
+            # the students' language, as the assignment says, for every reason and note
+            i18n.set_language(feedback_language(args))
         if args.command == "skeleton":
             return _skeleton(args)
         if args.command == "autograder":
@@ -108,6 +126,8 @@ def run(args) -> int:
         # OverwriteError is an OSError
         print(f"compgraph {args.command}: {exc}", file=sys.stderr)
         return 2
+    finally:
+        i18n.set_language(previous)
 
 
 def settings(args):
@@ -123,7 +143,25 @@ def settings(args):
                        rubric=load_rubric(args.rubric) if args.rubric else None)
     if args.command == "autograder":
         options["filename"] = args.filename
+    if args.command != "skeleton":
+        options["language"] = feedback_language(args)
     return assignment.with_options(**options)
+
+
+def feedback_language(args) -> str:
+    """The language of the students' feedback: ``--lang``, else the ``language``
+    assignment.toml sets, else the environment's (:func:`gates.i18n.language`)."""
+    import tomllib
+
+    from gates.i18n import language
+
+    if getattr(args, "lang", None):
+        return args.lang
+    if args.assignment:      # read already by load_assignment: only whether it says
+        data = tomllib.loads(Path(args.assignment).read_text(encoding="utf-8-sig"))
+        if data.get("language") in LANGUAGES:
+            return data["language"]
+    return language()
 
 
 def _skeleton(args) -> int:
@@ -194,6 +232,7 @@ def _batch(args, assignment, options) -> int:
     from gates.grade.exports import find_student, read_export
     from gates.grade.outputs import grade_line, read_stored, write_outputs
     from gates.grade.report import printable
+    from gates.i18n import tr
 
     export = Path(args.batch)
     out = Path(args.out) if args.out else export.with_name(
@@ -242,11 +281,15 @@ def _batch(args, assignment, options) -> int:
             line += f"  {g.result.elapsed:5.1f} s"
         print(printable(f"{g.student.name:<{width}}  {line}"))
     for note in done.notes:
-        print(printable(f"note: {note}"))
-    print(f"isolation: {options['isolation'].level}   seed: {assignment.seed}   rubric: "
-          f"{assignment.fingerprint()}")
-    print(f"wrote {len(done.files)} files in {out}" + (
-        f" and {args.csv}" if args.csv else ""))
+        print(printable(tr("note: {note}").format(note=note)))
+    print(tr("isolation: {isolation}   seed: {seed}   rubric: {rubric}").format(
+        isolation=options["isolation"].level, seed=assignment.seed,
+        rubric=assignment.fingerprint()))
+    if args.csv:
+        print(tr("wrote {count} files in {out} and {csv}").format(
+            count=len(done.files), out=out, csv=args.csv))
+    else:
+        print(tr("wrote {count} files in {out}").format(count=len(done.files), out=out))
     return 0
 
 
@@ -255,7 +298,7 @@ def _autograder(args) -> int:
 
     assignment = settings(args)
     refuse_overwrite(args.output, force=args.force)
-    path = build_zip(args.output, filename=assignment.filename,
+    path = build_zip(args.output, filename=assignment.filename, language=assignment.language,
                      **assignment.grading_options())
     print(f"wrote {path}: upload it as the Gradescope autograder (setup.sh and "
           f"run_autograder at its root)")

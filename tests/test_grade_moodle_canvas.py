@@ -149,18 +149,20 @@ def test_each_mistake_costs_exactly_the_checks_it_breaks_once(moodle_run):
         io.StringIO((out / "grades.csv").read_text(encoding="utf-8-sig")))}
     # torch for CosGate's backward: that gate's backward checks (6.5 of its 10 points)
     assert rows["1234505"]["CosGate"] == "3.5" and rows["1234505"]["grade"] == "8.7"
-    assert rows["1234505"]["lost"].startswith("CosGate -6.5 (autodiff framework")
+    assert rows["1234505"]["lost"].startswith("CosGate -6.5 (framework đạo hàm tự động")
     # CosineGate: CosGate's 10 points, with the name to use
     assert rows["1234506"]["CosGate"] == "0.0" and rows["1234506"]["grade"] == "8.0"
     # a cache changed in backward: repeatable (0.5 of SigmoidGate's 10) and nothing else
-    assert rows["1234507"]["lost"] == "SigmoidGate -0.5 (backward can be called twice)"
+    assert rows["1234507"]["lost"] == "SigmoidGate -0.5 (backward gọi được hai lần)"
     assert rows["1234507"]["grade"] == "9.9"
     # no unbroadcast: the gradient-shape check, in the cases that broadcast
-    assert rows["1234509"]["lost"].startswith("AddGate -") and \
-        "one gradient per input, with its shape)" in rows["1234509"]["lost"]
+    assert rows["1234509"]["lost"] == ("AddGate -0.5 (backward trả về một gradient cho mỗi "
+                                       "đầu vào, đúng shape của đầu vào đó)")
     assert ";" not in rows["1234509"]["lost"]
     feedback = (out / "feedback" / "1234506.txt").read_text(encoding="utf-8")
-    assert "did you mean your class CosineGate? Rename it to CosGate" in feedback
+    # the assignment says language = "vi": the reasons are in Vietnamese too
+    assert ("có phải ý bạn là lớp CosineGate của bạn? Bạn hãy đổi tên lớp đó thành CosGate"
+            in feedback)
     assert feedback.splitlines()[1] == "Điểm: 8.0/10 (80.0%, 40.00/50.00 điểm)"
 
 

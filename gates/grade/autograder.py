@@ -12,6 +12,7 @@ gates.grade.autograder run``, which grades the file in ``/autograder/submission`
 at least the ``uid`` isolation (:mod:`.isolation`) and writes
 ``/autograder/results/results.json``, always: when no file is found, when the import
 fails, when grading itself breaks, and (written by the script) when Python cannot run.
+Everything in it is in the language config.json names (``"en"`` or ``"vi"``).
 ``COMPGRAPH_AUTOGRADER_ROOT`` moves ``/autograder`` elsewhere, to try the scripts.
 """
 
@@ -23,6 +24,9 @@ import time
 import traceback
 import zipfile
 from pathlib import Path
+
+from gates import i18n
+from gates.i18n import set_language, tr
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image.
@@ -94,12 +98,14 @@ def _repo_root() -> Path:
 
 
 def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0,
-              memory: int = 1 << 30, jvp: bool = False, filename: str | None = None) -> Path:
+              memory: int = 1 << 30, jvp: bool = False, filename: str | None = None,
+              language: str | None = None) -> Path:
     """Write the Gradescope autograder zip to ``out``.
 
     ``rubric`` is a :class:`~gates.grade.rubric.Rubric` (stored in config.json);
     ``filename`` names the file students upload (default: the ``.py`` file with the most
-    expected gate classes). Raises GradingError for an unknown gate name, a negative
+    expected gate classes); ``language`` is the students' feedback's, "en" or "vi"
+    (default: Gradescope's environment's, which is English). Raises GradingError for an unknown gate name, a negative
     seed or a timeout <= 0 (here, not on Gradescope for every student) and FileNotFoundError if compgraph's source is missing.
     """
     from dataclasses import asdict
@@ -108,10 +114,15 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 
     gate_classes(gates)
     check_settings(seed, timeout)
+    if language is not None and language not in i18n.LANGUAGES:
+        raise ValueError(tr("unknown language {lang!r}; compgraph speaks {languages}")
+                         .format(lang=language, languages=", ".join(i18n.LANGUAGES)))
     root = _repo_root()
     config = {"gates": list(gates) if gates else None, "seed": seed, "timeout": timeout,
               "memory": memory, "jvp": jvp, "filename": filename,
               "rubric": asdict(rubric) if rubric is not None else None}
+    if language is not None:
+        config["language"] = language
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -133,7 +144,16 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 
 
 def run(config_path, submission_dir, results_path) -> int:
-    """Grade the submission folder as ``config_path`` says; always write ``results_path``."""
+    """Grade the submission folder as ``config_path`` says; always write ``results_path``,
+    in the language config.json names (the process's language is restored after)."""
+    previous = i18n._chosen
+    try:
+        return _run(config_path, submission_dir, results_path)
+    finally:
+        set_language(previous)
+
+
+def _run(config_path, submission_dir, results_path) -> int:
     from .grader import GradingError, SetupError, gate_classes, grade_submission
     from .report import gradescope, write_json
     from .rubric import Rubric
@@ -142,6 +162,8 @@ def run(config_path, submission_dir, results_path) -> int:
     started = time.perf_counter()
     try:
         config = json.loads(Path(config_path).read_text(encoding="utf-8"))
+        if config.get("language") in i18n.LANGUAGES:
+            set_language(config["language"])
         names = [c.__name__ for c in gate_classes(config.get("gates"))]
         wanted = config.get("filename")
         try:
@@ -149,8 +171,11 @@ def run(config_path, submission_dir, results_path) -> int:
         except SubmissionError:
             path = None
         if path is None:
-            data = _failure(f"No .py file or notebook found in your submission; upload the "
-                            f"completed skeleton{' as ' + wanted if wanted else ''}.", started)
+            data = _failure((tr("No .py file or notebook found in your submission; upload "
+                                "the completed skeleton as {filename}.").format(filename=wanted)
+                             if wanted else
+                             tr("No .py file or notebook found in your submission; upload "
+                                "the completed skeleton.")), started)
         else:
             rubric = Rubric(**config["rubric"]) if config.get("rubric") else None
             result = grade_submission(path, gates=config.get("gates"), rubric=rubric,
@@ -164,14 +189,15 @@ def run(config_path, submission_dir, results_path) -> int:
     except GradingError as exc:
         if isinstance(exc, SetupError):
             traceback.print_exc(limit=5)
-            data = _failure("The autograder itself failed; please tell your teacher.",
+            data = _failure(tr("The autograder itself failed; please tell your teacher."),
                             started)
         else:   # the student's file itself: not a regular file, too large
-            data = _failure(f"Your submission could not be graded: {exc}", started)
+            data = _failure(tr("Your submission could not be graded: {error}").format(
+                error=exc), started)
     except Exception:  # noqa: BLE001  (the student must get a results.json regardless)
         # the details are for the teacher (Gradescope's log), never shown to a student
         traceback.print_exc(limit=5)
-        data = _failure("The autograder itself failed; please tell your teacher.", started)
+        data = _failure(tr("The autograder itself failed; please tell your teacher."), started)
     write_json(results_path, data)
     return 0
 

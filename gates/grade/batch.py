@@ -21,10 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from gates.i18n import tr
+
 from .grader import SetupError, choose_isolation, gate_classes, grade_submission
 from .exports import Student, read_export
-from .report import SubmissionResult, printable, write_text
-from .rubric import Rubric
+from .report import SubmissionResult, printable, status_text, write_text
+from .rubric import Rubric, check_title
 from .scoring import ungraded
 from .submission import SubmissionError, assemble
 
@@ -71,7 +73,7 @@ def grade_students(students, jobs: int = 2, **options) -> list[Graded]:
 
 
 def _not_graded(student, classes, options, why) -> SubmissionResult:
-    reason = f"not graded: {why}"
+    reason = tr("not graded: {why}").format(why=why)
     rubric, jvp = options.get("rubric") or Rubric(), options.get("jvp", False)
     return SubmissionResult(student.name, [ungraded(cls, rubric, jvp, "not graded", reason)
                                            for cls in classes],
@@ -119,7 +121,7 @@ def write_csv(path, graded, gate_names, scale=None) -> Path:
         ident = (student.lms_id or student.key) if student else name
         if r is None:
             w.writerow([_cell(ident), _cell(name), "", "", f"{scale.points:g}", 0, 0, "",
-                        *[""] * len(gate_names), "", "nothing handed in", *[""] * 7])
+                        *[""] * len(gate_names), "", tr("nothing handed in"), *[""] * 7])
             continue
         by_gate = {g.name: g for g in r.gates}
         fraction = r.score / r.max_score if r.max_score else 0.0
@@ -135,19 +137,21 @@ def write_csv(path, graded, gate_names, scale=None) -> Path:
     return write_text(path, "\ufeff" + f.getvalue())
 
 
-def lost_summary(result: SubmissionResult) -> str:
+def lost_summary(result: SubmissionResult, lang: str | None = None) -> str:
     """What was lost, in one line: ``CosGate -10 (missing); SigmoidGate -0.5 (backward
-    can be called twice)``; empty for full marks."""
+    can be called twice)``; empty for full marks. In ``lang`` (default: the current
+    language)."""
     parts = []
     for g in result.gates:
         missing = g.max_score - g.score
         if missing < 1e-9:
             continue
         if g.status not in ("graded", "framework"):
-            why = g.status
+            why = status_text(g.status, lang)
         else:
-            why = ", ".join(c.title for c in g.checks if c.points < c.max_points - 1e-9)
+            why = ", ".join(check_title(c.name, lang) for c in g.checks
+                            if c.points < c.max_points - 1e-9)
             if g.status == "framework":
-                why = "autodiff framework: " + why
+                why = tr("autodiff framework: {checks}", lang).format(checks=why)
         parts.append(f"{g.name} -{missing:.4g} ({why})")
     return "; ".join(parts)

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 import gates as reference
+from gates.i18n import tr
 
 from . import isolation as iso
 from . import sandbox
@@ -62,7 +63,7 @@ from .rubric import Rubric
 from .scan import FRAMEWORKS, REFERENCE, Scan, scan_submission
 from .submission import Submission, SubmissionError
 from .submission import load as load_submission
-from .scoring import error_text, float64, score_gate, ungraded
+from .scoring import ending_text, error_text, float64, score_gate, ungraded
 from .trees import remove_tree
 
 
@@ -109,16 +110,18 @@ def read_submission(path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
     except OSError as exc:
         if os.path.islink(path):
-            raise GradingError(f"submission {path} is a symbolic link; grade the file it "
-                               f"points to") from None
-        raise GradingError(f"cannot read submission {path}: {exc.strerror}") from None
+            raise GradingError(tr("submission {path} is a symbolic link; grade the file it "
+                                  "points to").format(path=path)) from None
+        raise GradingError(tr("cannot read submission {path}: {error}").format(
+            path=path, error=exc.strerror)) from None
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise GradingError(f"submission {path} is not a regular file")
+            raise GradingError(tr("submission {path} is not a regular file").format(path=path))
         if info.st_size > MAX_SUBMISSION_BYTES:
-            raise GradingError(f"submission {path} is {info.st_size} bytes; more than "
-                               f"{MAX_SUBMISSION_BYTES >> 20} MB is not a gate file")
+            raise GradingError(tr("submission {path} is {size} bytes; more than {mb} MB is "
+                                  "not a gate file").format(
+                path=path, size=info.st_size, mb=MAX_SUBMISSION_BYTES >> 20))
         return f.read(MAX_SUBMISSION_BYTES + 1)[:MAX_SUBMISSION_BYTES]
 
 
@@ -194,7 +197,8 @@ def grade_submission(path, gates=None, rubric: Rubric | None = None, seed: int =
             problem = probe.problem
             result.output = probe.output
         if problem is not None:
-            notes.append(f"Your file could not be imported: {problem}. No gate was graded.")
+            notes.append(tr("Your file could not be imported: {problem}. No gate was graded.")
+                         .format(problem=problem))
             result.gates = [ungraded(cls, rubric, jvp, "import failed", problem)
                             for cls in classes]
         else:
@@ -233,14 +237,15 @@ class _Setting:
 
 def _framework_notes(notes, scan, hidden):
     for name, line in scan.frameworks.items():
-        notes.append(f"Your file imports {name} (line {line}), an autodiff framework: gates "
-                     f"that use it get no credit for backward. Write backward by hand.")
+        notes.append(tr("Your file imports {name} (line {line}), an autodiff framework: gates "
+                        "that use it get no credit for backward. Write backward by hand.")
+                     .format(name=name, line=line))
     for name in hidden:
-        notes.append(f"{name} was imported while your code ran (not by a plain import "
-                     f"statement): gates get no credit for backward.")
+        notes.append(tr("{name} was imported while your code ran (not by a plain import "
+                        "statement): gates get no credit for backward.").format(name=name))
     if scan.others:
-        notes.append(f"Note: your file imports {', '.join(scan.others)}; the skeleton needs "
-                     f"only numpy.")
+        notes.append(tr("Note: your file imports {modules}; the skeleton needs only numpy.")
+                     .format(modules=", ".join(scan.others)))
 
 
 class _Probe:
@@ -257,11 +262,12 @@ class _Probe:
                            if isinstance(modules, list) else [])
         err = info.get("error")
         if arrays_info is None:
-            self.problem = f"importing it {run.ending or 'ended without a result'}"
+            self.problem = tr("importing it {ending}").format(
+                ending=ending_text(run) or tr("ended without a result"))
         elif err:
-            self.problem = error_text(err, "importing your file")
+            self.problem = error_text(err, tr("importing your file"))
         elif not isinstance(self.classes, dict):
-            self.problem = "the import check returned nonsense"
+            self.problem = tr("the import check returned nonsense")
             self.classes = {}
         else:
             self.problem = None
@@ -291,9 +297,11 @@ def missing_class_reason(name: str, defined, expected) -> str:
     lower = {c.lower(): c for c in spare}
     close = difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
     if close:
-        return (f"no class named {name} in your file; did you mean your class "
-                f"{lower[close[0]]}? Rename it to {name} (names are case-sensitive)")
-    return f"no class named {name} in your file (names are case-sensitive)"
+        return tr("no class named {name} in your file; did you mean your class {found}? "
+                  "Rename it to {name} (names are case-sensitive)").format(
+            name=name, found=lower[close[0]])
+    return tr("no class named {name} in your file (names are case-sensitive)").format(
+        name=name)
 
 
 def _probe(tmp: Path, setting: _Setting, names) -> _Probe:
@@ -394,10 +402,12 @@ def grade_gate(tmp: Path, setting: _Setting, cls) -> GateResult:
     except Exception as exc:  # noqa: BLE001
         # what the child sent is untrusted: anything unexpected costs this gate only
         result = ungraded(cls, rubric, jvp, "unreadable",
-                          f"your {name} left unreadable results ({type(exc).__name__}: "
-                          f"{exc}); does your code write into the grader's pipe?")
+                          tr("your {name} left unreadable results ({kind}: {error}); does "
+                             "your code write into the grader's pipe?").format(
+                              name=name, kind=type(exc).__name__, error=exc))
     if run.survivors:
-        result.notes.append(f"{run.survivors} process(es) started by your {name} outlived "
-                            f"every kill (its grading uid is not used again by this grader)")
+        result.notes.append(tr("{count} process(es) started by your {name} outlived every "
+                               "kill (its grading uid is not used again by this grader)")
+                            .format(count=run.survivors, name=name))
     result.elapsed = run.elapsed
     return result

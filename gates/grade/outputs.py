@@ -21,82 +21,71 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gates.i18n import tr
+
 from . import lms
 from .exports import Student
 from .assignment import Assignment
 from .batch import Graded, lost_summary, write_csv
 from .report import SubmissionResult, printable, stamp_line, write_json, write_text
 
-#: The frame of the feedback a student reads, in the assignment's language. (The
-#: reasons themselves, written where each check is judged, are in English.)
-WORDS = {
-    "en": {"grade": "Grade", "points": "points", "full": "Full marks",
-           "lost": "What was lost, and why", "nothing": "Nothing was handed in.",
-           "graded_by": "Graded by", "run_seed": "run seed",
-           "file": "File graded", "notes": "Notes", "all_full": "Every gate got full marks.",
-           "see_file": "The details are in your feedback file."},
-    "vi": {"grade": "Điểm", "points": "điểm", "full": "Đủ điểm",
-           "lost": "Phần bị trừ điểm, và lý do", "nothing": "Không có bài nộp.",
-           "graded_by": "Chấm bằng", "run_seed": "run seed",
-           "file": "Tệp được chấm", "notes": "Ghi chú", "all_full": "Mọi cổng đều đủ điểm.",
-           "see_file": "Chi tiết trong tệp nhận xét của bạn."},
-}
-
-
-def words(language: str) -> dict:
-    """The feedback frame's words in ``language`` (English for one not translated)."""
-    return WORDS.get(language, WORDS["en"])
+# The frame of the feedback a student reads is in the assignment's language (the
+# ``lang`` each tr() here is given), whatever the language of the process writing it.
 
 
 def grade_line(result: SubmissionResult | None, assignment: Assignment) -> str:
-    """``Grade: 9.5/10 (95.0%, 228.00 of 240.00 points)``."""
-    w = words(assignment.language)
+    """``Grade: 9.5/10 (95.0%, 228.00/240.00 points)``, in the assignment's language."""
+    lang = assignment.language
     if result is None:
-        return w["nothing"]
+        return tr("Nothing was handed in.", lang)
     fraction = result.score / result.max_score if result.max_score else 0.0
-    return (f"{w['grade']}: {assignment.scale.grade(fraction)}/{assignment.scale.points:g} "
-            f"({result.percent:.1f}%, {result.score:.2f}/{result.max_score:.2f} "
-            f"{w['points']})")
+    return tr("Grade: {grade}/{out_of} ({percent}%, {score}/{max_score} points)", lang).format(
+        grade=assignment.scale.grade(fraction), out_of=f"{assignment.scale.points:g}",
+        percent=f"{result.percent:.1f}", score=f"{result.score:.2f}",
+        max_score=f"{result.max_score:.2f}")
 
 
 def feedback_text(student: Student, result: SubmissionResult | None,
                   assignment: Assignment) -> str:
     """The feedback one student reads: the grade, then, gate by gate, what was lost and
     why (the reasons grouped as the report groups them), the notes, and the stamp."""
-    w = words(assignment.language)
+    lang = assignment.language
     lines = [f"{assignment.title}: {student.name}" if assignment.title else student.name,
              grade_line(result, assignment)]
     if result is None:
         return "\n".join(lines + [*student.notes]) + "\n"
-    lines.append(f"{w['file']}: {result.submission}")
+    lines.append(tr("File graded: {file}", lang).format(file=result.submission))
     if result.notes:
-        lines += ["", f"{w['notes']}:", *[f"- {n}" for n in result.notes]]
+        lines += ["", tr("Notes:", lang), *[f"- {n}" for n in result.notes]]
     full = [g for g in result.gates if g.score >= g.max_score - 1e-9]
     partial = [g for g in result.gates if g.score < g.max_score - 1e-9]
-    lines += ["", f"{w['lost']}:" if partial else w["all_full"]]
+    lines += ["", tr("What was lost, and why:", lang) if partial
+              else tr("Every gate got full marks.", lang)]
     for g in partial:
         lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}"]
         if g.status == "import failed":
             lines.append(g.notes[0] if g.notes else "")
         else:
-            lines.append(g.text())
+            lines.append(g.text(lang))
     if full:
-        lines += ["", f"{w['full']}: " + ", ".join(g.name for g in full)]
+        lines += ["", tr("Full marks: {gates}", lang).format(
+            gates=", ".join(g.name for g in full))]
     # the term's seed stays with the teacher (grades.csv): students read this file
-    lines += ["", f"({w['graded_by']} {stamp_line(result.stamp)}; "
-                  f"{w['run_seed']} {result.run_seed})"]
+    lines += ["", tr("(Graded by {stamp}; run seed {run_seed})", lang).format(
+        stamp=stamp_line(result.stamp), run_seed=result.run_seed)]
     # what the submission printed or raised is in here: no escape sequences
     return printable("\n".join(lines)) + "\n"
 
 
 def comment_text(result: SubmissionResult | None, assignment: Assignment) -> str:
     """The short comment for the LMS's feedback box: the grade and what was lost."""
-    w = words(assignment.language)
+    lang = assignment.language
     if result is None:
-        return w["nothing"]
-    lost = lost_summary(result)
+        return tr("Nothing was handed in.", lang)
+    lost = lost_summary(result, lang)
     return printable(grade_line(result, assignment) + ". " + (
-        (lost + ". " + w["see_file"]) if lost else w["all_full"]))
+        (lost + ". " + tr("The details are in your feedback file.", lang)) if lost
+        else tr("Every gate got full marks.", lang)))
 
 
 @dataclass

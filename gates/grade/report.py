@@ -13,8 +13,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from gates.i18n import tr
+
 from ..atomic import atomic_write_text
-from .rubric import CHECK_TITLES
+from .rubric import check_title
 
 #: Reasons kept per check (the rest are counted), so a report stays readable.
 MAX_REASONS = 3
@@ -34,7 +36,18 @@ class CheckResult:
     @property
     def title(self) -> str:
         """The check's name as a student reads it (``forward output``, ...)."""
-        return CHECK_TITLES.get(self.name, self.name)
+        return check_title(self.name)
+
+
+def status_text(status: str, lang: str | None = None) -> str:
+    """A gate's status (``missing``, ``timed out``, ...) as a student reads it, in
+    ``lang`` (default: the current language); the stored status stays English."""
+    words = {"graded": tr("graded", lang), "missing": tr("missing", lang),
+             "not implemented": tr("not implemented", lang),
+             "timed out": tr("timed out", lang), "crashed": tr("crashed", lang),
+             "framework": tr("framework", lang), "import failed": tr("import failed", lang),
+             "not graded": tr("not graded", lang), "unreadable": tr("unreadable", lang)}
+    return words.get(status, status)
 
 
 @dataclass
@@ -58,19 +71,24 @@ class GateResult:
         """Points possible: the gate's points in the rubric."""
         return sum(c.max_points for c in self.checks)
 
-    def text(self) -> str:
-        """The feedback for this gate: notes, then each check with its lost points explained."""
+    def text(self, lang: str | None = None) -> str:
+        """The feedback for this gate: notes, then each check with its lost points
+        explained; its words in ``lang`` (default: the current language)."""
         lines = list(self.notes)
         for c in self.checks:
-            mark = "ok  " if c.points >= c.max_points - 1e-9 else "LOST"
-            lines.append(f"[{mark}] {c.title}: {c.points:.2f}/{c.max_points:.2f}"
-                         + (f" (passed {c.passed} of {c.total})" if c.total else ""))
+            mark = tr("ok", lang) if c.points >= c.max_points - 1e-9 else tr("LOST", lang)
+            line = f"[{mark:<4}] {check_title(c.name, lang)}: {c.points:.2f}/{c.max_points:.2f}"
+            if c.total:
+                line += " " + tr("(passed {passed} of {total})", lang).format(
+                    passed=c.passed, total=c.total)
+            lines.append(line)
             shown = c.reasons[:MAX_REASONS]
             lines += [f"       - {r}" for r in shown]
             if len(c.reasons) > len(shown):
-                lines.append(f"       - ... and {len(c.reasons) - len(shown)} more like these")
+                lines.append("       - " + tr("... and {count} more like these", lang).format(
+                    count=len(c.reasons) - len(shown)))
         if self.output:
-            lines.append("Printed by your code (start):\n" + self.output)
+            lines.append(tr("Printed by your code (start):", lang) + "\n" + self.output)
         return "\n".join(lines)
 
 
@@ -156,7 +174,7 @@ def stamp(seed: int, rubric_fingerprint: str, title: str = "") -> dict:
 
 def stamp_line(stamp_data: dict) -> str:
     """``rubric 1a2b3c4d5e6f, compgraph 0.3.0, numpy 2.1.3, scipy 1.15.2`` (the seed
-    is shown beside the run seed)."""
+    is shown beside the run seed). Its words are the stamp's keys, in every language."""
     parts = [f"{k} {stamp_data[k]}" for k in ("assignment", "rubric", "compgraph", "numpy",
                                                 "scipy") if k in stamp_data]
     return ", ".join(parts)
@@ -187,18 +205,21 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
     names = [c.name for c in result.gates[0].checks] if result.gates else []
     short = {"forward": "fwd", "backward": "bwd", "gradients": "grads",
              "inputs_unchanged": "inputs", "repeatable": "repeat", "float32": "f32", "jvp": "jvp"}
-    width = max([len(g.name) for g in result.gates] + [4])
-    head = f"{'gate':<{width}}  " + "  ".join(f"{short.get(n, n):>6}" for n in names)
-    lines = [f"Grading {result.submission}", *result.warnings,
-             f"isolation: {result.isolation}   seed: {result.seed}   run seed: "
-             f"{result.run_seed}", *([stamp_line(result.stamp)] if result.stamp else []),
+    gate, total = tr("gate"), tr("total")
+    width = max([len(g.name) for g in result.gates] + [4, len(gate)])
+    head = f"{gate:<{width}}  " + "  ".join(f"{short.get(n, n):>6}" for n in names)
+    lines = [tr("Grading {submission}").format(submission=result.submission), *result.warnings,
+             tr("isolation: {isolation}   seed: {seed}   run seed: {run_seed}").format(
+                 isolation=result.isolation, seed=result.seed, run_seed=result.run_seed),
+             *([stamp_line(result.stamp)] if result.stamp else []),
              *result.notes, "",
-             head + f"  {'score':>11}  status", "-" * (len(head) + 22)]
+             head + f"  {tr('score'):>11}  {tr('status')}", "-" * (len(head) + 22)]
     for g in result.gates:
         cells = "  ".join(f"{c.points:6.2f}" for c in g.checks)
-        lines.append(f"{g.name:<{width}}  {cells}  {g.score:5.1f}/{g.max_score:<5.1f}  {g.status}")
+        lines.append(f"{g.name:<{width}}  {cells}  {g.score:5.1f}/{g.max_score:<5.1f}  "
+                     f"{status_text(g.status)}")
     lines.append("-" * (len(head) + 22))
-    lines.append(f"{'total':<{width}}  {' ' * (8 * len(names) - 2)}  "
+    lines.append(f"{total:<{width}}  {' ' * (8 * len(names) - 2)}  "
                  f"{result.score:5.1f}/{result.max_score:<5.1f}  {result.percent:.1f}%"
                  f"   ({result.elapsed:.1f} s)")
     if details:
@@ -222,13 +243,16 @@ def gradescope(result: SubmissionResult) -> dict:
             "score": round(g.score, 4), "max_score": round(g.max_score, 4),
             "status": "passed" if g.score >= g.max_score - 1e-9 else "failed",
             "output": g.text(), "visibility": "visible"})
-    summary = [f"{result.score:.2f}/{result.max_score:.2f} points ({result.percent:.1f}%)",
+    summary = [tr("{score}/{max_score} points ({percent}%)").format(
+                   score=f"{result.score:.2f}", max_score=f"{result.max_score:.2f}",
+                   percent=f"{result.percent:.1f}"),
                *result.notes,
                # never the term's seed: students read this (the run seed is this run's)
-               f"(isolation: {result.isolation}; run seed: {result.run_seed}; "
-               f"{stamp_line(result.stamp)})"]
+               tr("(isolation: {isolation}; run seed: {run_seed}; {stamp})").format(
+                   isolation=result.isolation, run_seed=result.run_seed,
+                   stamp=stamp_line(result.stamp))]
     if result.output:
-        summary.append("Printed while importing your file (start):\n" + result.output)
+        summary.append(tr("Printed while importing your file (start):") + "\n" + result.output)
     return {"score": round(result.score, 4), "execution_time": round(result.elapsed, 3),
             "output": "\n".join(summary), "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gates import ALL_GATES
+from gates.i18n import tr
 
 #: The checks of one gate, in the order they are reported, with their default weights.
 DEFAULT_WEIGHTS = {"forward": 3.0, "backward": 4.0, "gradients": 1.0,
@@ -33,6 +34,21 @@ CHECK_TITLES = {
     "float32": "float32 in, float32 out",
     "jvp": "jvp (forward mode, vs numerical derivatives)",
 }
+
+
+def check_title(name: str, lang: str | None = None) -> str:
+    """The title of check ``name`` as a student reads it (:data:`CHECK_TITLES`), in
+    ``lang`` (default: the current language)."""
+    titles = {
+        "forward": tr("forward output", lang),
+        "backward": tr("backward gradients (vs numerical derivatives)", lang),
+        "gradients": tr("backward returns one gradient per input, with its shape", lang),
+        "inputs_unchanged": tr("inputs are not changed", lang),
+        "repeatable": tr("backward can be called twice", lang),
+        "float32": tr("float32 in, float32 out", lang),
+        "jvp": tr("jvp (forward mode, vs numerical derivatives)", lang),
+    }
+    return titles.get(name, CHECK_TITLES.get(name, name))
 
 
 class RubricError(ValueError):

@@ -27,7 +27,12 @@ the same reason recurs.
 
 from __future__ import annotations
 
+import re
+import signal
+
 import numpy as np
+
+from gates.i18n import language, tr
 
 from .report import CheckResult, GateResult
 
@@ -47,18 +52,90 @@ def float64(inputs):
 def error_text(err, doing: str) -> str:
     """'forward raised ValueError: ... (line 12: return x @ y)' from a child's error record."""
     if not isinstance(err, dict):
-        return f"{doing} failed"
+        return tr("{doing} failed").format(doing=doing)
     kind, message = str(err.get("type", "Exception")), str(err.get("message", ""))[:500]
     where = err.get("where") if isinstance(err.get("where"), dict) else None
-    at = f" (line {where.get('line')}: {str(where.get('code', '')).strip()})" if where else ""
+    at = tr(" (line {line}: {code})").format(
+        line=where.get("line"), code=str(where.get("code", "")).strip()) if where else ""
     if kind == "NotImplementedError":
-        return f"{doing} raises NotImplementedError: not implemented yet{at}"
+        return tr("{doing} raises NotImplementedError: not implemented yet{at}").format(
+            doing=doing, at=at)
     if kind == "SystemExit":
-        return f"{doing} {message}{at}: a gate must not exit the program"
+        return tr("{doing} {message}{at}: a gate must not exit the program").format(
+            doing=doing, message=message, at=at)
     if kind == "MemoryError":
-        return f"{doing} ran out of memory{at} (the limit is per gate)" + \
-            (f": {message}" if message else "")
-    return f"{doing} raised {kind}: {message}{at}"
+        if message:
+            return tr("{doing} ran out of memory{at} (the limit is per gate): {message}") \
+                .format(doing=doing, at=at, message=message)
+        return tr("{doing} ran out of memory{at} (the limit is per gate)").format(
+            doing=doing, at=at)
+    return tr("{doing} raised {kind}: {message}{at}").format(
+        doing=doing, kind=kind, message=message, at=at)
+
+
+def describe(case) -> str:
+    """How reasons name ``case`` (:meth:`~.cases.Case.describe`), in the feedback's
+    language."""
+    if language() == "en":
+        return case.describe()
+    shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(case.names, case.inputs))
+    params = "".join(f", {k}={v!r}" for k, v in case.params.items())
+    kind = "float32" if case.float32 else "float64"
+    if case.fresh:
+        return tr("case {label} (fresh values, {kind}: {shapes}{params})").format(
+            label=case.label, kind=kind, shapes=shapes, params=params)
+    return tr("case {label} ({kind}: {shapes}{params})").format(
+        label=case.label, kind=kind, shapes=shapes, params=params)
+
+
+def ending_text(run) -> str | None:
+    """The sentence on a child's abnormal end (:attr:`~.sandbox.ChildRun.ending`), in
+    the feedback's language; None when it exited normally."""
+    ending = run.ending
+    if ending is None or language() == "en":
+        return ending
+    try:
+        if run.timed_out:
+            return tr("did not finish within the time limit ({seconds} s): an endless "
+                      "loop?").format(seconds=f"{run.elapsed:.1f}")
+        if run.folder_full:
+            return tr("wrote more than the {mb} MB its folder may hold, and was stopped") \
+                .format(mb=run.folder_full >> 20)
+        if run.results_cut:
+            return tr("sent back more than the grader reads (does it write to the "
+                      "grader's pipe?)")
+        code = run.returncode
+        if code == 0 and "done" not in run.steps:
+            return tr("exited before the grader was done (os._exit or sys.exit in your "
+                      "code?)")
+        if code < 0 or code > 128:
+            sig = -code if code < 0 else code - 128
+            name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() \
+                else sig
+            why = {"SIGSEGV": tr("a segmentation fault (memory corruption, e.g. via ctypes)"),
+                   "SIGXCPU": tr("the CPU time limit was exceeded: an endless loop?"),
+                   "SIGKILL": tr("it was killed (out of time or memory)"),
+                   "SIGXFSZ": tr("it wrote a file larger than allowed")}.get(str(name))
+            return tr("crashed with {signal}: {why}").format(signal=name,
+                                                           why=why or tr("a signal"))
+        return tr("exited with status {code} (sys.exit or os._exit in the "
+                  "submission?)").format(code=code)
+    except (AttributeError, TypeError):
+        return ending
+
+
+def _problem(text: str) -> str:
+    """What the child said is wrong with a value it could not send, in the feedback's
+    language."""
+    if language() == "en":
+        return text
+    m = re.fullmatch(r"holds (\S+) values, not real numbers", text)
+    if m:
+        return tr("holds {dtype} values, not real numbers").format(dtype=m[1])
+    m = re.fullmatch(r"cannot be read as an array: (.*)", text, re.DOTALL)
+    if m:
+        return tr("cannot be read as an array: {error}").format(error=m[1])
+    return text
 
 
 def ungraded(cls, rubric, jvp, status, reason) -> GateResult:
@@ -95,7 +172,8 @@ class _Tally:
             elif len(cases) == 1:
                 c.reasons.append(f"{cases[0]}: {text}")
             else:
-                c.reasons.append(f"{text} (in {len(cases)} cases, e.g. {cases[0]})")
+                c.reasons.append(tr("{text} (in {count} cases, e.g. {case})").format(
+                    text=text, count=len(cases), case=cases[0]))
         c.points = c.max_points * c.passed / c.total if c.total else 0.0
         if zero_reason:
             c.points, c.passed = 0.0, 0
@@ -121,23 +199,25 @@ class _Record:
         """Outcomes that passed stay passed only if the case's ``what`` values are right."""
         if not right:
             self.outcomes = [(False, reason if not ok else
-                              f"{desc}: not earned, the {what} values are wrong in this case",
+                              tr("{case}: not earned, the {what} values are wrong in this "
+                                 "case").format(case=desc, what=what),
                               desc) for ok, reason, desc in self.outcomes]
 
 
 def _judge_case(case, exp, run, i, points, jvp) -> dict:
     """check name -> :class:`_Record` for case ``i``."""
-    t = {k: _Record(case.describe()) for k in points}
+    t = {k: _Record(describe(case)) for k in points}
     fstep = run.steps.get(f"c{i}_forward")
     bstep = run.steps.get(f"c{i}_backward")
     f32_reasons = []
-    forward_ran = _score_forward(t, case, exp, fstep, bstep, run.ending, f32_reasons)
-    _score_backward(t, case, exp, bstep if forward_ran else None, forward_ran, run.ending,
+    ending = ending_text(run)
+    forward_ran = _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons)
+    _score_backward(t, case, exp, bstep if forward_ran else None, forward_ran, ending,
                     f32_reasons)
     if case.float32:
         t["float32"].add(not f32_reasons, f32_reasons[0] if f32_reasons else None)
     if jvp:
-        _score_jvp(t["jvp"], case, exp, run.steps.get(f"c{i}_jvp"), forward_ran, run.ending)
+        _score_jvp(t["jvp"], case, exp, run.steps.get(f"c{i}_jvp"), forward_ran, ending)
     # structural checks are earned only by a gate that computes its output: code that
     # returns zeros of the right shapes earns nothing, while a wrong gradient costs the
     # backward check alone
@@ -159,7 +239,7 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
     name = cls.__name__
     points = rubric.check_points(name, jvp)
     t = {k: _Tally(k, p) for k, p in points.items()}
-    ending = run.ending
+    ending = ending_text(run)
     judged = {}
     not_implemented = 0
     for i, (case, exp) in enumerate(zip(cases, expected)):
@@ -176,8 +256,10 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
     zero = None
     if frameworks:
         fw, line = frameworks[0]
-        zero = (f"uses {fw}" + (f" (imported at line {line})" if line else "")
-                + ": no credit for a backward computed by an autodiff framework")
+        zero = (tr("uses {framework} (imported at line {line}): no credit for a backward "
+                   "computed by an autodiff framework") if line else
+                tr("uses {framework}: no credit for a backward computed by an autodiff "
+                   "framework")).format(framework=fw, line=line)
     result = GateResult(name, [t[k].result(zero if k in BACKWARD_CHECKS else None)
                                for k in points])
     if zero:
@@ -188,11 +270,11 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
     result.output = run.output_excerpt()
     if not_implemented == len(cases):
         result.status = "not implemented"
-        result.notes.append(f"{name}.forward is not implemented yet (it raises "
-                            f"NotImplementedError)")
+        result.notes.append(tr("{name}.forward is not implemented yet (it raises "
+                               "NotImplementedError)").format(name=name))
     elif ending and any(f"c{i}_backward" not in run.steps for i in range(len(cases))):
         result.status = "timed out" if run.timed_out else "crashed"
-        result.notes.append(f"Your {name} {ending}")
+        result.notes.append(tr("Your {name} {ending}").format(name=name, ending=ending))
     elif frameworks:
         result.status = "framework"
     return result
@@ -200,12 +282,15 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
 
 def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
     """Forward values, unchanged inputs, float32 output; True if forward ran without error."""
-    desc, names = case.describe(), case.names
+    desc, names = describe(case), case.names
+    no_output = tr("{case}: forward gave no output for float32 inputs").format(case=desc)
     if fstep is None:
-        t["forward"].add(False, f"{desc}: forward did not finish: your code {ending or 'stopped'}")
-        t["inputs_unchanged"].add(False, f"{desc}: not checked, forward did not finish")
+        t["forward"].add(False, tr("{case}: forward did not finish: your code {ending}")
+                         .format(case=desc, ending=ending or tr("stopped")))
+        t["inputs_unchanged"].add(False, tr("{case}: not checked, forward did not finish")
+                                  .format(case=desc))
         if case.float32:
-            f32_reasons.append(f"{desc}: forward gave no output for float32 inputs")
+            f32_reasons.append(no_output)
         return False
     arrays, info = fstep
     err = info.get("error")
@@ -213,39 +298,50 @@ def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
     want = exp["out"]
     if err:
         t["forward"].add(False, f"{desc}: " + error_text(err, "forward"))
-        t["inputs_unchanged"].add(False, f"{desc}: not checked, forward failed")
+        t["inputs_unchanged"].add(False, tr("{case}: not checked, forward failed")
+                                  .format(case=desc))
         if case.float32:
-            f32_reasons.append(f"{desc}: forward gave no output for float32 inputs")
+            f32_reasons.append(no_output)
         return False
     if out is None:
         what = info.get("output") if isinstance(info.get("output"), dict) else {}
-        problem = f" that {what['problem']}" if what.get("problem") else ""
-        t["forward"].add(False, f"{desc}: forward returned {what.get('kind', 'nothing')}"
-                         f"{problem}; expected an array of shape {want.shape}")
+        kind = what.get("kind", tr("nothing"))
+        if what.get("problem"):
+            t["forward"].add(False, tr("{case}: forward returned {kind} that {problem}; "
+                                       "expected an array of shape {shape}").format(
+                case=desc, kind=kind, problem=_problem(str(what["problem"])),
+                shape=want.shape))
+        else:
+            t["forward"].add(False, tr("{case}: forward returned {kind}; expected an array "
+                                       "of shape {shape}").format(
+                case=desc, kind=kind, shape=want.shape))
     elif out.shape != want.shape:
-        t["forward"].add(False, f"{desc}: forward returned shape {out.shape}, "
-                         f"expected {want.shape}")
+        t["forward"].add(False, tr("{case}: forward returned shape {got}, expected {want}")
+                         .format(case=desc, got=out.shape, want=want.shape))
     else:
         ok = _close(out, want, FORWARD_TOL[case.float32])
-        t["forward"].add(ok, None if ok else "forward output wrong in " + _mismatch(
-            out, want, case, list(zip(names, float64(case.inputs)))))
+        t["forward"].add(ok, None if ok else tr("forward output wrong in {where}").format(
+            where=_mismatch(out, want, case, list(zip(names, float64(case.inputs))))))
     changed = _changed(arrays, case.inputs, names)
     changed_later = _changed(bstep[0], case.inputs, names) if bstep else []
     if changed:
-        t["inputs_unchanged"].add(False, f"{desc}: forward changed input '{changed[0]}' in "
-                                  f"place; work on a copy (e.g. x = x.copy() or x = x * 1.0)")
+        t["inputs_unchanged"].add(False, tr("{case}: forward changed input '{name}' in place; "
+                                            "work on a copy (e.g. x = x.copy() or x = x * 1.0)")
+                                  .format(case=desc, name=changed[0]))
     elif changed_later:
-        t["inputs_unchanged"].add(False, f"{desc}: backward changed input '{changed_later[0]}' "
-                                  f"in place (through something cached in forward); avoid "
-                                  f"*= and += on cached inputs")
+        t["inputs_unchanged"].add(False, tr("{case}: backward changed input '{name}' in place "
+                                            "(through something cached in forward); avoid *= "
+                                            "and += on cached inputs")
+                                  .format(case=desc, name=changed_later[0]))
     else:
         t["inputs_unchanged"].add(True)
     if case.float32 and out is not None and out.dtype != np.float32:
-        f32_reasons.append(f"{desc}: forward returned {out.dtype} for float32 inputs; keep the "
-                           f"input dtype (avoid float64 constants such as np.float64(...) "
-                           f"or np.ones(shape) without dtype)")
+        f32_reasons.append(tr("{case}: forward returned {dtype} for float32 inputs; keep the "
+                              "input dtype (avoid float64 constants such as np.float64(...) "
+                              "or np.ones(shape) without dtype)")
+                           .format(case=desc, dtype=out.dtype))
     elif case.float32 and out is None:
-        f32_reasons.append(f"{desc}: forward gave no output for float32 inputs")
+        f32_reasons.append(no_output)
     return True
 
 
@@ -254,28 +350,29 @@ def _grad_items(info, key, arity):
     g = info.get(key)
     if not isinstance(g, dict) or not isinstance(g.get("items"), list) or not all(
             isinstance(item, dict) for item in g["items"]) or not g["items"]:
-        return None, "backward returned nothing usable"
+        return None, tr("backward returned nothing usable")
     items = g["items"]
     if g.get("container") is None:
         if arity == 1:
             return items, None
-        return None, (f"backward returned a single {items[0].get('kind', 'value')}; it must "
-                      f"return a tuple with one gradient per input")
+        return None, tr("backward returned a single {kind}; it must return a tuple with one "
+                        "gradient per input").format(kind=items[0].get("kind", tr("value")))
     if len(items) != arity:
-        return None, (f"backward returned {len(items)} gradient(s) for {arity} input(s); "
-                      f"return one per input, in order")
+        return None, tr("backward returned {count} gradient(s) for {arity} input(s); return "
+                        "one per input, in order").format(count=len(items), arity=arity)
     return items, None
 
 
 def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
     """Gradient count and shapes, values against J^T u, repeatability, float32 gradients."""
-    desc, names = case.describe(), case.names
+    desc, names = describe(case), case.names
     diff_inputs = [j for j, d in enumerate(case.differentiable) if d]
     failure = None
     if not forward_ran:
-        failure = f"{desc}: backward not checked, forward failed"
+        failure = tr("{case}: backward not checked, forward failed").format(case=desc)
     elif bstep is None:
-        failure = f"{desc}: backward did not finish: your code {ending or 'stopped'}"
+        failure = tr("{case}: backward did not finish: your code {ending}").format(
+            case=desc, ending=ending or tr("stopped"))
     elif bstep[1].get("error") and not bstep[1].get("g1"):
         failure = f"{desc}: " + error_text(bstep[1]["error"], "backward")
     if failure:
@@ -306,22 +403,24 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
         want1 = (J[j].T @ case.up1.astype(np.float64).ravel()).reshape(shape)
         want2 = (J[j].T @ case.up2.astype(np.float64).ravel()).reshape(shape)
         if got1 is None:
-            t["backward"].add(False, f"{desc}: no gradient for '{names[j]}' that can be "
-                              f"compared with its shape {shape} (see the gradient-shape "
-                              f"check)")
+            t["backward"].add(False, tr("{case}: no gradient for '{name}' that can be compared "
+                                        "with its shape {shape} (see the gradient-shape check)")
+                              .format(case=desc, name=names[j], shape=shape))
         elif not _close(got1, want1, tol):
-            t["backward"].add(False, f"gradient for '{names[j]}' wrong in " + _mismatch(
-                got1, want1, case, [*zip(names, float64(case.inputs)), ("upstream dz", case.up1)])
-                + " (expected = numerical derivative times upstream)")
+            t["backward"].add(False, tr("gradient for '{name}' wrong in {where} (expected = "
+                                        "numerical derivative times upstream)").format(
+                name=names[j], where=_mismatch(got1, want1, case, [
+                    *zip(names, float64(case.inputs)), ("upstream dz", case.up1)])))
         elif info.get("error") or got2 is None or got2.shape != shape:
-            why = (error_text(info["error"], "a backward call") if info.get("error")
-                   else "no gradient")
-            t["backward"].add(False, f"{desc}: backward with a second upstream gradient "
-                              f"failed: {why}")
+            why = (error_text(info["error"], tr("a backward call")) if info.get("error")
+                   else tr("no gradient"))
+            t["backward"].add(False, tr("{case}: backward with a second upstream gradient "
+                                        "failed: {why}").format(case=desc, why=why))
         elif not _close(got2, want2, tol):
-            t["backward"].add(False, f"gradient for '{names[j]}' right for one upstream but "
-                              f"wrong for another in " + _mismatch(got2, want2, case)
-                              + ": multiply the local gradient by the upstream you are given")
+            t["backward"].add(False, tr("gradient for '{name}' right for one upstream but wrong "
+                                        "for another in {where}: multiply the local gradient "
+                                        "by the upstream you are given").format(
+                name=names[j], where=_mismatch(got2, want2, case)))
         else:
             t["backward"].add(True)
 
@@ -334,20 +433,21 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
     else:
         err = info.get("error")
         if isinstance(err, dict) and err.get("call") == "g1again":
-            why = error_text(err, "the second call")
+            why = error_text(err, tr("the second call"))
         elif not readable:
-            why = "not checked, the first call gave no usable gradient"
+            why = tr("not checked, the first call gave no usable gradient")
         else:
-            why = ("it gave a different answer; do not change what forward cached "
-                   "(e.g. self.dzdx *= dz) inside backward")
-        t["repeatable"].add(False, f"{desc}: backward called twice with the same upstream: "
-                            f"{why}")
+            why = tr("it gave a different answer; do not change what forward cached "
+                     "(e.g. self.dzdx *= dz) inside backward")
+        t["repeatable"].add(False, tr("{case}: backward called twice with the same upstream: "
+                                      "{why}").format(case=desc, why=why))
     if case.float32 and items:
         for j in diff_inputs:
             g = arrays.get(f"g1_{j}")
             if g is not None and g.dtype != np.float32:
-                f32_reasons.append(f"{desc}: the gradient for '{names[j]}' is {g.dtype} for "
-                                   f"float32 inputs; keep the input's dtype")
+                f32_reasons.append(tr("{case}: the gradient for '{name}' is {dtype} for "
+                                      "float32 inputs; keep the input's dtype")
+                                   .format(case=desc, name=names[j], dtype=g.dtype))
 
 
 def _to_shape(g, shape):
@@ -377,28 +477,35 @@ def _shape_problems(case, items, arrays) -> list[str]:
         want = case.inputs[j].shape
         if not case.differentiable[j]:
             if item.get("kind") != "None":
-                problems.append(f"the gradient for '{names[j]}' (not differentiable) "
-                                f"must be None")
+                problems.append(tr("the gradient for '{name}' (not differentiable) must be "
+                                   "None").format(name=names[j]))
         elif g is None:
-            problem = f", {item['problem']}" if item.get("problem") else ""
-            problems.append(f"the gradient for '{names[j]}' is {item.get('kind')}{problem}; "
-                            f"expected an array of shape {want}")
+            problem = f", {_problem(str(item['problem']))}" if item.get("problem") else ""
+            problems.append(tr("the gradient for '{name}' is {kind}{problem}; expected an "
+                               "array of shape {shape}").format(
+                name=names[j], kind=item.get("kind"), problem=problem, shape=want))
         elif g.shape != want:
-            hint = (" (sum the upstream over the axes broadcasting added)"
-                    if np.size(g) > np.prod(want) else "")
-            problems.append(f"the gradient for '{names[j]}' has shape {g.shape}, but "
-                            f"'{names[j]}' has shape {want}{hint}")
+            if np.size(g) > np.prod(want):
+                problems.append(tr("the gradient for '{name}' has shape {got}, but '{name}' "
+                                   "has shape {want} (sum the upstream over the axes "
+                                   "broadcasting added)").format(
+                    name=names[j], got=g.shape, want=want))
+            else:
+                problems.append(tr("the gradient for '{name}' has shape {got}, but '{name}' "
+                                   "has shape {want}").format(
+                    name=names[j], got=g.shape, want=want))
     return problems
 
 
 def _score_jvp(tally, case, exp, jstep, forward_ran, ending):
     """jvp(t) against sum_j J_j t_j."""
-    desc = case.describe()
+    desc = describe(case)
     if not forward_ran:
-        tally.add(False, f"{desc}: jvp not checked, forward failed")
+        tally.add(False, tr("{case}: jvp not checked, forward failed").format(case=desc))
         return
     if jstep is None:
-        tally.add(False, f"{desc}: jvp did not finish: your code {ending or 'stopped'}")
+        tally.add(False, tr("{case}: jvp did not finish: your code {ending}").format(
+            case=desc, ending=ending or tr("stopped")))
         return
     arrays, info = jstep
     if info.get("error"):
@@ -412,10 +519,10 @@ def _score_jvp(tally, case, exp, jstep, forward_ran, ending):
     want = sum(J[j] @ t.astype(np.float64).ravel() for j, t in enumerate(case.tangents)
                if t is not None).reshape(exp["out"].shape)
     if got is None or got.shape != want.shape:
-        tally.add(False, f"{desc}: jvp returned {None if got is None else got.shape}, "
-                  f"expected shape {want.shape}")
+        tally.add(False, tr("{case}: jvp returned {got}, expected shape {want}").format(
+            case=desc, got=None if got is None else got.shape, want=want.shape))
     elif not _close(got, want, GRADIENT_TOL[case.float32]):
-        tally.add(False, "jvp wrong in " + _mismatch(got, want, case))
+        tally.add(False, tr("jvp wrong in {where}").format(where=_mismatch(got, want, case)))
     else:
         tally.add(True)
 
@@ -432,11 +539,14 @@ def _mismatch(got, want, case, values_at_index=()) -> str:
     diff = np.abs(np.asarray(got, dtype=np.float64) - want)
     diff = np.where(np.isnan(diff), np.inf, diff)
     idx = np.unravel_index(int(np.argmax(diff)), want.shape) if want.ndim else ()
-    at = f" at index {tuple(int(i) for i in idx)}" if want.ndim else ""
     extra = "".join(f", {n} = {float(a[idx]):.6g}" for n, a in values_at_index
                     if a.shape == want.shape)
-    return (f"{case.describe()}{at}: expected {float(want[idx]):.6g}, got "
-            f"{float(np.asarray(got)[idx]):.6g}{extra}")
+    values = {"case": describe(case), "want": f"{float(want[idx]):.6g}",
+              "got": f"{float(np.asarray(got)[idx]):.6g}", "extra": extra}
+    if want.ndim:
+        return tr("{case} at index {index}: expected {want}, got {got}{extra}").format(
+            index=tuple(int(i) for i in idx), **values)
+    return tr("{case}: expected {want}, got {got}{extra}").format(**values)
 
 
 def _changed(arrays, originals, names) -> list:

@@ -30,6 +30,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from gates.i18n import tr
+
 from .archive import ArchiveError, SubmittedFile, read_folder, read_zip
 from .scan import FRAMEWORKS as FRAMEWORK_NAMES
 from .scan import module_level
@@ -78,6 +80,17 @@ def __compgraph_cell_failed__(cell, error):
 """
 
 
+def _notebook_prelude() -> str:
+    """:data:`_NOTEBOOK_PRELUDE` with what a failed cell prints in the current language
+    (it is written into an f-string: a translation that could break it is not used)."""
+    english = "notebook cell {cell}: a statement failed and was skipped"
+    said = tr("notebook cell {cell}: a statement failed and was skipped")
+    if any(c in said for c in '"\\\n') or said.replace("{cell}", "").count("{") \
+            or said.replace("{cell}", "").count("}"):
+        said = english
+    return _NOTEBOOK_PRELUDE.replace(english, said)
+
+
 def _cell_text(cell, number: int, name: str) -> str | None:
     """The source of a code cell as text (None: not a code cell)."""
     if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -87,8 +100,8 @@ def _cell_text(cell, number: int, name: str) -> str | None:
         return "".join(source)
     if isinstance(source, str):
         return source
-    raise SubmissionError(f"{name} is not a Jupyter notebook (cell {number}'s source is "
-                          f"not text)")
+    raise SubmissionError(tr("{name} is not a Jupyter notebook (cell {number}'s source is "
+                             "not text)").format(name=name, number=number))
 
 
 def _ipython_lines(text: str) -> set[int]:
@@ -170,16 +183,19 @@ def notebook_files(data: bytes, name: str = "notebook.ipynb") -> tuple[str, dict
     try:
         nb = json.loads(decode_source(data))
     except ValueError as exc:
-        raise SubmissionError(f"{name} is not a Jupyter notebook (not JSON: {exc})") from None
+        raise SubmissionError(tr("{name} is not a Jupyter notebook (not JSON: {error})")
+                              .format(name=name, error=exc)) from None
     except RecursionError:
-        raise SubmissionError(f"{name} is not a Jupyter notebook (JSON nested too deep)") from None
+        raise SubmissionError(tr("{name} is not a Jupyter notebook (JSON nested too deep)")
+                              .format(name=name)) from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
     if cells is None and isinstance(nb, dict) and isinstance(nb.get("worksheets"), list):
         cells = [c for w in nb["worksheets"] if isinstance(w, dict)
                  and isinstance(w.get("cells"), list) for c in w["cells"]]   # nbformat 3
     if not isinstance(cells, list):
-        raise SubmissionError(f"{name} is not a Jupyter notebook (no cells)")
-    parts, files, future = [_NOTEBOOK_PRELUDE], {}, []
+        raise SubmissionError(tr("{name} is not a Jupyter notebook (no cells)").format(
+            name=name))
+    parts, files, future = [_notebook_prelude()], {}, []
     for number, cell in enumerate(cells, 1):
         text = _cell_text(cell, number, name)
         if text is None:
@@ -265,14 +281,14 @@ def _expand(files: list[SubmittedFile], notes: list) -> list[SubmittedFile]:
     for f in files:
         if f.name.lower().endswith(".zip"):
             if budget <= 0:
-                notes.append(f"{f.name} left out: the submission's zips unpack to more "
-                             f"than {STUDENT_BUDGET >> 20} MB")
+                notes.append(tr("{name} left out: the submission's zips unpack to more "
+                                "than {mb} MB").format(name=f.name, mb=STUDENT_BUDGET >> 20))
                 continue
             try:
                 inner, inner_notes = read_zip(f.data, max_total=budget, max_members=500,
                                               keep=lambda n: n.lower().endswith(SOURCE_SUFFIXES))
             except ArchiveError as exc:
-                notes.append(f"{f.name} left out: {exc}")
+                notes.append(tr("{name} left out: {why}").format(name=f.name, why=exc))
                 continue
             budget -= sum(len(g.data) for g in inner)
             notes += [f"{f.name}: {n}" for n in inner_notes]
@@ -318,7 +334,7 @@ def assemble(files: list[SubmittedFile], gate_names, origin: str,
             try:
                 text, written = notebook_files(f.data, f.name)
             except SubmissionError as exc:
-                notes.append(f"{f.name} left out: {exc}")
+                notes.append(tr("{name} left out: {why}").format(name=f.name, why=exc))
                 continue
             for extra, data in written.items():
                 candidates.append((path.parent / extra, extra, data, 0))
@@ -328,14 +344,15 @@ def assemble(files: list[SubmittedFile], gate_names, origin: str,
             if data.startswith(_UTF16_BOMS):
                 # Python cannot import UTF-16 (old Notepad's "Unicode"): as UTF-8
                 data = data.decode("utf-16").encode("utf-8")
-                notes.append(f"{f.name} was saved as UTF-16; graded as UTF-8")
+                notes.append(tr("{name} was saved as UTF-16; graded as UTF-8").format(
+                    name=f.name))
         else:
             continue
         count = len(set(defined_classes(decode_source(data))) & set(gate_names))
         candidates.append((path, target, data, count))
     if not candidates:
-        raise SubmissionError(f"no Python file (.py or .ipynb) in {origin}"
-                              + "".join(f"; {n}" for n in notes))
+        raise SubmissionError(tr("no Python file (.py or .ipynb) in {origin}").format(
+            origin=origin) + "".join(f"; {n}" for n in notes))
     main = max(candidates, key=lambda c: (c[0].name == prefer, c[3],
                                           c[0].suffix.lower() == ".py",
                                           -len(c[0].parts), -len(str(c[0]))))
@@ -343,19 +360,22 @@ def assemble(files: list[SubmittedFile], gate_names, origin: str,
     for path, target, data, count in candidates:
         if path == main[0] or path.parent != main[0].parent:
             if count and path != main[0]:
-                notes.append(f"{path} defines gate classes too, but only {main[0]} is "
-                             f"graded (import them into it)")
+                notes.append(tr("{path} defines gate classes too, but only {main} is "
+                                "graded (import them into it)").format(path=path, main=main[0]))
             continue
         if target in chosen:
-            notes.append(f"{path} left out: another file is importable as {target[:-3]}")
+            notes.append(tr("{path} left out: another file is importable as {module}")
+                         .format(path=path, module=target[:-3]))
             continue
         if target[:-3] in FRAMEWORK_NAMES:
-            notes.append(f"your file {path.name} has the name of an autodiff framework: "
-                         f"graded code imports a placeholder instead; rename it")
+            notes.append(tr("your file {name} has the name of an autodiff framework: "
+                            "graded code imports a placeholder instead; rename it")
+                         .format(name=path.name))
         chosen[target] = data
     if main[0].suffix.lower() == ".ipynb":
-        notes.append(f"graded the code cells of the notebook {main[0]} (magics and shell "
-                     f"lines left out; a statement that fails is skipped)")
+        notes.append(tr("graded the code cells of the notebook {path} (magics and shell "
+                        "lines left out; a statement that fails is skipped)")
+                     .format(path=main[0]))
     return Submission(chosen, main[1], origin, notes)
 
 
