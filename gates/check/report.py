@@ -10,6 +10,7 @@ numbers, booleans and None).
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 
@@ -42,6 +43,37 @@ def _num(value):
         return None
     value = float(value)
     return value if math.isfinite(value) else str(value)
+
+
+#: Each cell of a report's HTML table lists at most this many problems, then "+N more".
+HTML_PROBLEMS = 5
+
+
+def html_report_table(rows, caption: str = "", notes=()) -> str:
+    """A small HTML table for a notebook: one row per gate with its name, PASS or FAIL,
+    the runs, the time and the problems (at most :data:`HTML_PROBLEMS` of them).
+
+    ``rows`` are (gate, ok, runs, seconds or None, problems); every text is escaped,
+    so a gate's name or message can never become markup."""
+    esc = html.escape
+    out = ['<table class="compgraph-check">']
+    if caption:
+        out.append(f"<caption>{esc(caption)}</caption>")
+    out.append("<thead><tr><th>gate</th><th>result</th><th>runs</th><th>time</th>"
+               "<th>problems</th></tr></thead><tbody>")
+    for gate, ok, runs, seconds, problems in rows:
+        color = "#1a7f37" if ok else "#cf222e"
+        shown = [esc(p).replace("\n", "<br>") for p in problems[:HTML_PROBLEMS]]
+        if len(problems) > HTML_PROBLEMS:
+            shown.append(esc(f"+{len(problems) - HTML_PROBLEMS} more"))
+        time_cell = "" if seconds is None else esc(f"{seconds * 1000:.0f} ms")
+        out.append(f'<tr><td><code>{esc(gate)}</code></td>'
+                   f'<td style="color: {color}; font-weight: bold">{"PASS" if ok else "FAIL"}'
+                   f'</td><td>{esc(runs)}</td><td style="text-align: right">{time_cell}</td>'
+                   f'<td style="text-align: left">{"<br>".join(shown)}</td></tr>')
+    out.append("</tbody></table>")
+    out.extend(f"<p>{esc('note: ' + note)}</p>" for note in notes)
+    return "\n".join(out)
 
 
 @dataclass
@@ -295,6 +327,14 @@ class GateReport:
                            for k, v in self.tolerances.items())
             lines.append(f"  tolerances: {rt}; checked in {self.seconds * 1000:.0f} ms")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        """In a notebook: one table row, PASS or FAIL, the run, the time and the
+        problems; the notes below it."""
+        runs = f"1 ({self.dtype}, seed {self.seed})"
+        return html_report_table([(self.gate, self.ok, runs, self.seconds,
+                                   [p.line() for p in self.problems])],
+                                 notes=self.notes)
 
     def to_dict(self) -> dict:
         """JSON-ready: the verdict, the problems, every input's comparisons, notes."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..base import Gate
 from .gate_check import _gate_name, check_gate
-from .report import GATE_ERRORS, GateReport, Problem, exception_text
+from .report import GATE_ERRORS, GateReport, Problem, exception_text, html_report_table
 
 
 @dataclass
@@ -88,6 +88,32 @@ class SuiteReport:
                 lines.extend(f"  {r.verdict}" for r in bad[1:])
                 blocks.append("\n".join(lines))
         return blocks
+
+    def _repr_html_(self) -> str:
+        """In a notebook: a table with one row per gate (PASS or FAIL, its runs, their
+        time, the problems of its failing runs), the incomplete gates, then the notes;
+        the tally is the caption."""
+        rows = []
+        by_gate = self.by_gate()
+        for target, reports in by_gate.items():
+            bad = [r for r in reports if not r.ok]
+            dtypes = ", ".join(sorted({r.dtype for r in reports}))
+            runs = (f"{len(reports)} ({dtypes})" if not bad
+                    else f"{len(bad)} of {len(reports)} failed ({dtypes})")
+            problems = []
+            for r in bad:
+                for p in r.problems:
+                    line = f"seed {r.seed}, {r.dtype}: {p.line()}"
+                    if line not in problems:
+                        problems.append(line)
+            rows.append((target, not bad, runs, sum(r.seconds for r in reports), problems))
+        for name, text in self.incomplete:
+            rows.append((name, False, "not checked", None, [text]))
+        n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
+        caption = (f"{len(by_gate) - n_bad} of {len(by_gate)} gate(s) passed"
+                   + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
+                   + f" in {self.seconds:.2f} s")
+        return html_report_table(rows, caption, self.notes)
 
     def to_dict(self) -> dict:
         """JSON-ready: ok, seconds, every report, the incomplete gates, notes."""
