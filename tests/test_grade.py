@@ -494,6 +494,16 @@ def test_what_a_student_controls_cannot_drive_the_terminal_or_the_spreadsheet(tm
                                                             ("'@SUM(A1)", "")]
 
 
+def test_a_grading_report_displays_itself_in_a_notebook_escaped():
+    lost = CheckResult("forward", 0.0, 3.0, reasons=["raised ValueError: <script>x</script>"])
+    kept = CheckResult("backward", 4.0, 4.0)
+    result = SubmissionResult("<b>hw</b>.py", [GateResult("AddGate", [lost, kept])])
+    page = result._repr_html_()
+    assert "<script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "&lt;b&gt;hw&lt;/b&gt;.py" in page and "0.00/3.00" in page and "4.00/4.00" in page
+    assert "<summary>AddGate: 4.00/7.00</summary>" in page
+
+
 def test_the_autograder_zip_has_the_scripts_at_its_root_and_its_entry_point_grades(tmp_path):
     zip_path = build_zip(tmp_path / "autograder.zip", gates=["AddGate"], timeout=5.0)
     with zipfile.ZipFile(zip_path) as z:

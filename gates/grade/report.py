@@ -141,6 +141,33 @@ class SubmissionResult:
                                     checks=checks))
         return cls(gates=gates, **fields)
 
+    def _repr_html_(self) -> str:
+        """In a notebook: a table of gates and checks (points earned), then what each
+        gate lost and why; everything the submission controls is escaped."""
+        import html
+
+        def e(text):
+            return html.escape(printable(str(text)))
+
+        names = [c.name for c in self.gates[0].checks] if self.gates else []
+        head = "".join(f"<th>{e(check_title(n))}</th>" for n in names)
+        rows = []
+        for g in self.gates:
+            cells = "".join(
+                f'<td style="text-align:right;color:{"#15803d" if c.points >= c.max_points - 1e-9 else "#dc2626"}">'
+                f"{c.points:.2f}/{c.max_points:.2f}</td>" for c in g.checks)
+            rows.append(f"<tr><td><b>{e(g.name)}</b></td>{cells}<td style=\"text-align:right\">"
+                        f"{g.score:.2f}/{g.max_score:.2f}</td><td>{e(status_text(g.status))}"
+                        f"</td></tr>")
+        lost = "".join(f"<details><summary>{e(g.name)}: {g.score:.2f}/{g.max_score:.2f}"
+                       f"</summary><pre>{e(g.text())}</pre></details>"
+                       for g in self.gates if g.score < g.max_score - 1e-9)
+        notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
+        return (f"<div><b>{e(self.submission)}</b>: {self.score:.2f}/{self.max_score:.2f} "
+                f"({self.percent:.1f}%)" + (f"<ul>{notes}</ul>" if notes else "")
+                + f"<table><tr><th>{e(tr('gate'))}</th>{head}<th></th><th></th></tr>"
+                + "".join(rows) + f"</table>{lost}</div>")
+
     def to_dict(self) -> dict:
         """A plain, JSON-ready dict (the ``--json`` report)."""
         data = asdict(self)
