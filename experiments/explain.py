@@ -132,13 +132,17 @@ def run(args) -> int:
         if args.dot:
             first = Path(args.dot)
             second = first.with_name(f"{first.stem}-reduced{first.suffix}")
-            # every file of both drawings is checked before the first is written
-            refuse_overwrite(*dot.targets(first), *dot.targets(second), force=args.force)
+            # every file of both drawings (and the page) is checked before the first is written
+            refuse_overwrite(*dot.targets(first), *dot.targets(second), args.html,
+                             force=args.force)
             renderer = dot.find_renderer()          # one choice for both drawings
             drawings = [dot.write(graph, first, output, "full", renderer),
                         dot.write(graph, second, output, "reduced", renderer)]
         if args.html:
             refuse_overwrite(args.html, force=args.force)
+            if not Path(args.html).resolve().parent.is_dir():
+                raise OSError(f"--html {args.html}: the folder "
+                              f"{Path(args.html).resolve().parent} does not exist")
             atomic_write_text(args.html, report.to_html())
     except (GateError, GraphValueError) as exc:
         # a value outside a gate's domain, or an overflow: the expression itself was fine

@@ -24,19 +24,26 @@ and data are all in the file. Tensors show their shape and a few values.
 from __future__ import annotations
 
 import html
-import itertools
 import json
+import secrets
 
 import numpy as np
 
-from gates.i18n import tr
+from gates.i18n import language, tr
 
 from .paths import fmt
 
 __all__ = ["to_html", "fragment", "graph_fragment"]
 
-_X_GAP, _Y_GAP, _R, _MARGIN = 190, 140, 26, 70
-_counter = itertools.count(1)
+_X_GAP, _Y_GAP, _R, _MARGIN = 200, 150, 26, 70
+#: Paths listed one step each; with more, the page gives their count, sum and stages.
+_MAX_PATH_STEPS = 24
+
+
+def _term(value) -> str:
+    """A number inside a product or sum: negatives in parentheses, ``(-4)``."""
+    text = _short(value)
+    return f"({text})" if text.startswith("-") else text
 
 
 def _short(value) -> str:
@@ -60,6 +67,16 @@ class _Layout:
         for r in rows:
             column[r.name] = 1 + max((column[s] for s, _ in r.incoming if s in column),
                                      default=-1)
+        # a gate goes as far right as its first consumer allows: its edge out then spans
+        # one column, and its labels stay clear of the nodes between
+        consumers: dict = {}
+        for r in rows:
+            for s, _ in r.incoming:
+                consumers.setdefault(s, []).append(r.name)
+        for r in reversed(rows):
+            if r.incoming and r.name in consumers:
+                column[r.name] = max(column[r.name],
+                                     min(column[c] for c in consumers[r.name]) - 1)
         per_column: dict[int, list] = {}
         for r in rows:
             per_column.setdefault(column[r.name], []).append(r.name)
@@ -118,11 +135,15 @@ def _plan(exp, steps: _Steps, marks: dict) -> None:
             else:
                 m[key] = value
 
-    steps.add(tr("The graph of {output}: press → (or Next) to run it.").format(output=z), "start")
+    steps.add(tr("The graph of {output}: step through it with the buttons, or the arrow "
+                 "keys on a page of its own.").format(output=z), "start")
     # 1. forward
     for name in order:
         r = rows[name]
-        if r.incoming:
+        if r.value is None:
+            caption = tr("{node} is not computed yet: run the graph's forward pass "
+                         "first.").format(node=name)
+        elif r.incoming:
             args = ", ".join(f"{s}={_short(rows[s].value)}" for s, _ in r.incoming
                              if s in rows)
             caption = tr("Forward: gate {gate} computes {node} = {value} from {args}.").format(
@@ -146,12 +167,20 @@ def _plan(exp, steps: _Steps, marks: dict) -> None:
         if name == z:
             caption = tr("Backward starts at the output: ∂{z}/∂{z} = 1.").format(z=z)
         else:
-            parts = [sent[key] for key, _, _ in out_edges.get(name, []) if key in sent]
+            arriving = [(dst, sent[key]) for key, dst, _ in out_edges.get(name, [])
+                        if key in sent]
+            parts = [value for _, value in arriving]
             total = _short(r.gradient)
             if len(parts) > 1:
-                caption = tr("∂{z}/∂{node} = {sum} = {total}: {node} feeds {count} gates, "
-                             "so the gradients arriving from them add up.").format(
-                    z=z, node=name, sum=" + ".join(parts), total=total, count=len(parts))
+                caption = tr("∂{z}/∂{node} = {sum} = {total}: {node} is used {count} times "
+                             "(by {gates}), so the gradients arriving along its edges add "
+                             "up.").format(
+                    z=z, node=name, sum=" + ".join([parts[0]] + [_term(v) for v in parts[1:]]),
+                    total=total, count=len(parts),
+                    gates=", ".join(dict.fromkeys(dst for dst, _ in arriving)))
+            elif not parts and name != z:
+                caption = tr("∂{z}/∂{node} = {total}: no path leads from {node} to {z}, so "
+                             "no gradient arrives.").format(z=z, node=name, total=total)
             else:
                 caption = tr("∂{z}/∂{node} = {total}: the gradient arriving at {node}.").format(
                     z=z, node=name, total=total)
@@ -178,7 +207,7 @@ def _plan(exp, steps: _Steps, marks: dict) -> None:
             if d is None or not scalar:
                 continue
             value = float(d) * float(r.gradient)
-            text = f"{fmt(d)} × {fmt(r.gradient)} = {fmt(value)}"
+            text = f"{_term(d)} × {_term(r.gradient)} = {fmt(value)}"
             sent[key] = fmt(value)
             lines.append(f"{src}: {text}")
             mark(f"s:{key}", k, text, on=[k])
@@ -196,7 +225,7 @@ def _plan(exp, steps: _Steps, marks: dict) -> None:
             if r.forward is None:
                 continue
             if r.incoming and scalar:
-                terms = " + ".join(f"{fmt(d)}·{_short(rows[s].forward)}"
+                terms = " + ".join(f"{_term(d)}·{_term(rows[s].forward)}"
                                    for s, d in r.incoming if s in rows and d is not None)
                 caption = tr("Forward mode: ∂{node}/∂{x} = {terms} = {value}.").format(
                     node=name, x=x, terms=terms, value=_short(r.forward))
@@ -207,32 +236,55 @@ def _plan(exp, steps: _Steps, marks: dict) -> None:
             mark(f"f:{name}", k, f"∂{name}/∂{x} = {_short(r.forward)}")
             mark(f"n:{name}", k, on=[k])
     # 4. sum over paths
+    def edge_keys(e):
+        """The key of the edge ``e`` of a path (``x * x`` has two edges x -> y: the
+        gate input it is tells them apart)."""
+        rank = sum(1 for i in e.target.inputs[:e.index] if i is e.source)
+        spots = [i for i, (src, _) in enumerate(rows[e.target.name].incoming)
+                 if src == e.source.name]
+        return [f"e:{e.source.name}>{e.target.name}>{spots[min(rank, len(spots) - 1)]}"]
+
     for source, ps in exp.paths.items():
         listed = ps.paths or []
-        products = []
-        for p in listed:
+        if not ps.count:
+            steps.add(tr("No path leads from {x} to {z}: ∂{z}/∂{x} = 0.").format(
+                x=source, z=z), "paths")
+            continue
+        shown = listed[:_MAX_PATH_STEPS]
+        for p in shown:
             names = [n.name for n in p.nodes]
-            factors = " × ".join(fmt(e.derivative) for e in p.edges) or "1"
-            products.append(fmt(p.product))
+            factors = " × ".join(_term(e.derivative) for e in p.edges) or "1"
             k = steps.add(tr("Path {path}: {factors} = {product}.").format(
                 path=" → ".join(names), factors=factors, product=fmt(p.product)), "paths")
             for e in p.edges:
-                # every edge of that pair (x * x has two; which one is not kept here)
-                for i, (src, _) in enumerate(rows[e.target.name].incoming):
-                    if src == e.source.name:
-                        mark(f"e:{e.source.name}>{e.target.name}>{i}", k, on=[k])
+                for key in edge_keys(e):
+                    mark(key, k, on=[k])
             for n in names:
                 mark(f"n:{n}", k, on=[k])
-        if listed:
-            k = steps.add(tr("Sum over the {count} paths from {x}: ∂{z}/∂{x} = {sum} = {total}.")
-                          .format(count=ps.count, x=source, z=z, sum=" + ".join(products),
-                                  total=fmt(ps.total)), "paths")
-            for p in listed:                 # every path at once, with the sum
-                for e in p.edges:
-                    for i, (src, _) in enumerate(rows[e.target.name].incoming):
-                        if src == e.source.name:
-                            mark(f"e:{e.source.name}>{e.target.name}>{i}", k, on=[k])
-            mark(f"g:{source}", k, on=[k])
+        if len(shown) == ps.count:
+            products = [fmt(p.product) for p in shown]
+            total = " + ".join([products[0]] + [_term(v) for v in products[1:]])
+            caption = (tr("Sum over the {count} paths from {x}: ∂{z}/∂{x} = {sum} = {total}.")
+                       if ps.count > 1 else
+                       tr("One path from {x}: ∂{z}/∂{x} = {total}.")).format(
+                count=ps.count, x=source, z=z, sum=total, total=fmt(ps.total))
+        elif shown:
+            caption = tr("∂{z}/∂{x} is the sum over {count} paths (the first {shown} were "
+                         "shown): {total}.").format(z=z, x=source, count=ps.count,
+                                                    shown=len(shown), total=fmt(ps.total))
+        else:
+            caption = tr("∂{z}/∂{x} is the sum over {count} paths, too many to list: "
+                         "{total}.").format(z=z, x=source, count=ps.count, total=fmt(ps.total))
+        if ps.stages:
+            caption += " " + tr("By stages: {count} paths = {counts} (through {through}).") \
+                .format(count=ps.count, counts=" × ".join(str(t.count) for t in ps.stages),
+                        through=", ".join(v.name for v in ps.cut_vertices))
+        k = steps.add(caption, "paths")
+        for p in shown:                      # every path at once, with the sum
+            for e in p.edges:
+                for key in edge_keys(e):
+                    mark(key, k, on=[k])
+        mark(f"g:{source}", k, on=[k])
 
 
 def _svg(exp, layout: _Layout, marks: dict, uid: str) -> str:
@@ -259,7 +311,8 @@ def _svg(exp, layout: _Layout, marks: dict, uid: str) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="cg-svg" width="{layout.width}" '
              f'height="{layout.height}" viewBox="0 0 {layout.width} {layout.height}">',
              '<defs><marker id="' + uid + '-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
-             'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+             'markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" '
+             'orient="auto-start-reverse">'
              '<path d="M 0 0 L 10 5 L 0 10 z" class="cg-arrowhead"/></marker></defs>']
     for key, src, dst, n, _ in _edges(exp.rows):
         if src not in layout.xy:
@@ -268,13 +321,18 @@ def _svg(exp, layout: _Layout, marks: dict, uid: str) -> str:
         dx, dy = x2 - x1, y2 - y1
         length = max(1.0, (dx * dx + dy * dy) ** 0.5)
         ux, uy = dx / length, dy / length
-        bend = 40 * n * (1 if n % 2 else -1)      # a second edge of a pair curves away
+        bend = 70 * n * (1 if n % 2 else -1)      # a second edge of a pair curves away
         mx, my = (x1 + x2) / 2 - uy * bend, (y1 + y2) / 2 + ux * bend
         sx, sy, ex, ey = x1 + ux * _R, y1 + uy * _R, x2 - ux * (_R + 2), y2 - uy * (_R + 2)
         parts.append(f'<path class="cg-edge" id="{uid}-e:{html.escape(key)}"{attrs("e:" + key)}'
                      f' d="M {sx:.0f} {sy:.0f} Q {mx:.0f} {my:.0f} {ex:.0f} {ey:.0f}"'
                      f' marker-end="url(#{uid}-arrow)"/>')
-        lx, ly = (sx + 2 * mx + ex) / 4, (sy + 2 * my + ey) / 4
+        # the labels sit half a column before the target, so that an edge spanning
+        # several columns keeps them clear of the nodes it passes
+        span = max(1.0, abs(dx) / _X_GAP)
+        t = 1 - 0.5 / span
+        lx = (1 - t) ** 2 * sx + 2 * (1 - t) * t * mx + t * t * ex
+        ly = (1 - t) ** 2 * sy + 2 * (1 - t) * t * my + t * t * ey
         parts.append(label(f"l:{key}", lx, ly - 8, "cg-local"))
         parts.append(label(f"s:{key}", lx, ly + 14, "cg-grad"))
     rows = {r.name: r for r in exp.rows}
@@ -298,7 +356,9 @@ def _svg(exp, layout: _Layout, marks: dict, uid: str) -> str:
 _CSS = """
 .cg-page{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222}
 .cg-page h1{font-size:1.25em;margin:.2em 0}
-.cg-svg{max-width:100%;height:auto;background:#fff;border:1px solid #ddd;border-radius:6px}
+.cg-scroll{overflow:auto;max-width:100%;max-height:85vh;border:1px solid #ddd;border-radius:6px}
+.cg-svg{display:block;background:#fff}
+.cg-svg text{paint-order:stroke;stroke:#fff;stroke-width:4px;stroke-linejoin:round}
 .cg-edge{fill:none;stroke:#888;stroke-width:1.6}
 .cg-edge.cg-on{stroke:#d97706;stroke-width:4}
 .cg-arrowhead{fill:#888}
@@ -348,7 +408,7 @@ function show(k){
 function fromHash(){
   var h=location.hash.replace("#","");
   if(/^step=\\d+$/.test(h)){return +h.split("=")[1];}
-  if(h in data.phases){return data.phases[h];}
+  if(Object.prototype.hasOwnProperty.call(data.phases,h)){return data.phases[h];}
   return null;
 }
 root.querySelectorAll("button[data-go]").forEach(function(b){
@@ -375,7 +435,7 @@ def fragment(exp, standalone: bool = False) -> str:
     """The page's body for ``exp`` (an :class:`~graph.explain.Explanation`): the
     drawing, the caption, the buttons, the data and the script, with ids of their own
     (so several fit in one notebook). Without the script it shows the final state."""
-    uid = f"cg{next(_counter)}"
+    uid = f"cg{secrets.token_hex(6)}"       # unique across kernels and saved outputs
     steps, marks = _Steps(), {}
     _plan(exp, steps, marks)
     layout = _Layout(exp.rows)
@@ -390,15 +450,18 @@ def fragment(exp, standalone: bool = False) -> str:
                 for p in steps.phases if p != "start"]
     data = {"captions": steps.captions, "phases": steps.phases, "standalone": standalone,
             "stepWord": tr("step")}
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
     assignments = "".join(f'<div class="cg-assign">{html.escape(a)}</div>'
                           for a in exp.assignments)
+    if len(exp.assignments) > 8:
+        assignments = (f"<details><summary>{html.escape(tr('Simple assignments'))} "
+                       f"({len(exp.assignments)})</summary>{assignments}</details>")
     note = f'<p>{html.escape(exp.note)}</p>' if exp.note else ""
     return (f'<div class="cg-page" id="{uid}" data-step="{len(steps.captions) - 1}">'
             f'<style>{_CSS}</style>{assignments}'
             f'<div class="cg-controls">{"".join(buttons)}<span class="cg-counter"></span></div>'
             f'<div class="cg-caption">{html.escape(steps.captions[-1])}</div>'
-            f'{_svg(exp, layout, marks, uid)}{note}'
+            f'<div class="cg-scroll">{_svg(exp, layout, marks, uid)}</div>{note}'
             f'<script type="application/json" class="cg-data">{payload}</script>'
             f'<script>{_SCRIPT % {"uid": uid}}</script></div>')
 
@@ -406,7 +469,7 @@ def fragment(exp, standalone: bool = False) -> str:
 def to_html(exp, title: str | None = None) -> str:
     """A whole HTML page stepping through ``exp`` (see the module docstring)."""
     title = title or tr("Backprop, step by step: {output}").format(output=exp.output)
-    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+    return (f"<!DOCTYPE html>\n<html lang=\"{language()}\"><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title>"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"</head><body><h1 class=\"cg-page\">{html.escape(title)}</h1>"

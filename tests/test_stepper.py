@@ -38,12 +38,12 @@ def page(example) -> str:
 def data_of(text: str) -> dict:
     raw = re.search(r'<script type="application/json" class="cg-data">(.*?)</script>',
                     text, re.S).group(1)
-    return json.loads(raw.replace("<\\/", "</"))
+    return json.loads(raw)
 
 
 def label_step(text: str, element: str) -> int:
     """The step from which the label ``element`` (e.g. ``v:e``) shows."""
-    m = re.search(rf'id="cg\d+-{re.escape(element)}"[^>]*data-from="(\d+)"', text)
+    m = re.search(rf'id="cg[0-9a-f]+-{re.escape(element)}"[^>]*data-from="(\d+)"', text)
     assert m, element
     return int(m.group(1))
 
@@ -61,7 +61,8 @@ def test_the_lecture_example_steps_forward_then_backward_with_the_lectures_numbe
     assert ("Gate × sends back local × upstream = gradient: c: 2 × 1 = 2; d: 3 × 1 = 3."
             in captions)
     # fan-out: b's gradient is the sum 2 + 3 of what its two gates send back
-    assert any(c.startswith("∂e/∂b = 2 + 3 = 5") for c in captions)
+    assert "∂e/∂b = 2 + 3 = 5: b is used 2 times (by c, d), so the gradients arriving " \
+        "along its edges add up." in captions
     assert "Forward mode: ∂e/∂b = 2·1 + 3·1 = 5." in captions
     assert captions[-1] == "Sum over the 2 paths from b: ∂e/∂b = 2 + 3 = 5."
     # each label appears at its step: e's value when e is computed, b's gradient later
@@ -82,7 +83,7 @@ def test_the_four_gate_patterns_step_by_step():
                      r"c: 1 × 2 = 2\.", joined)
     assert "Gate max sends back local × upstream = gradient: z: 1 × 2 = 2; w: 0 × 2 = 0." \
         in captions
-    assert "Gate × sends back local × upstream = gradient: x: -4 × 2 = -8; y: 3 × 2 = 6." \
+    assert "Gate × sends back local × upstream = gradient: x: (-4) × 2 = -8; y: 3 × 2 = 6." \
         in captions
 
 
@@ -124,7 +125,7 @@ def test_the_page_speaks_vietnamese():
     captions = data_of(text)["captions"]
     assert captions[1] == "Tính giá trị: biến a = 2."
     assert "Cổng × tại e: các đạo hàm cục bộ, ∂e/∂c=2, ∂e/∂d=3." in captions
-    assert any(c.startswith("∂e/∂b = 2 + 3 = 5: b đi vào 2 cổng") for c in captions)
+    assert any(c.startswith("∂e/∂b = 2 + 3 = 5: b được dùng 2 lần") for c in captions)
     assert ">Đạo hàm lùi</button>" in text and ">Tổng các đường đi</button>" in text
 
 
@@ -149,7 +150,7 @@ def browse(tmp_path, html_file, fragment: str, *extra) -> str:
 
 
 def visible(dom: str, element: str) -> bool:
-    m = re.search(rf'<text class="([^"]*)"[^>]*id="cg\d+-{re.escape(element)}"', dom)
+    m = re.search(rf'<text class="([^"]*)"[^>]*id="cg[0-9a-f]+-{re.escape(element)}"', dom)
     assert m, element
     return "cg-hidden" not in m.group(1)
 
@@ -181,7 +182,10 @@ def test_in_chromium_a_student_sees_each_step_of_the_lecture_example(tmp_path):
     assert "Path b → c → e: 1 × 2 = 2." in dom and 'class="cg-edge cg-on"' in dom
     dom = browse(tmp_path, html_file, f"step={len(captions) - 1}")
     assert "Sum over the 2 paths from b: ∂e/∂b = 2 + 3 = 5." in dom
-    print(f"browser: 7 renders in {time.perf_counter() - started:.1f} s")
+    # a fragment naming no step (or a property every object has) opens the first step
+    dom = browse(tmp_path, html_file, "constructor")
+    assert 'data-step="0"' in dom and f"step 0 / {len(captions) - 1}" in dom
+    print(f"browser: 8 renders in {time.perf_counter() - started:.1f} s")
 
 
 @needs_browser
@@ -206,3 +210,58 @@ def test_the_explain_command_speaks_vietnamese_on_request(capsys):
         assert "Reverse mode" in capsys.readouterr().out
     finally:
         set_language(None)
+
+
+def test_x_times_x_is_one_gate_using_x_twice_and_its_two_paths_are_told_apart():
+    text = page(("y = x*x", dict(x=3), "x"))
+    captions = data_of(text)["captions"]
+    assert "∂y/∂x = 3 + 3 = 6: x is used 2 times (by y), so the gradients arriving along " \
+        "its edges add up." in captions
+    path_steps = [k for k, c in enumerate(captions) if c == "Path x → y: 3 = 3."]
+    assert len(path_steps) == 2
+    lit = [re.findall(rf'id="cg[0-9a-f]+-e:x&gt;y&gt;(\d)"[^>]*data-on="[^"]* {k} ', text)
+           for k in path_steps]
+    assert lit == [["0"], ["1"]]            # each path lights its own edge
+    assert captions[-1] == "Sum over the 2 paths from x: ∂y/∂x = 3 + 3 = 6."
+
+
+def test_paths_too_many_to_list_and_no_path_at_all_are_said():
+    source = "; ".join(["b1 = a + a"] + [f"b{k + 1} = b{k} + b{k}" for k in range(1, 14)])
+    g = Graph.from_expression(source)
+    g.forward(a=1.0)
+    captions = data_of(g.to_html("b14", wrt="a"))["captions"]
+    assert captions[-1].startswith("∂b14/∂a is the sum over 16384 paths, too many to list: "
+                                   "1.638e+04. By stages: 16384 paths = 2 × 2 × 2")
+    g = Graph.from_expression("u = a*b; z = c + 1")
+    g.forward(a=1, b=2, c=3)
+    captions = data_of(g.to_html("z", wrt="a"))["captions"]
+    assert "No path leads from a to z: ∂z/∂a = 0." in captions
+    assert "∂z/∂a = 0: no path leads from a to z, so no gradient arrives." in captions
+
+
+def test_the_nine_paths_give_the_lectures_stages():
+    g = Graph.from_expression("p1 = 2*x; p2 = x**2; p3 = sin(x); y = p1 + p2 + p3; "
+                              "q1 = 3*y; q2 = y**2; q3 = cos(y); z = q1 + q2 + q3")
+    g.forward(x=0.5)
+    captions = data_of(g.to_html("z", wrt="x"))["captions"]
+    assert sum(c.startswith("Path x → ") for c in captions) == 9
+    assert "By stages: 9 paths = 3 × 3 (through y)." in captions[-1]
+
+
+def test_a_graph_not_run_yet_says_so_and_showing_a_graph_runs_nothing():
+    g = Graph.from_expression("e = (a+b)*(b+1)")
+    shown = g._repr_html_()
+    assert "e is not computed yet: run the graph's forward pass first." in \
+        data_of(shown)["captions"]
+    g.forward(a=2, b=1)
+    assert g.node("b").grad is None
+    g._repr_html_()
+    assert g.node("b").grad is None          # no backward was run to draw it
+
+
+def test_two_pages_in_one_notebook_never_share_ids():
+    g = Graph.from_expression("e = (a+b)*(b+1)")
+    g.forward(a=2, b=1)
+    first, second = (re.search(r'id="(cg[0-9a-f]+)"', g.explain("e")._repr_html_()).group(1)
+                     for _ in range(2))
+    assert first != second
