@@ -21,7 +21,6 @@ from experiments.cli import main as cli_main
 from gates import MatVecGate, SumGate
 from gates.i18n import set_language
 from graph import Graph
-from graph.stepper import to_html
 
 LECTURE = ("e = (a+b)*(b+1)", dict(a=2, b=1), "b")
 PATTERNS = ("a = 2*(x*y + max(z, w))", dict(x=3, y=-4, z=2, w=-1), "x")
