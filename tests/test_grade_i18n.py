@@ -25,7 +25,6 @@ from gates.grade.exports import Student
 from gates.grade.outputs import comment_text, feedback_text
 from gates.grade.report import CheckResult, GateResult, SubmissionResult
 from gates.grade.sandbox import ChildRun
-from gates.grade.scoring import ending_text
 
 #: Three typical mistakes, written the way students write them: AddGate without
 #: unbroadcast, SigmoidGate changing its cache in backward, CosGate misnamed.
@@ -242,11 +241,11 @@ def test_english_is_as_it_was(english_env):
 
 
 def test_how_a_child_ended_is_said_in_vietnamese(vi):
-    assert ending_text(ChildRun(None, True, 5.0, "", 0)) == \
+    assert ChildRun(None, True, 5.0, "", 0).ending == \
         "không chạy xong trong thời gian cho phép (5.0 s): có vòng lặp vô hạn không?"
-    assert ending_text(ChildRun(-11, False, 0.1, "", 0)).startswith(
+    assert ChildRun(-11, False, 0.1, "", 0).ending.startswith(
         "bị dừng đột ngột bởi tín hiệu SIGSEGV: lỗi segmentation fault")
-    assert ending_text(ChildRun(0, False, 0.1, "", 0, steps={"done": ({}, {})})) is None
+    assert ChildRun(0, False, 0.1, "", 0, steps={"done": ({}, {})}).ending is None
     i18n.set_language("en")
-    run = ChildRun(3, False, 0.1, "", 0)
-    assert ending_text(run) == run.ending
+    assert ChildRun(3, False, 0.1, "", 0).ending == \
+        "exited with status 3 (sys.exit or os._exit in the submission?)"

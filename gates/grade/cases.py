@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gates.i18n import tr
+
 KINK_MARGIN = 0.05
 
 _ELEMENTWISE = [(4, 3), (1, 5), (2, 3, 4), (7,), ()]
@@ -77,12 +79,16 @@ class Case:
         return len(self.inputs)
 
     def describe(self) -> str:
-        """``case 2 (float64: x (1, 5), y (1, 5))``: how reasons name the case."""
+        """``case 2 (float64: x (1, 5), y (1, 5))``: how reasons name the case, in the
+        feedback's language."""
         shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(self.names, self.inputs))
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         kind = "float32" if self.float32 else "float64"
-        values = "fresh values, " if self.fresh else ""
-        return f"case {self.label} ({values}{kind}: {shapes}{params})"
+        if self.fresh:
+            return tr("case {label} (fresh values, {kind}: {shapes}{params})").format(
+                label=self.label, kind=kind, shapes=shapes, params=params)
+        return tr("case {label} ({kind}: {shapes}{params})").format(
+            label=self.label, kind=kind, shapes=shapes, params=params)
 
 
 def _seed(seed: int, name: str, run_seed: int | None = None) -> np.random.Generator:

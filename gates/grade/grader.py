@@ -63,7 +63,7 @@ from .rubric import Rubric
 from .scan import FRAMEWORKS, REFERENCE, Scan, scan_submission
 from .submission import Submission, SubmissionError
 from .submission import load as load_submission
-from .scoring import ending_text, error_text, float64, score_gate, ungraded
+from .scoring import error_text, float64, score_gate, ungraded
 from .trees import remove_tree
 
 
@@ -263,7 +263,7 @@ class _Probe:
         err = info.get("error")
         if arrays_info is None:
             self.problem = tr("importing it {ending}").format(
-                ending=ending_text(run) or tr("ended without a result"))
+                ending=run.ending or tr("ended without a result"))
         elif err:
             self.problem = error_text(err, tr("importing your file"))
         elif not isinstance(self.classes, dict):

@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gates.i18n import tr
+
 from . import isolation as iso
 from .frames import read_frames
 from .trees import folder_bytes, remove_tree
@@ -89,28 +91,34 @@ class ChildRun:
 
     @property
     def ending(self) -> str | None:
-        """A sentence on an abnormal end, or None when the child exited normally."""
+        """A sentence on an abnormal end, in the feedback's language, or None when the
+        child exited normally."""
         if self.timed_out:
-            return f"did not finish within the time limit ({self.elapsed:.1f} s): an endless loop?"
+            return tr("did not finish within the time limit ({seconds} s): an endless "
+                      "loop?").format(seconds=f"{self.elapsed:.1f}")
         if self.folder_full:
-            return (f"wrote more than the {self.folder_full >> 20} MB its folder may hold, "
-                    f"and was stopped")
+            return tr("wrote more than the {mb} MB its folder may hold, and was stopped") \
+                .format(mb=self.folder_full >> 20)
         if self.results_cut:
-            return "sent back more than the grader reads (does it write to the grader's pipe?)"
+            return tr("sent back more than the grader reads (does it write to the "
+                      "grader's pipe?)")
         code = self.returncode
         if code == 0 and "done" not in self.steps:
-            return "exited before the grader was done (os._exit or sys.exit in your code?)"
+            return tr("exited before the grader was done (os._exit or sys.exit in your "
+                      "code?)")
         if code is None or code == 0:
             return None
         if code < 0 or code > 128:
             sig = -code if code < 0 else code - 128
             name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else sig
-            why = {"SIGSEGV": "a segmentation fault (memory corruption, e.g. via ctypes)",
-                   "SIGXCPU": "the CPU time limit was exceeded: an endless loop?",
-                   "SIGKILL": "it was killed (out of time or memory)",
-                   "SIGXFSZ": "it wrote a file larger than allowed"}.get(str(name), "a signal")
-            return f"crashed with {name}: {why}"
-        return f"exited with status {code} (sys.exit or os._exit in the submission?)"
+            why = {"SIGSEGV": tr("a segmentation fault (memory corruption, e.g. via ctypes)"),
+                   "SIGXCPU": tr("the CPU time limit was exceeded: an endless loop?"),
+                   "SIGKILL": tr("it was killed (out of time or memory)"),
+                   "SIGXFSZ": tr("it wrote a file larger than allowed")}.get(str(name))
+            return tr("crashed with {signal}: {why}").format(signal=name,
+                                                           why=why or tr("a signal"))
+        return tr("exited with status {code} (sys.exit or os._exit in the "
+                  "submission?)").format(code=code)
 
     def output_excerpt(self) -> str:
         """The start of what the submission printed, marked when cut."""

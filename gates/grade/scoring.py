@@ -28,7 +28,6 @@ the same reason recurs.
 from __future__ import annotations
 
 import re
-import signal
 
 import numpy as np
 
@@ -71,57 +70,6 @@ def error_text(err, doing: str) -> str:
             doing=doing, at=at)
     return tr("{doing} raised {kind}: {message}{at}").format(
         doing=doing, kind=kind, message=message, at=at)
-
-
-def describe(case) -> str:
-    """How reasons name ``case`` (:meth:`~.cases.Case.describe`), in the feedback's
-    language."""
-    if language() == "en":
-        return case.describe()
-    shapes = ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(case.names, case.inputs))
-    params = "".join(f", {k}={v!r}" for k, v in case.params.items())
-    kind = "float32" if case.float32 else "float64"
-    if case.fresh:
-        return tr("case {label} (fresh values, {kind}: {shapes}{params})").format(
-            label=case.label, kind=kind, shapes=shapes, params=params)
-    return tr("case {label} ({kind}: {shapes}{params})").format(
-        label=case.label, kind=kind, shapes=shapes, params=params)
-
-
-def ending_text(run) -> str | None:
-    """The sentence on a child's abnormal end (:attr:`~.sandbox.ChildRun.ending`), in
-    the feedback's language; None when it exited normally."""
-    ending = run.ending
-    if ending is None or language() == "en":
-        return ending
-    try:
-        if run.timed_out:
-            return tr("did not finish within the time limit ({seconds} s): an endless "
-                      "loop?").format(seconds=f"{run.elapsed:.1f}")
-        if run.folder_full:
-            return tr("wrote more than the {mb} MB its folder may hold, and was stopped") \
-                .format(mb=run.folder_full >> 20)
-        if run.results_cut:
-            return tr("sent back more than the grader reads (does it write to the "
-                      "grader's pipe?)")
-        code = run.returncode
-        if code == 0 and "done" not in run.steps:
-            return tr("exited before the grader was done (os._exit or sys.exit in your "
-                      "code?)")
-        if code < 0 or code > 128:
-            sig = -code if code < 0 else code - 128
-            name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() \
-                else sig
-            why = {"SIGSEGV": tr("a segmentation fault (memory corruption, e.g. via ctypes)"),
-                   "SIGXCPU": tr("the CPU time limit was exceeded: an endless loop?"),
-                   "SIGKILL": tr("it was killed (out of time or memory)"),
-                   "SIGXFSZ": tr("it wrote a file larger than allowed")}.get(str(name))
-            return tr("crashed with {signal}: {why}").format(signal=name,
-                                                           why=why or tr("a signal"))
-        return tr("exited with status {code} (sys.exit or os._exit in the "
-                  "submission?)").format(code=code)
-    except (AttributeError, TypeError):
-        return ending
 
 
 def _problem(text: str) -> str:
@@ -206,11 +154,11 @@ class _Record:
 
 def _judge_case(case, exp, run, i, points, jvp) -> dict:
     """check name -> :class:`_Record` for case ``i``."""
-    t = {k: _Record(describe(case)) for k in points}
+    t = {k: _Record(case.describe()) for k in points}
     fstep = run.steps.get(f"c{i}_forward")
     bstep = run.steps.get(f"c{i}_backward")
     f32_reasons = []
-    ending = ending_text(run)
+    ending = run.ending
     forward_ran = _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons)
     _score_backward(t, case, exp, bstep if forward_ran else None, forward_ran, ending,
                     f32_reasons)
@@ -239,7 +187,7 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
     name = cls.__name__
     points = rubric.check_points(name, jvp)
     t = {k: _Tally(k, p) for k, p in points.items()}
-    ending = ending_text(run)
+    ending = run.ending
     judged = {}
     not_implemented = 0
     for i, (case, exp) in enumerate(zip(cases, expected)):
@@ -282,7 +230,7 @@ def score_gate(cls, cases, expected, run, rubric, jvp: bool, frameworks=()) -> G
 
 def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
     """Forward values, unchanged inputs, float32 output; True if forward ran without error."""
-    desc, names = describe(case), case.names
+    desc, names = case.describe(), case.names
     no_output = tr("{case}: forward gave no output for float32 inputs").format(case=desc)
     if fstep is None:
         t["forward"].add(False, tr("{case}: forward did not finish: your code {ending}")
@@ -365,7 +313,7 @@ def _grad_items(info, key, arity):
 
 def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
     """Gradient count and shapes, values against J^T u, repeatability, float32 gradients."""
-    desc, names = describe(case), case.names
+    desc, names = case.describe(), case.names
     diff_inputs = [j for j, d in enumerate(case.differentiable) if d]
     failure = None
     if not forward_ran:
@@ -499,7 +447,7 @@ def _shape_problems(case, items, arrays) -> list[str]:
 
 def _score_jvp(tally, case, exp, jstep, forward_ran, ending):
     """jvp(t) against sum_j J_j t_j."""
-    desc = describe(case)
+    desc = case.describe()
     if not forward_ran:
         tally.add(False, tr("{case}: jvp not checked, forward failed").format(case=desc))
         return
@@ -541,7 +489,7 @@ def _mismatch(got, want, case, values_at_index=()) -> str:
     idx = np.unravel_index(int(np.argmax(diff)), want.shape) if want.ndim else ()
     extra = "".join(f", {n} = {float(a[idx]):.6g}" for n, a in values_at_index
                     if a.shape == want.shape)
-    values = {"case": describe(case), "want": f"{float(want[idx]):.6g}",
+    values = {"case": case.describe(), "want": f"{float(want[idx]):.6g}",
               "got": f"{float(np.asarray(got)[idx]):.6g}", "extra": extra}
     if want.ndim:
         return tr("{case} at index {index}: expected {want}, got {got}{extra}").format(
