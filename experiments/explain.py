@@ -98,15 +98,21 @@ def _non_finite(report) -> str:
 
 def run(args) -> int:
     """Explain ``args.expression``; 0 on success, 1 for a domain error or overflow, 2 for
-    a bad expression or value or a drawing that cannot be made (the message on stderr)."""
+    a bad expression or value or a drawing that cannot be made (the message on stderr),
+    in the language of ``--lang`` (the process's language is as it was afterwards)."""
+    from gates.i18n import speaking
+
+    with speaking(args.lang):
+        return _run(args)
+
+
+def _run(args) -> int:
     from gates import GateError
     from graph.expression import ExpressionError, build, parse
     from graph.errors import GraphValueError
     from graph.explain import explain
     from graph import dot
-    from gates.i18n import set_language
 
-    set_language(args.lang)
     try:
         values = _values(args.at)
         # a name given a value is an input, even one spelled pi or e

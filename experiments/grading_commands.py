@@ -109,25 +109,22 @@ def run(args) -> int:
     from gates.grade.lms import GradebookError, WorksheetError
     from gates import i18n
 
-    previous = i18n._chosen
     try:
-        if getattr(args, "lang", None):
-            i18n.set_language(args.lang)
-        elif args.command in ("grade", "autograder") and args.assignment:
+        lang = getattr(args, "lang", None)
+        if lang is None and args.command in ("grade", "autograder") and args.assignment:
             # the students' language, as the assignment says, for every reason and note
-            i18n.set_language(feedback_language(args))
-        if args.command == "skeleton":
-            return _skeleton(args)
-        if args.command == "autograder":
-            return _autograder(args)
-        return _grade(args)
+            lang = feedback_language(args)
+        with i18n.speaking(lang):
+            if args.command == "skeleton":
+                return _skeleton(args)
+            if args.command == "autograder":
+                return _autograder(args)
+            return _grade(args)
     except (GradingError, RubricError, AssignmentError, ArchiveError, WorksheetError,
             GradebookError, LookupError, ValueError, OSError) as exc:
         # OverwriteError is an OSError
         print(f"compgraph {args.command}: {exc}", file=sys.stderr)
         return 2
-    finally:
-        i18n.set_language(previous)
 
 
 def settings(args):
@@ -151,17 +148,13 @@ def settings(args):
 def feedback_language(args) -> str:
     """The language of the students' feedback: ``--lang``, else the ``language``
     assignment.toml sets, else the environment's (:func:`gates.i18n.language`)."""
-    import tomllib
-
+    from gates.grade.assignment import load_assignment
     from gates.i18n import language
 
     if getattr(args, "lang", None):
         return args.lang
-    if args.assignment:      # read already by load_assignment: only whether it says
-        data = tomllib.loads(Path(args.assignment).read_text(encoding="utf-8-sig"))
-        if data.get("language") in LANGUAGES:
-            return data["language"]
-    return language()
+    said = load_assignment(args.assignment).language if args.assignment else None
+    return said or language()
 
 
 def _skeleton(args) -> int:

@@ -22,13 +22,14 @@ put the words in its own order.
 from __future__ import annotations
 
 import ast
+import contextlib
 import gettext
 import os
 import struct
 import sys
 from pathlib import Path
 
-__all__ = ["tr", "set_language", "language", "LANGUAGES"]
+__all__ = ["tr", "set_language", "speaking", "language", "LANGUAGES"]
 
 #: Languages compgraph speaks.
 LANGUAGES = ("en", "vi")
@@ -47,6 +48,19 @@ def set_language(lang: str | None) -> None:
         raise ValueError(tr("unknown language {lang!r}; compgraph speaks {languages}")
                          .format(lang=lang, languages=", ".join(LANGUAGES)))
     _chosen = lang
+
+
+@contextlib.contextmanager
+def speaking(lang: str | None):
+    """Messages in ``lang`` inside the ``with`` block (None: as they were), and the
+    language as it was afterwards, whatever happens inside (a command's ``--lang``)."""
+    previous = _chosen
+    try:
+        if lang is not None:
+            set_language(lang)
+        yield
+    finally:
+        set_language(previous)
 
 
 def language() -> str:

@@ -84,7 +84,8 @@ class Assignment:
     gates: tuple | None = None
     seed: int = 0
     jvp: bool = False
-    language: str = "en"
+    #: the students' language; None: the file does not say (the environment's, then)
+    language: str | None = None
     lms: str = "none"
     filename: str | None = None
     timeout: float = 10.0

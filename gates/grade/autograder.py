@@ -146,11 +146,8 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
 def run(config_path, submission_dir, results_path) -> int:
     """Grade the submission folder as ``config_path`` says; always write ``results_path``,
     in the language config.json names (the process's language is restored after)."""
-    previous = i18n._chosen
-    try:
+    with i18n.speaking(None):
         return _run(config_path, submission_dir, results_path)
-    finally:
-        set_language(previous)
 
 
 def _run(config_path, submission_dir, results_path) -> int:
