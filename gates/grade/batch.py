@@ -124,9 +124,8 @@ def write_csv(path, graded, gate_names, scale=None) -> Path:
                         *[""] * len(gate_names), "", tr("nothing handed in"), *[""] * 7])
             continue
         by_gate = {g.name: g for g in r.gates}
-        fraction = r.score / r.max_score if r.max_score else 0.0
         st = r.stamp or {}
-        w.writerow([_cell(ident), _cell(name), _cell(r.submission), scale.grade(fraction),
+        w.writerow([_cell(ident), _cell(name), _cell(r.submission), scale.grade(r.fraction),
                     f"{scale.points:g}", round(r.percent, 1), round(r.score, 2),
                     round(r.max_score, 2),
                     *[round(by_gate[n].score, 2) if n in by_gate else "" for n in gate_names],

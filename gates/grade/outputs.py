@@ -38,9 +38,8 @@ def grade_line(result: SubmissionResult | None, assignment: Assignment) -> str:
     lang = assignment.language
     if result is None:
         return tr("Nothing was handed in.", lang)
-    fraction = result.score / result.max_score if result.max_score else 0.0
     return tr("Grade: {grade}/{out_of} ({percent}%, {score}/{max_score} points)", lang).format(
-        grade=assignment.scale.grade(fraction), out_of=f"{assignment.scale.points:g}",
+        grade=assignment.scale.grade(result.fraction), out_of=f"{assignment.scale.points:g}",
         percent=f"{result.percent:.1f}", score=f"{result.score:.2f}",
         max_score=f"{result.max_score:.2f}")
 
@@ -104,18 +103,17 @@ def write_outputs(out_dir, graded: list[Graded], assignment: Assignment, *,
     done = Outputs()
     names = _gate_names(assignment)
     done.files.append(write_csv(out / "grades.csv", graded, names, assignment.scale))
-    for g in graded:
-        done.files.append(write_text(out / "feedback" / f"{g.student.key}.txt",
-                                     feedback_text(g.student, g.result, assignment)))
+    feedback = {g.student.key: feedback_text(g.student, g.result, assignment) for g in graded}
+    for key, text in feedback.items():
+        done.files.append(write_text(out / "feedback" / f"{key}.txt", text))
     done.files.append(write_json(out / "results.json", _stored(graded, assignment)))
-    fractions = {g.student.lms_id: (_fraction(g.result), comment_text(g.result, assignment))
+    fractions = {g.student.lms_id: (g.result.fraction, comment_text(g.result, assignment))
                  for g in graded if g.student.lms_id and g.result is not None}
     moodle = [g for g in graded if g.student.lms == "moodle" and g.student.moodle_prefix]
     if moodle:
         path = out / "moodle-feedback.zip"
-        lms.write_moodle_feedback_zip(path, [
-            (g.student.moodle_prefix, feedback_text(g.student, g.result, assignment))
-            for g in moodle])
+        lms.write_moodle_feedback_zip(path, [(g.student.moodle_prefix, feedback[g.student.key])
+                                             for g in moodle])
         done.files.append(path)
     if moodle_worksheet is not None:
         sheet = lms.read_moodle_worksheet(moodle_worksheet)
@@ -139,10 +137,6 @@ def _gate_names(assignment) -> list[str]:
     from .grader import gate_classes
 
     return [c.__name__ for c in gate_classes(assignment.gates)]
-
-
-def _fraction(result: SubmissionResult) -> float:
-    return result.score / result.max_score if result.max_score else 0.0
 
 
 _STUDENT_FIELDS = ("key", "name", "lms", "lms_id", "notes", "moodle_prefix")

@@ -123,7 +123,13 @@ class SubmissionResult:
     @property
     def percent(self) -> float:
         """score / max_score in percent (0 when nothing could be earned)."""
-        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+        return 100.0 * self.fraction
+
+    @property
+    def fraction(self) -> float:
+        """score / max_score, the share of full marks (0 when nothing could be earned):
+        what a grade on any scale is made from."""
+        return self.score / self.max_score if self.max_score else 0.0
 
     @classmethod
     def from_dict(cls, data: dict) -> "SubmissionResult":
