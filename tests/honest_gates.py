@@ -88,30 +88,34 @@ COLAB = [("markdown", "# Bài tập 1: các cổng\nViết forward và backward.
          ("code", "g = MultiplyGate()\nprint(g.forward(3.0, -4.0))\nnp.sum?\n")]
 
 
-TORCH_FOR_COS = HONEST.replace('''class CosGate:
-    def forward(self, x):
-        self.x = x
-        return np.cos(x)
-
-    def backward(self, dz):
-        return (-np.sin(self.x) * dz,)''', '''class CosGate:
-    def forward(self, x):
-        self.x = x
-        return np.cos(x)
-
-    def backward(self, dz):
-        t = torch.tensor(self.x, requires_grad=True)
-        torch.cos(t).backward(torch.tensor(dz))
-        return (t.grad.numpy(),)''')
-
-
-
-#: Typical mistakes, each breaking one check of one gate.
-MUTATED_CACHE = HONEST.replace("""        self.z = 1 / (1 + np.exp(-x))
+#: Typical mistakes, each breaking one check of one gate, as (old, new) edits of HONEST.
+MISTAKES = {
+    "mutated cache": [("""        self.z = 1 / (1 + np.exp(-x))
         return self.z""", """        self.z = 1 / (1 + np.exp(-x))
         self.dzdx = self.z * (1 - self.z)
-        return self.z""").replace("""        return (dz * self.z * (1 - self.z),)""", """        self.dzdx *= dz              # the cache changes on every call
-        return (self.dzdx,)""")
-NO_UNBROADCAST = HONEST.replace(
-    "return unbroadcast(dz, self.x_shape), unbroadcast(dz, self.y_shape)", "return dz, dz")
-MISNAMED = HONEST.replace("class CosGate", "class CosineGate")
+        return self.z"""), ("""        return (dz * self.z * (1 - self.z),)""",
+                            """        self.dzdx *= dz              # the cache changes on every call
+        return (self.dzdx,)""")],
+    "no unbroadcast": [("return unbroadcast(dz, self.x_shape), unbroadcast(dz, self.y_shape)",
+                        "return dz, dz")],
+    "misnamed": [("class CosGate", "class CosineGate")],
+    "torch for cos": [("        return (-np.sin(self.x) * dz,)", """        t = torch.tensor(self.x, requires_grad=True)
+        torch.cos(t).backward(torch.tensor(dz))
+        return (t.grad.numpy(),)""")],
+}
+
+
+def with_mistakes(*kinds: str) -> str:
+    """HONEST with the MISTAKES named."""
+    text = HONEST
+    for kind in kinds:
+        for old, new in MISTAKES[kind]:
+            assert old in text, (kind, old)
+            text = text.replace(old, new)
+    return text
+
+
+MUTATED_CACHE = with_mistakes("mutated cache")
+NO_UNBROADCAST = with_mistakes("no unbroadcast")
+MISNAMED = with_mistakes("misnamed")
+TORCH_FOR_COS = with_mistakes("torch for cos")

@@ -25,40 +25,11 @@ from gates.grade.exports import Student
 from gates.grade.outputs import comment_text, feedback_text
 from gates.grade.report import CheckResult, GateResult, SubmissionResult
 from gates.grade.sandbox import ChildRun
+from honest_gates import with_mistakes
 
 #: Three typical mistakes, written the way students write them: AddGate without
 #: unbroadcast, SigmoidGate changing its cache in backward, CosGate misnamed.
-MISTAKES = '''
-import numpy as np
-
-
-class AddGate:
-    def forward(self, x, y):
-        return x + y
-
-    def backward(self, dz):
-        return dz, dz
-
-
-class SigmoidGate:
-    def forward(self, x):
-        self.z = 1 / (1 + np.exp(-x))
-        self.dzdx = self.z * (1 - self.z)
-        return self.z
-
-    def backward(self, dz):
-        self.dzdx *= dz              # the cache changes on every call
-        return (self.dzdx,)
-
-
-class CosineGate:
-    def forward(self, x):
-        self.x = x
-        return np.cos(x)
-
-    def backward(self, dz):
-        return (-np.sin(self.x) * dz,)
-'''
+MISTAKES = with_mistakes("no unbroadcast", "mutated cache", "misnamed")
 
 GATES = ["AddGate", "SigmoidGate", "CosGate"]
 
