@@ -7,8 +7,10 @@ Design (fast, and the child cannot fool it):
    this run's fresh seed; :mod:`.cases`), two upstream gradients u1 and u2, and jvp
    tangents. It writes them into the child's read-only inputs folder.
 2. One child process per gate (:mod:`.sandbox`, a pool of ``jobs`` at a time), isolated
-   by the kernel (:mod:`.isolation`), imports the submission and calls ``forward``,
-   ``backward(u1)`` twice, ``backward(u2)`` and ``jvp`` on exactly those arrays, and
+   by the kernel (:mod:`.isolation`), imports the submission (:mod:`.submission`: a
+   file, a notebook, a zip or several files) and calls ``forward``, ``backward(u1)``
+   twice, ``backward(u2)`` on a second gate after a forward of its own, and ``jvp``
+   on exactly those arrays, and
    sends back the RAW results as frames down a pipe (:mod:`.frames`; no pickle, no
    files). It never computes a verdict, and nothing it says is believed except the
    numbers, which are judged here, once everything it started has been killed.

@@ -5,7 +5,8 @@ solution written out as a submission (to check a grading set-up end to end).
 with the contract's signatures (``forward(self, x, y)`` from ``input_names``,
 ``__init__`` from the reference constructor, e.g. ``ScaleGate(k)``, ``SumGate(axis)``),
 a docstring with the forward formula (the reference docstring's sentences that do not
-give the gradient away), what the reference caches, the shape rules, and bodies that
+give the gradient away), what to cache on ``self`` (input shapes included where an
+input may be broadcast or reduced), the shape rules, and bodies that
 raise ``NotImplementedError``. It imports only numpy and runs as is.
 
 :func:`solution_source` concatenates the reference modules (base, arithmetic, ...)

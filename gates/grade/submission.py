@@ -7,8 +7,9 @@ graded as Python would run it:
   (Windows Notepad writes one), any line ends (CRLF), or the encoding its ``# -*-
   coding: ... -*-`` line declares (:func:`decode_source`, which is what Python's own
   import does, via :func:`tokenize.detect_encoding`);
-* a Jupyter/Colab notebook (``.ipynb``): its code cells, in order, with IPython's
-  ``%magic`` and ``!shell`` lines and ``%%cell`` magics left out (:func:`notebook_source`);
+* a Jupyter/Colab notebook (``.ipynb``): its code cells, in order, IPython's magics
+  made harmless and each top-level statement allowed to fail alone
+  (:func:`notebook_files`);
 * a zip of any of these;
 * several ``.py`` files (``from helpers import unbroadcast``): the file that defines the
   most expected gate classes is the main file, and the other Python files beside it are
