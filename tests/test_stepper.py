@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from experiments.cli import main as cli_main
-from gates import MatVecGate, SumGate
+from gates import AddGate, MatVecGate, SumGate
 from gates.i18n import set_language
 from graph import Graph
 
@@ -264,3 +264,16 @@ def test_two_pages_in_one_notebook_never_share_ids():
     first, second = (re.search(r'id="(cg[0-9a-f]+)"', g.explain("e")._repr_html_()).group(1)
                      for _ in range(2))
     assert first != second
+
+
+def test_a_node_name_cannot_end_the_pages_script_or_inject_markup():
+    g = Graph()
+    a = g.input("<!--<script>")
+    b = g.input("</script><img src=x onerror=alert(1)>")
+    g.apply(AddGate(), a, b, name="z")
+    g.forward(**{"<!--<script>": 1.0, "</script><img src=x onerror=alert(1)>": 2.0})
+    text = g.to_html("z", wrt="<!--<script>")
+    data = re.search(r'class="cg-data">(.*?)</script>', text, re.S).group(1)
+    assert "<" not in data                      # the data holds no markup at all
+    assert "<img" not in text and "<!--<script>" not in text
+    assert text.count("<script") == 2           # the data and the page's own script
