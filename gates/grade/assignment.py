@@ -70,10 +70,10 @@ class Scale:
         """``value`` (already on some maximum) rounded as the scale says, as text."""
         return str(self.round(value))
 
-    def grade(self, fraction: float, points: float | None = None) -> str:
-        """The grade for ``fraction`` of full marks, on ``points`` (default: the scale's),
-        as text with the scale's decimals."""
-        return str(self.round(fraction * (self.points if points is None else points)))
+    def grade(self, fraction: float) -> str:
+        """The grade for ``fraction`` of full marks, on the scale's points, as text with
+        the scale's decimals (a row's own maximum, as Moodle's worksheet has: grade_text)."""
+        return self.grade_text(fraction * self.points)
 
 
 @dataclass(frozen=True)
