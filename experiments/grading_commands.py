@@ -141,7 +141,8 @@ def settings(args):
     if args.command == "autograder":
         options["filename"] = args.filename
     if args.command != "skeleton":
-        options["language"] = feedback_language(args)
+        from gates.i18n import language
+        options["language"] = getattr(args, "lang", None) or assignment.language or language()
     return assignment.with_options(**options)
 
 
