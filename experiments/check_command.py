@@ -33,7 +33,7 @@ import numpy as np
 
 from gates import ALL_GATES
 from gates.check import check_all, gate_classes
-from gates.grade.report import printable
+from gates._util import printable
 
 
 def configure(parser, command):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gates.atomic import atomic_write_text
+from gates._util import atomic_write_text
 from .datasets import DATASETS
 from .train_mnist import (add_data_arguments, add_out_arguments, add_training_arguments,
                           check_out_dir, config_from_args, load_for_training, module_main,

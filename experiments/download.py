@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence, TextIO
 
-from gates.atomic import atomic_path, atomic_write_text
+from gates._util import atomic_path, atomic_write_text
 
 __all__ = ["DownloadError", "download", "file_md5", "DEFAULT_DEADLINE", "RecentFailure",
            "remember_failure", "recent_failure", "forget_failure", "minutes_ago"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gates.atomic import atomic_write_text
+from gates._util import atomic_write_text
 from graph.explain import show
 
 from .overwrite import refuse_overwrite

@@ -225,7 +225,7 @@ def _batch(args, assignment, options) -> int:
     from gates.grade.grader import GradingError, gate_classes
     from gates.grade.exports import find_student, read_export
     from gates.grade.outputs import grade_line, read_stored, write_outputs
-    from gates.grade.report import printable
+    from gates._util import printable
     from gates.i18n import tr
 
     export = Path(args.batch)

@@ -46,7 +46,7 @@ from graph.errors import GraphValueError
 from graph.init import he
 from graph.optim import OPTIMIZERS, make_optimizer
 
-from gates.atomic import atomic_path, atomic_write_text
+from gates._util import atomic_path, atomic_write_text
 from .datasets import DATASETS, DatasetNotFoundError, load_dataset, to_float32
 from .idx import IdxError
 

@@ -726,7 +726,7 @@ class Graph:
         """A self-contained HTML page that steps through the forward pass, the backward
         pass, forward mode (with ``wrt``) and the sum over paths of ``output``; written
         to ``path`` too if given. See :mod:`graph.stepper`."""
-        from gates.atomic import atomic_write_text
+        from gates._util import atomic_write_text
         text = self.explain(output, wrt).to_html()
         if path is not None:
             atomic_write_text(path, text)

@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from gates.atomic import atomic_path
+from gates._util import atomic_path
 
 from .errors import GraphFileError, GraphShapeError
 

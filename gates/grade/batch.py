@@ -25,7 +25,8 @@ from gates.i18n import tr
 
 from .grader import SetupError, choose_isolation, gate_classes, grade_submission
 from .exports import Student, read_export
-from .report import SubmissionResult, printable, status_text, write_text
+from .._util import printable
+from .report import SubmissionResult, status_text, write_text
 from .rubric import Rubric, check_title
 from .scoring import ungraded
 from .submission import SubmissionError, assemble

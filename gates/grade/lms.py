@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes
+from .._util import atomic_write_bytes
 from .archive import safe_name
 
 

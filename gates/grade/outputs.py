@@ -27,7 +27,8 @@ from . import lms
 from .exports import Student
 from .assignment import Assignment
 from .batch import Graded, lost_summary, write_csv
-from .report import SubmissionResult, printable, stamp_line, write_json, write_text
+from .._util import printable
+from .report import SubmissionResult, stamp_line, write_json, write_text
 
 # The frame of the feedback a student reads is in the assignment's language (the
 # ``lang`` each tr() here is given), whatever the language of the process writing it.

@@ -9,13 +9,12 @@ file in the same directory, then ``os.replace``), so a reader never sees half a 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gates.i18n import tr
 
-from ..atomic import atomic_write_text
+from .._util import atomic_write_text, printable
 from .rubric import check_title
 
 #: Reasons kept per check (the rest are counted), so a report stays readable.
@@ -215,19 +214,6 @@ def stamp_line(stamp_data: dict) -> str:
 
 #: Control characters other than newline and tab: a submission's prints and error
 #: messages could move the cursor or clear the teacher's screen and draw a fake table.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` safe for a terminal or a file a person opens: control characters
-    (escape sequences, carriage returns) and bidirectional overrides (which reorder
-    what is shown) as ``\\x1b``/``\\u202e``-style escapes, newlines and tabs kept,
-    and lone surrogates (which no encoding can write) as ``\\ud800``."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
-                                   else f"\\u{ord(m.group()):04x}"), text)
-
-
 #: Statuses whose gate lost everything for one reason: a line each, not every check.
 _ONE_REASON = ("missing", "not implemented", "not graded")
 

@@ -1,8 +1,8 @@
-"""Atomic file output: write beside the target, then rename over it.
+"""Small utilities every package may import (``gates`` is the bottom of the dependency
+order ``experiments -> graph -> gates``): atomic file writes and printable text.
 
-One writer for the whole project (the grader's reports, a graph's parameter files,
-training outputs and downloads), kept in ``gates`` because every package may use it.
-
+Atomic output writes beside the target, then renames over it: one writer for the whole
+project (the grader's reports, a graph's parameter files, training outputs, downloads).
 ``os.replace`` is atomic on one file system, so a reader (or the next run) sees either
 the old file or the complete new one, never a half-written file, and an interrupted
 write leaves nothing behind.
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "printable"]
 
 
 @contextlib.contextmanager
@@ -54,3 +55,16 @@ def atomic_write_bytes(path, data: bytes) -> None:
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal or a file a person opens: control characters
+    (escape sequences, carriage returns) and bidirectional overrides (which reorder
+    what is shown) as ``\\x1b``/``\\u202e``-style escapes, newlines and tabs kept,
+    and lone surrogates (which no encoding can write) as ``\\ud800``."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                                   else f"\\u{ord(m.group()):04x}"), text)
