@@ -1,4 +1,5 @@
-"""compgraph's gates: one contract (:class:`Gate`), every operator of the lecture, and
+"""compgraph's gates: one contract (:class:`Gate`, which applies the checks, dtype rules
+and messages once, around each gate's own math), every operator of the lecture, and
 the registry :data:`ALL_GATES` that the checker and the grader loop over."""
 
 from .arithmetic import (AddGate, DivideGate, MultiplyGate, NegateGate, PowerGate,

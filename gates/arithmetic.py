@@ -1,188 +1,118 @@
 """Arithmetic gates: add, subtract, multiply, divide, scale, power, negate.
 
-The two-input gates broadcast like numpy; their ``backward`` sums the upstream
-gradient back to each input's shape (:func:`gates.base.unbroadcast`).
+Each gate caches its local gradients in ``forward`` (``self.dzdx``, ``self.dzdy``);
+``backward`` multiplies them by the upstream gradient ``dz`` and ``jvp`` by the
+tangents. The two-input gates broadcast like numpy; :class:`gates.base.Gate` sums each
+gradient back to its input's shape.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Gate, GateDomainError, GateTypeError, unbroadcast
+from .base import Gate, GateDomainError, finite_parameter
 
 
-def finite_parameter(gate: str, name: str, value) -> float:
-    """A gate's constructor parameter as a float, or GateTypeError if it is not a finite
-    real number (a NaN scale would turn every output into NaN without a word)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise GateTypeError(f"{gate}: parameter {name} must be a real number, "
-                            f"got {value!r}") from None
-    if not np.isfinite(number):
-        raise GateTypeError(f"{gate}: parameter {name} must be finite, got {number}")
-    return number
+def _pair(rng):
+    # different shapes on purpose: backward must sum over the broadcast axis
+    return rng.standard_normal((3, 4)), rng.standard_normal(4)
 
 
-def _normal(rng, shape):
-    return rng.standard_normal(shape)
-
-
-class BinaryGate(Gate):
-    """Shared plumbing of elementwise two-input gates: ``forward(x, y)`` broadcasts.
-
-    A subclass's ``forward`` caches the local gradients ``self.dzdx`` and
-    ``self.dzdy`` (as in the lecture's ``MultiplyGate``); ``backward`` multiplies them
-    by the upstream gradient and sums each back to its input's shape, and ``jvp``
-    adds the tangents times the same local gradients.
-    """
-
-    input_names = ("x", "y")
-
-    def _take(self, inputs):
-        x, y = self._accept(inputs)
-        if x.shape != y.shape:
-            self._broadcast("forward", x, y)
-        return x, y
-
-    def _grads(self, gx, gy):
-        x, y = self._seen
-        gx = unbroadcast(gx, x.shape)
-        gy = unbroadcast(gy, y.shape)
-        # a float32 input beside a float64 one still gets a float32 gradient
-        if gx.dtype != x.dtype:
-            gx = gx.astype(x.dtype)
-        if gy.dtype != y.dtype:
-            gy = gy.astype(y.dtype)
-        return gx, gy
-
-    def backward(self, dz):
-        dz = self._upstream(dz)
-        return self._grads(self.dzdx * dz, self.dzdy * dz)
-
-    def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents)
-        out = self._zero_tangent()
-        if tx is not None:
-            out = out + self.dzdx * tx
-        if ty is not None:
-            out = out + self.dzdy * ty
-        return out
-
-    @classmethod
-    def example_inputs(cls, rng):
-        # different shapes on purpose: the backward must sum over broadcast axes
-        return _normal(rng, (3, 4)), _normal(rng, (4,))
-
-
-class AddGate(BinaryGate):
+class AddGate(Gate):
     """z = x + y. Local gradients dz/dx = 1, dz/dy = 1: the add gate *distributes*
     the upstream gradient unchanged to both inputs."""
 
-    def forward(self, *inputs):
-        x, y = self._take(inputs)
-        return self._remember_output(x + y, x, y)
+    def forward(self, x, y):
+        self.dzdx = 1
+        self.dzdy = 1
+        return x + y
 
     def backward(self, dz):
-        dz = self._upstream(dz)
-        return self._grads(dz, dz)
+        return self.dzdx * dz, self.dzdy * dz
 
-    def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents)
-        out = self._zero_tangent()
-        if tx is not None:
-            out = out + tx
-        if ty is not None:
-            out = out + ty
-        return out
+    def jvp(self, tx, ty):
+        return self.dzdx * tx + self.dzdy * ty
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return _pair(rng)
 
 
-class SubtractGate(BinaryGate):
+class SubtractGate(Gate):
     """z = x - y. Local gradients dz/dx = 1, dz/dy = -1."""
 
-    def forward(self, *inputs):
-        x, y = self._take(inputs)
-        return self._remember_output(x - y, x, y)
+    def forward(self, x, y):
+        self.dzdx = 1
+        self.dzdy = -1
+        return x - y
 
     def backward(self, dz):
-        dz = self._upstream(dz)
-        return self._grads(dz, -dz)
+        return self.dzdx * dz, self.dzdy * dz
 
-    def jvp(self, *tangents):
-        tx, ty = self._tangents(tangents)
-        out = self._zero_tangent()
-        if tx is not None:
-            out = out + tx
-        if ty is not None:
-            out = out - ty
-        return out
+    def jvp(self, tx, ty):
+        return self.dzdx * tx + self.dzdy * ty
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return _pair(rng)
 
 
-class MultiplyGate(BinaryGate):
+class MultiplyGate(Gate):
     """z = x * y. Local gradients dz/dx = y, dz/dy = x: the multiply gate *switches*
     the inputs, so each input's gradient is the other input times the upstream.
 
     ``MultiplyGate().forward(3, -4)`` is -12 and ``backward(2)`` is (-8, 6).
     """
 
-    def forward(self, *inputs):
-        x, y = self._take(inputs)
-        self.dzdx = y
+    def forward(self, x, y):
+        self.dzdx = y            # local gradients, cached for backward
         self.dzdy = x
-        return self._remember_output(x * y, x, y)
+        return x * y
+
+    def backward(self, dz):
+        return self.dzdx * dz, self.dzdy * dz
+
+    def jvp(self, tx, ty):
+        return self.dzdx * tx + self.dzdy * ty
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return _pair(rng)
 
 
-class DivideGate(BinaryGate):
+class DivideGate(Gate):
     """z = x / y. Local gradients dz/dx = 1/y, dz/dy = -x/y**2 = -z/y.
 
     Raises GateDomainError when any entry of the divisor ``y`` is 0 (or NaN).
     """
 
-    def forward(self, *inputs):
-        x, y = self._take(inputs)
+    def check_inputs(self, x, y):
         if not np.all(np.abs(y) > 0):
-            bad = np.argwhere(~(np.abs(np.asarray(y)) > 0))[0]
-            where = tuple(int(i) for i in bad)
+            where = tuple(int(i) for i in np.argwhere(~(np.abs(np.asarray(y)) > 0))[0])
             raise self._error(GateDomainError, "forward",
                               f"division by zero: divisor 'y' is {np.asarray(y)[where]} "
                               f"at index {where} (shape {np.shape(y)})")
+
+    def forward(self, x, y):
         z = x / y
-        self.dzdx = 1.0 / y
-        self.dzdy = -z * self.dzdx
-        return self._remember_output(z, x, y)
+        self.dzdx = 1 / y
+        self.dzdy = -z / y
+        return z
+
+    def backward(self, dz):
+        return self.dzdx * dz, self.dzdy * dz
+
+    def jvp(self, tx, ty):
+        return self.dzdx * tx + self.dzdy * ty
 
     @classmethod
     def example_inputs(cls, rng):
         # divisor kept away from 0: magnitude in [0.5, 2], random sign
         y = rng.uniform(0.5, 2.0, size=(4,)) * rng.choice([-1.0, 1.0], size=(4,))
-        return _normal(rng, (3, 4)), y
+        return rng.standard_normal((3, 4)), y
 
 
-class UnaryGate(Gate):
-    """Shared plumbing of one-input gates whose local gradient is cached as ``self.dzdx``."""
-
-    input_names = ("x",)
-
-    def _take(self, inputs):
-        (x,) = self._accept(inputs)
-        return x
-
-    def backward(self, dz):
-        dz = self._upstream(dz)
-        return (self.dzdx * dz,)
-
-    def jvp(self, *tangents):
-        (tx,) = self._tangents(tangents)
-        if tx is None:
-            return self._zero_tangent()
-        return self.dzdx * tx
-
-    @classmethod
-    def example_inputs(cls, rng):
-        return (_normal(rng, (3, 4)),)
-
-
-class ScaleGate(UnaryGate):
+class ScaleGate(Gate):
     """z = k * x for a fixed number k. Local gradient dz/dx = k: the scale gate
     *amplifies* the upstream gradient by k."""
 
@@ -192,28 +122,26 @@ class ScaleGate(UnaryGate):
     def __repr__(self):
         return f"ScaleGate(k={self.k!r})"
 
+    def forward(self, x):
+        self.dzdx = self.k
+        return self.k * x
+
+    def backward(self, dz):
+        return (self.dzdx * dz,)
+
+    def jvp(self, tx):
+        return self.dzdx * tx
+
     @classmethod
     def example_gate(cls):
         return cls(-2.5)
 
-    def forward(self, *inputs):
-        x = self._take(inputs)
-        out = self.k * x
-        self.dzdx = out.dtype.type(self.k)
-        return self._remember_output(out, x)
+    @classmethod
+    def example_inputs(cls, rng):
+        return (rng.standard_normal((3, 4)),)
 
 
-class NegateGate(UnaryGate):
-    """z = -x. Local gradient dz/dx = -1."""
-
-    def forward(self, *inputs):
-        x = self._take(inputs)
-        out = -x
-        self.dzdx = out.dtype.type(-1)
-        return self._remember_output(out, x)
-
-
-class PowerGate(UnaryGate):
+class PowerGate(Gate):
     """z = x ** n for a fixed real exponent n. Local gradient dz/dx = n * x ** (n - 1).
 
     Raises GateDomainError for a negative base with a non-integer exponent (the result
@@ -226,6 +154,29 @@ class PowerGate(UnaryGate):
     def __repr__(self):
         return f"PowerGate(n={self.n!r})"
 
+    def check_inputs(self, x):
+        n = self.n
+        if not n.is_integer() and not np.all(x >= 0):
+            raise self._error(GateDomainError, "forward",
+                              f"negative base in x ** {n}: the result is not real "
+                              f"(min x = {np.min(x)}, shape {np.shape(x)})")
+        if n < 1 and n != 0 and not np.all(x != 0):
+            raise self._error(GateDomainError, "forward",
+                              f"zero base in x ** {n}: the derivative n * x ** (n - 1) is "
+                              f"infinite there (shape {np.shape(x)})")
+
+    def forward(self, x):
+        n = self.n
+        # x ** -1 at x = 0 would be inf, and 0 * inf is not 0: n = 0 is a constant
+        self.dzdx = n * x ** (n - 1) if n != 0 else np.zeros_like(x)
+        return x ** n
+
+    def backward(self, dz):
+        return (self.dzdx * dz,)
+
+    def jvp(self, tx):
+        return self.dzdx * tx
+
     @classmethod
     def example_gate(cls):
         return cls(2.5)
@@ -235,17 +186,20 @@ class PowerGate(UnaryGate):
         # positive base, so the non-integer exponent of example_gate is defined
         return (rng.uniform(0.5, 2.0, size=(3, 4)),)
 
-    def forward(self, *inputs):
-        x = self._take(inputs)
-        n = self.n
-        if not float(n).is_integer() and not np.all(x >= 0):
-            raise self._error(GateDomainError, "forward",
-                              f"negative base in x ** {n}: the result is not real "
-                              f"(min x = {np.min(x)}, shape {np.shape(x)})")
-        if n < 1 and n != 0 and not np.all(x != 0):
-            raise self._error(GateDomainError, "forward",
-                              f"zero base in x ** {n}: the derivative n * x ** (n - 1) is "
-                              f"infinite there (shape {np.shape(x)})")
-        out = x ** n
-        self.dzdx = n * x ** (n - 1) if n != 0 else np.zeros_like(out)
-        return self._remember_output(out, x)
+
+class NegateGate(Gate):
+    """z = -x. Local gradient dz/dx = -1."""
+
+    def forward(self, x):
+        self.dzdx = -1
+        return -x
+
+    def backward(self, dz):
+        return (self.dzdx * dz,)
+
+    def jvp(self, tx):
+        return self.dzdx * tx
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return (rng.standard_normal((3, 4)),)

@@ -2,17 +2,21 @@
 
 A gate is an object with three methods (the lecture's ``MultiplyGate``)::
 
-    forward(*inputs)    -> output            caches the local gradients on ``self``
-    backward(upstream)  -> (grad, ...)       one entry per input: local * upstream
-    jvp(*tangents)      -> output tangent    forward mode, from the same cache
+    forward(x, y)       -> z                 caches the local gradients on ``self``
+    backward(dz)        -> (dx, dy)          one entry per input: local * upstream
+    jvp(tx, ty)         -> tz                forward mode, from the same cache
 
+A built-in gate writes only that math. :class:`Gate` applies everything else once,
+around it: the number of inputs, conversion and dtype rules, shape and domain checks,
+the cast of the output, the checks of the upstream gradient and of the tangents,
+summing each gradient back to its input's shape, and the error messages.
 Students implement gates that follow the contract without inheriting from
-:class:`Gate`; the built-in gates inherit from it to share input checking, dtype
-rules, broadcasting and readable errors.
+:class:`Gate`; a class that inherits from it gets the same plumbing for free.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 
@@ -30,6 +34,7 @@ __all__ = [
     "shape_text",
     "jvp_none_hint",
     "forward_input_names",
+    "finite_parameter",
 ]
 
 
@@ -105,6 +110,19 @@ def shape_text(shape) -> str:
     return f"{tuple(shape)}" + (" (a scalar)" if len(shape) == 0 else "")
 
 
+def finite_parameter(gate: str, name: str, value) -> float:
+    """A gate's constructor parameter as a float, or GateTypeError if it is not a finite
+    real number (a NaN scale would turn every output into NaN without a word)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise GateTypeError(f"{gate}: parameter {name} must be a real number, "
+                            f"got {value!r}") from None
+    if not np.isfinite(number):
+        raise GateTypeError(f"{gate}: parameter {name} must be finite, got {number}")
+    return number
+
+
 def unbroadcast(grad, shape):
     """Sum ``grad`` back to ``shape``, undoing numpy broadcasting.
 
@@ -123,41 +141,82 @@ def unbroadcast(grad, shape):
     return np.asarray(grad).reshape(shape)
 
 
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_FLOAT_SCALARS = (np.float32, np.float64)
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+#: what an input, an upstream or a gradient may already be to need no conversion
+_READY_TYPES = frozenset((np.ndarray, np.float64, np.float32))
 _PROMOTED_KINDS = "biu"
 
 
 class Gate:
-    """Base class of the built-in gates.
+    """Base class of the built-in gates: the plumbing around each gate's math.
 
-    Subclasses set ``input_names`` (one name per input, used in messages and by the
-    checker), ``differentiable`` (``False`` for inputs such as class labels, whose
-    gradient is ``None``) and ``kinks`` (``True`` where the gate has points with no
-    derivative, such as relu at 0), and implement ``forward``, ``backward``, ``jvp``
-    and the classmethod ``example_inputs(rng)``.
+    A gate writes only the slide: ``forward`` with one named parameter per input
+    (``forward(self, x, y)``) caching on ``self`` what ``backward(self, dz)`` needs,
+    ``backward`` returning one gradient per input, and ``jvp(self, tx, ty)``, each with
+    the math inline. The rules that are not math go in class attributes and in
+    :meth:`check_inputs`. ``__init_subclass__`` wraps the ``forward``, ``backward``
+    and ``jvp`` of the class that first defines such a ``forward``; the wrappers do:
 
-    Dtypes: float32 and float64 arrays keep their dtype; integer and boolean arrays
-    become float64. Python numbers are weakly typed, as in numpy: beside a float32
-    array they become float32, on their own float64.
+    - ``forward``: the number of inputs; each input as a float32 or float64 array or
+      numpy scalar (float32/float64 kept; integers, booleans and lists become float64;
+      a Python number takes the arrays' dtype, as in numpy; any other dtype is a
+      GateTypeError), or as an integer array for an input that is not differentiable
+      (class labels; whole floats such as 3.0 accepted); each input's rank
+      (``input_ndims``), or else, for all-float inputs, that they broadcast together;
+      then :meth:`check_inputs`. The output is cast to the inputs' float dtype (a 0-d
+      result becomes a numpy scalar, as numpy's ufuncs give). A forward that raises
+      leaves the previous run's cache whole.
+    - ``backward``: GateStateError before any forward; the upstream must have the
+      output's shape and is cast to its dtype; each returned gradient is summed back
+      to its input's shape where that input was broadcast, and cast to its dtype.
+    - ``jvp``: the number, shapes and dtypes of the tangents; a ``None`` tangent is
+      passed as zeros of its input's shape and dtype (``None`` for a label), so
+      ``self.dzdx * tx`` just works; the result gets the output's shape and dtype.
+
+    Not wrapped: a ``forward(self, *inputs)``, whose gate does its own checks (a graph
+    seen as a gate, ``graph.blocks.GraphGate``), and the overrides in a subclass of a
+    wrapped gate, which reach the caller exactly as written (they usually call
+    ``super()``, which is wrapped; a deliberately wrong override, as the checker's
+    tests write, must not be repaired on its way).
+
+    Class attributes: ``input_names`` (default: ``forward``'s parameter names),
+    ``differentiable`` (``False`` for inputs such as class labels, whose gradient is
+    ``None``), ``kinks`` (``True`` where the gate has points with no derivative, such
+    as relu at 0), ``input_ndims``, and the classmethod ``example_inputs(rng)``.
     """
 
     input_names: tuple[str, ...] = ("x",)
     differentiable: tuple[bool, ...] | None = None
     kinks: bool = False
+    #: The rank each input must have (``(2, 1)`` for a matrix and a vector), or None:
+    #: then float inputs of any rank must broadcast together, as in an elementwise gate.
+    input_ndims: tuple[int, ...] | None = None
     #: Set by a caller that needs only some gradients (a graph whose data input needs
     #: none): one flag per input. A gate may then return ``None`` where the flag is
     #: False to save the work; ``None`` here means every gradient is wanted.
     needs_input_grad: tuple[bool, ...] | None = None
+    #: Whether the class has rules of its own in check_inputs (set per class).
+    _checks_inputs: bool = False
 
     def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # looked up once per class, not once per forward
+        cls._checks_inputs = cls.check_inputs is not Gate.check_inputs
+        forward = cls.__dict__.get("forward")
+        names = _positional_names(forward, drop_first=True) if forward else None
+        if names is None:
+            return
         # a subclass that writes forward(self, x, y) without setting input_names has
         # the inputs its signature names, not the default single 'x'
-        super().__init_subclass__(**kwargs)
-        if "input_names" not in cls.__dict__ and "forward" in cls.__dict__:
-            names = _positional_names(cls.forward, drop_first=True)
-            if names:
-                cls.input_names = names
+        if "input_names" not in cls.__dict__:
+            cls.input_names = names
+        if getattr(super(cls, cls).forward, "_plumbed", False):
+            return          # an override of a wrapped gate: kept as written
+        cls.forward = _plumbed_forward(forward, len(names))
+        if "backward" in cls.__dict__:
+            cls.backward = _plumbed_backward(cls.__dict__["backward"])
+        if "jvp" in cls.__dict__:
+            cls.jvp = _plumbed_jvp(cls.__dict__["jvp"])
 
     @property
     def arity(self) -> int:
@@ -198,154 +257,288 @@ class Gate:
     def jvp(self, *tangents):
         raise NotImplementedError
 
-    # -- shared checks -------------------------------------------------------------
+    def check_inputs(self, *inputs):
+        """The gate's own shape and domain rules, run on the converted inputs before
+        ``forward`` (so a refused input leaves the cache as it was); raise a GateError
+        from :meth:`_error`. The default has no rules."""
 
     def _error(self, cls, method: str, text: str) -> GateError:
+        """A ``cls`` error naming the gate and the method: ``AddGate.forward: ...``."""
         return cls(f"{type(self).__name__}.{method}: {text}")
 
-    def _accept(self, inputs: tuple, names: tuple[str, ...] | None = None) -> list:
-        """Check the number of inputs and convert each to a float array or scalar.
 
-        ``names`` defaults to all of ``input_names``; a gate with a non-float input
-        (class labels) converts only its float inputs here.
-        """
-        names = names or self.input_names
-        if len(inputs) != len(names):
-            raise self._error(
-                GateArityError, "forward",
-                f"takes {len(names)} input(s) ({', '.join(names)}), got {len(inputs)}")
-        arrays = []
-        weak = False
-        for name, value in zip(names, inputs):
-            kind = type(value)
-            # the common cases first: this runs once per gate per step
-            if kind in _FLOAT_SCALARS or (kind is np.ndarray and value.dtype in _FLOAT_DTYPES):
-                arrays.append(value)
-            elif isinstance(value, numbers.Real) and not isinstance(value, np.generic):
-                arrays.append(value)
-                weak = True
-            else:
-                arrays.append(self._convert(name, value))
-        if weak:
-            dtype = _common_float(a for a in arrays if not isinstance(a, numbers.Real)
-                                  or isinstance(a, np.generic))
-            arrays = [dtype.type(a) if isinstance(a, numbers.Real)
-                      and not isinstance(a, np.generic) else a for a in arrays]
-        return arrays
+# -- the wrappers ------------------------------------------------------------------
 
-    def _convert(self, name: str, value):
-        """A numpy array or scalar of another dtype, or a list: to float32/float64."""
-        if not isinstance(value, np.ndarray | np.generic):
-            try:
-                value = np.asarray(value)
-            except Exception as exc:  # ragged lists and the like
-                raise self._error(
-                    GateTypeError, "forward",
-                    f"input '{name}' cannot be read as an array: {exc}") from None
-        kind = value.dtype.kind
-        if kind in _PROMOTED_KINDS:
-            return value.astype(np.float64)
-        if kind == "f":
-            if value.dtype.itemsize < 4 or value.dtype.itemsize > 8:
-                raise self._error(GateTypeError, "forward",
-                                  f"input '{name}' has dtype {value.dtype}; "
-                                  f"use float32 or float64")
-            return value
-        raise self._error(GateTypeError, "forward",
-                          f"input '{name}' has dtype {value.dtype}; expected real numbers")
-
-    def _broadcast(self, method: str, x, y, names=None):
-        """The broadcast shape of two inputs, or a GateShapeError naming both."""
-        if x.shape == y.shape:
-            return x.shape
+def _plumbed_forward(forward, n):
+    @functools.wraps(forward)
+    def plumbed(self, *inputs):
+        if len(inputs) != n:
+            raise _arity_error(self, "forward", "input(s)", len(inputs))
+        dtype = _ready_dtype(inputs) if self.differentiable is None else None
+        if dtype is None:
+            inputs, dtype = _prepare(self, inputs)
+        elif self.input_ndims is not None:
+            _check_ndims(self, inputs)
+        elif n > 1 and (n > 2 or inputs[0].shape != inputs[1].shape):
+            _check_broadcast(self, inputs)
+        if self._checks_inputs:
+            self.check_inputs(*inputs)
+        # a forward that raises anywhere (check_inputs runs first, but numpy raises too
+        # under np.errstate(all="raise")) must leave the last run's cache, which backward
+        # still answers for, whole; the copy costs about 0.05 us a call
+        saved = self.__dict__.copy()
         try:
-            return np.broadcast_shapes(x.shape, y.shape)
-        except ValueError:
-            a, b = names or self.input_names[:2]
-            raise self._error(
-                GateShapeError, method,
-                f"input '{a}' of shape {shape_text(x.shape)} and input '{b}' of shape "
-                f"{shape_text(y.shape)} do not broadcast together") from None
-
-    def _require(self, name: str, shape, ndim: int | tuple, method: str = "forward"):
-        ndims = (ndim,) if isinstance(ndim, int) else ndim
-        if len(shape) not in ndims:
-            want = " or ".join(f"{n}-D" for n in ndims)
-            raise self._error(
-                GateShapeError, method,
-                f"input '{name}' must be {want}, got shape {shape_text(shape)}")
-
-    def _remember_output(self, out, *inputs):
-        """Record the output's and inputs' shapes and dtypes, for ``backward`` and ``jvp``
-        to check against. Called last in ``forward``, so a forward that raises leaves
-        the previous run's cache whole."""
-        self._seen = inputs   # the inputs themselves: their shapes and dtypes, on demand
-        self._out_shape = out.shape
-        self._out_dtype = out.dtype
+            out = forward(self, *inputs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        # the common case (a numpy scalar, or an array with axes, of the inputs' dtype)
+        # skips the cast: np.asarray and np.shape cost more than the scalar math itself
+        if type(out) is dtype.type or (type(out) is np.ndarray and out.dtype is dtype
+                                       and out.ndim):
+            self._run = (inputs, out.shape, dtype)
+            return out
+        out = _cast_output(out, dtype)
+        self._run = (inputs, np.shape(out), dtype)
         return out
+    plumbed._plumbed = True
+    return plumbed
 
-    def _upstream(self, upstream):
-        """Check that forward ran and the upstream gradient matches the output's shape."""
-        shape = getattr(self, "_out_shape", None)
-        if shape is None:
+
+def _plumbed_backward(backward):
+    @functools.wraps(backward)
+    def plumbed(self, dz):
+        try:
+            inputs, shape, dtype = self._run
+        except AttributeError:
             raise self._error(GateStateError, "backward",
-                              "called before forward; run forward first")
-        if not isinstance(upstream, np.ndarray | np.generic):
-            if not isinstance(upstream, numbers.Real):
-                try:
-                    upstream = np.asarray(upstream, dtype=self._out_dtype)
-                except (TypeError, ValueError) as exc:
-                    raise self._error(GateTypeError, "backward",
-                                      f"upstream gradient is not numeric: {exc}") from None
-            else:
-                upstream = self._out_dtype.type(upstream)
-        elif upstream.dtype.kind not in "fbiu":
-            raise self._error(GateTypeError, "backward",
-                              f"upstream gradient has dtype {upstream.dtype}")
-        if upstream.shape != shape:
-            raise self._error(
-                GateShapeError, "backward",
-                f"upstream gradient has shape {shape_text(upstream.shape)} but the output "
-                f"has shape {shape_text(shape)}")
-        if upstream.dtype != self._out_dtype:
-            upstream = upstream.astype(self._out_dtype)
-        return upstream
-
-    def _tangents(self, tangents):
-        """Check the tangents for jvp: one per input, ``None`` or the input's shape."""
-        if getattr(self, "_out_shape", None) is None:
-            raise self._error(GateStateError, "jvp", "called before forward; run forward first")
-        if len(tangents) != len(self.input_names):
-            raise self._error(
-                GateArityError, "jvp",
-                f"takes {len(self.input_names)} tangent(s) ({', '.join(self.input_names)}), "
-                f"got {len(tangents)}")
-        out = []
-        for name, t, seen in zip(self.input_names, tangents, self._seen):
-            shape = seen.shape
-            if t is not None:
-                t = np.asarray(t)
-                if t.dtype.kind not in "fbiu":
-                    raise self._error(GateTypeError, "jvp",
-                                      f"tangent for '{name}' has dtype {t.dtype}")
-                if t.shape != shape:
-                    raise self._error(
-                        GateShapeError, "jvp",
-                        f"tangent for '{name}' has shape {shape_text(t.shape)} but the input "
-                        f"had shape {shape_text(shape)}")
-            out.append(t)
-        return out
-
-    def _zero_tangent(self):
-        return np.zeros(self._out_shape, dtype=self._out_dtype)
+                              "called before forward; run forward first") from None
+        if type(dz) not in _READY_TYPES or dz.dtype is not dtype or dz.shape != shape:
+            dz = _upstream(self, dz, shape, dtype)
+        grads = backward(self, dz)
+        if type(grads) is not tuple or len(grads) != len(inputs):
+            return grads        # not the contract: left for the caller (the checker) to judge
+        for g, x in zip(grads, inputs):
+            # identity of dtypes is the fast test; _fit_gradient compares them properly
+            if g is not None and (type(g) not in _READY_TYPES or g.dtype is not x.dtype
+                                  or g.shape != x.shape):
+                return tuple(_fit_gradient(g, x) for g, x in zip(grads, inputs))
+        return grads
+    return plumbed
 
 
-def _common_float(arrays) -> np.dtype:
-    """float64 unless every array is float32 (Python numbers count as neither)."""
-    dtype = None
-    for a in arrays:
-        if isinstance(a, numbers.Real) and not isinstance(a, np.generic):
+def _plumbed_jvp(jvp):
+    @functools.wraps(jvp)
+    def plumbed(self, *tangents):
+        try:
+            inputs, shape, dtype = self._run
+        except AttributeError:
+            raise self._error(GateStateError, "jvp",
+                              "called before forward; run forward first") from None
+        if len(tangents) != len(inputs):
+            raise _arity_error(self, "jvp", "tangent(s)", len(tangents))
+        flags = self.differentiable_inputs()
+        ready = [_tangent(self, name, t, x, d)
+                 for name, t, x, d in zip(self.input_names, tangents, inputs, flags)]
+        return _fit_tangent(jvp(self, *ready), shape, dtype)
+    return plumbed
+
+
+# -- what the wrappers check -------------------------------------------------------
+
+def _arity_error(gate, method, what, got):
+    names = gate.input_names
+    return gate._error(GateArityError, method,
+                       f"takes {len(names)} {what} ({', '.join(names)}), got {got}")
+
+
+def _ready_dtype(inputs):
+    """The inputs' dtype when they need no conversion: all float64 (or all float32)
+    arrays or numpy scalars, else None. This common case is tested first because it
+    runs once per gate per step (it saves about 1 us an affine layer); identity of
+    numpy's dtype singletons is the cheap test (a dtype equal but not identical takes
+    the slow path)."""
+    first = inputs[0]
+    if type(first) not in _READY_TYPES:
+        return None
+    dtype = first.dtype
+    if dtype is not _F64 and dtype is not _F32:
+        return None
+    for v in inputs[1:]:
+        if type(v) not in _READY_TYPES or v.dtype is not dtype:
+            return None
+    return dtype
+
+
+def _prepare(gate, inputs):
+    """The inputs as forward takes them, and the common float dtype of the
+    differentiable ones: each converted (floats, or integers for labels), then
+    checked against ``input_ndims``, or else for broadcasting."""
+    arrays, weak, dtype = [], [], None
+    for i, (name, v, d) in enumerate(zip(gate.input_names, inputs,
+                                         gate.differentiable_inputs())):
+        if not d:
+            v = _as_integers(gate, name, v)
+        elif type(v) not in _READY_TYPES and isinstance(v, numbers.Real) \
+                and not isinstance(v, np.generic):
+            weak.append(i)
+        else:
+            if type(v) not in _READY_TYPES or (v.dtype is not _F64 and v.dtype is not _F32):
+                v = _as_float(gate, name, v)
+            dtype = v.dtype if dtype is None or v.dtype is dtype \
+                else np.promote_types(dtype, v.dtype)
+        arrays.append(v)
+    if dtype is None:
+        dtype = _F64
+    # Python numbers are weakly typed, as in numpy: they take the arrays' dtype
+    for i in weak:
+        arrays[i] = dtype.type(arrays[i])
+    if gate.input_ndims is not None:
+        _check_ndims(gate, arrays)
+    elif len(arrays) > 1 and gate.differentiable is None:
+        _check_broadcast(gate, arrays)
+    return tuple(arrays), dtype
+
+
+def _as_float(gate, name, value):
+    """``value`` (not a Python number) as a float32/float64 array or numpy scalar."""
+    if not isinstance(value, np.ndarray | np.generic):
+        try:
+            value = np.asarray(value)
+        except Exception as exc:  # ragged lists and the like
+            raise gate._error(GateTypeError, "forward",
+                              f"input '{name}' cannot be read as an array: {exc}") from None
+    kind = value.dtype.kind
+    if kind in _PROMOTED_KINDS:
+        return value.astype(np.float64)
+    if kind == "f":
+        if value.dtype.itemsize < 4 or value.dtype.itemsize > 8:
+            raise gate._error(GateTypeError, "forward",
+                              f"input '{name}' has dtype {value.dtype}; use float32 or float64")
+        return value
+    raise gate._error(GateTypeError, "forward",
+                      f"input '{name}' has dtype {value.dtype}; expected real numbers")
+
+
+def _as_integers(gate, name, value):
+    """An input that is not differentiable (class labels): an integer array; whole
+    floats such as 3.0 are accepted."""
+    labels = np.asarray(value)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
+            raise gate._error(GateTypeError, "forward",
+                              f"input '{name}' must hold whole class numbers, got "
+                              f"fractional or non-finite values")
+        return labels.astype(np.intp)
+    if labels.dtype.kind not in "iu":
+        raise gate._error(GateTypeError, "forward",
+                          f"input '{name}' must be integer classes, got dtype {labels.dtype}")
+    return labels
+
+
+def _check_ndims(gate, inputs):
+    for name, a, ndim in zip(gate.input_names, inputs, gate.input_ndims):
+        if ndim is not None and a.ndim != ndim:
+            raise gate._error(GateShapeError, "forward", f"input '{name}' must be {ndim}-D, "
+                                                         f"got shape {shape_text(a.shape)}")
+
+
+def _check_broadcast(gate, inputs):
+    """Inputs of no fixed rank (an elementwise gate's) must broadcast together."""
+    first = inputs[0].shape
+    for name, a in zip(gate.input_names[1:], inputs[1:]):
+        if a.shape == first:
             continue
-        d = a.dtype
-        dtype = d if dtype is None else np.promote_types(dtype, d)
-    return dtype if dtype is not None and dtype.kind == "f" else np.dtype(np.float64)
+        try:
+            np.broadcast_shapes(first, a.shape)
+        except ValueError:
+            raise gate._error(
+                GateShapeError, "forward",
+                f"input '{gate.input_names[0]}' of shape {shape_text(first)} and input "
+                f"'{name}' of shape {shape_text(a.shape)} do not broadcast together") from None
+
+
+def _cast_output(out, dtype):
+    """The output in the inputs' float dtype, a 0-d result as a numpy scalar (as numpy's
+    own ufuncs give); a non-numeric output is left for the caller to judge."""
+    array = np.asarray(out)
+    if array.dtype.kind not in "biuf":
+        return out
+    if array.dtype != dtype:
+        array = array.astype(dtype)
+    return array[()] if array.ndim == 0 else array
+
+
+def _upstream(gate, upstream, shape, dtype):
+    """The upstream gradient as an array of the output's shape and dtype."""
+    if not isinstance(upstream, np.ndarray | np.generic):
+        if not isinstance(upstream, numbers.Real):
+            try:
+                upstream = np.asarray(upstream, dtype=dtype)
+            except (TypeError, ValueError) as exc:
+                raise gate._error(GateTypeError, "backward",
+                                  f"upstream gradient is not numeric: {exc}") from None
+        else:
+            upstream = dtype.type(upstream)
+    elif upstream.dtype.kind not in "fbiu":
+        raise gate._error(GateTypeError, "backward",
+                          f"upstream gradient has dtype {upstream.dtype}")
+    if upstream.shape != shape:
+        raise gate._error(
+            GateShapeError, "backward",
+            f"upstream gradient has shape {shape_text(upstream.shape)} but the output "
+            f"has shape {shape_text(shape)}")
+    return upstream.astype(dtype) if upstream.dtype != dtype else upstream
+
+
+def _fit_gradient(grad, like):
+    """``grad`` summed back to the shape of the input ``like`` where that input was
+    broadcast, in ``like``'s dtype. ``None``, and anything that is no such gradient (a
+    shape that is not a broadcast of the input's, a non-numeric array), is returned
+    as is, for the caller (the checker) to judge."""
+    if grad is None or (type(grad) in _READY_TYPES and grad.shape == like.shape
+                        and grad.dtype == like.dtype):
+        return grad
+    array = np.asarray(grad)
+    if array.dtype.kind not in "biuf":
+        return grad
+    shape = like.shape
+    if array.shape != shape:
+        try:
+            if np.broadcast_shapes(array.shape, shape) != array.shape:
+                return grad
+        except ValueError:
+            return grad
+        array = unbroadcast(array, shape)
+    return array.astype(like.dtype) if array.dtype != like.dtype else array
+
+
+def _tangent(gate, name, t, like, differentiable):
+    """One checked tangent; zeros of the input's shape and dtype for ``None``."""
+    if t is None:
+        return np.zeros(like.shape, like.dtype) if differentiable else None
+    t = np.asarray(t)
+    if t.dtype.kind not in "fbiu":
+        raise gate._error(GateTypeError, "jvp", f"tangent for '{name}' has dtype {t.dtype}")
+    if t.shape != like.shape:
+        raise gate._error(GateShapeError, "jvp",
+                          f"tangent for '{name}' has shape {shape_text(t.shape)} but the "
+                          f"input had shape {shape_text(like.shape)}")
+    return t
+
+
+def _fit_tangent(out, shape, dtype):
+    """The output's tangent with the output's shape and dtype (a sum of broadcast
+    terms such as a bias tangent gets the output's shape)."""
+    array = np.asarray(out)
+    if array.dtype.kind not in "biuf":
+        return out
+    if array.shape != shape:
+        try:
+            array = np.broadcast_to(array, shape).copy()
+        except ValueError:
+            return out
+    if array.dtype != dtype:
+        array = array.astype(dtype)
+    return array[()] if array.ndim == 0 else array

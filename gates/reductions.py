@@ -1,11 +1,17 @@
-"""Reduction gates: sum, mean, and L2 (the sum of squares of a whole tensor)."""
+"""Reduction gates: sum, mean, and L2 (the sum of squares of a whole tensor).
+
+Sum and mean reduce over ``axis`` (None = every axis); their ``backward`` spreads the
+upstream gradient back over the reduced axes, so each entry of x gets the gradient of
+the sum (or mean) it went into.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .arithmetic import UnaryGate
-from .base import GateShapeError, GateTypeError, shape_text
+from .base import Gate, GateShapeError, GateTypeError, shape_text
 
 
 def _normalise_axis(axis):
@@ -22,9 +28,9 @@ def _normalise_axis(axis):
     return axes
 
 
-class _ReductionGate(UnaryGate):
-    """Sums or averages over ``axis`` (None = every axis); backward spreads the upstream
-    gradient back over the reduced axes."""
+class _Reduction(Gate):
+    """What sum and mean share besides their math: the ``axis`` parameter and its
+    checks against the input's shape."""
 
     def __init__(self, axis=None):
         self.axis = _normalise_axis(axis)
@@ -33,93 +39,97 @@ class _ReductionGate(UnaryGate):
         axis = self.axis if self.axis is None or len(self.axis) > 1 else self.axis[0]
         return f"{type(self).__name__}(axis={axis!r})"
 
-    def _axes_for(self, x):
+    def _axes(self, x) -> tuple[int, ...]:
+        """The reduced axes of ``x``, each in [0, x.ndim)."""
         if self.axis is None:
             return tuple(range(x.ndim))
-        axes = []
-        for a in self.axis:
+        return tuple(a % x.ndim for a in self.axis)
+
+    def check_inputs(self, x):
+        for a in self.axis or ():
             if not -x.ndim <= a < x.ndim:
                 raise self._error(GateShapeError, "forward",
                                   f"axis {a} is out of range for input 'x' of shape "
                                   f"{shape_text(x.shape)}")
-            axes.append(a % x.ndim)
-        if len(set(axes)) != len(axes):
+        axes = self._axes(x)
+        if len(set(axes)) != len(axes):      # axis (0, -2) of a 2-D x names axis 0 twice
             raise self._error(GateShapeError, "forward",
                               f"axis {self.axis} names an axis twice for shape {x.shape}")
-        return tuple(axes)
-
-    def _reduce(self, inputs, scale_by_count):
-        x = self._take(inputs)
-        axes = self._axes_for(x)
-        count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-        if scale_by_count and count == 0:
-            raise self._error(GateShapeError, "forward",
-                              f"mean over an empty axis of input 'x' of shape {x.shape}")
-        factor = x.dtype.type(1 / count) if scale_by_count else x.dtype.type(1)
-        out = x.sum(axis=axes)
-        if scale_by_count:
-            out = out * factor
-        self._axes, self._factor = axes, factor
-        return self._remember_output(out, x)
-
-    def backward(self, dz):
-        dz = self._upstream(dz)
-        spread = np.expand_dims(dz * self._factor, self._axes)
-        return (np.broadcast_to(spread, self._seen[0].shape).copy(),)
-
-    def jvp(self, *tangents):
-        (tx,) = self._tangents(tangents)
-        if tx is None:
-            return self._zero_tangent()
-        return tx.sum(axis=self._axes) * self._factor
 
     @classmethod
     def example_inputs(cls, rng):
         return (rng.standard_normal((3, 4, 2)),)
 
 
-class SumGate(_ReductionGate):
+class SumGate(_Reduction):
     """z = sum of x over ``axis`` (None: every entry). Local gradient dz/dx_i = 1, so
     backward copies the upstream gradient to every entry that was summed.
 
     Raises GateShapeError for an axis out of range of the input.
     """
 
+    def forward(self, x):
+        self.axes = self._axes(x)
+        self.x_shape = x.shape
+        return x.sum(axis=self.axes)
+
+    def backward(self, dz):
+        return (np.broadcast_to(np.expand_dims(dz, self.axes), self.x_shape).copy(),)
+
+    def jvp(self, tx):
+        return tx.sum(axis=self.axes)
+
     @classmethod
     def example_gate(cls):
         return cls(axis=1)
 
-    def forward(self, *inputs):
-        return self._reduce(inputs, scale_by_count=False)
 
-
-class MeanGate(_ReductionGate):
+class MeanGate(_Reduction):
     """z = mean of x over ``axis`` (None: every entry). Local gradient dz/dx_i = 1/n,
     with n the number of entries averaged together.
 
     Raises GateShapeError for an axis out of range or a mean over zero entries.
     """
 
+    def check_inputs(self, x):
+        super().check_inputs(x)
+        if math.prod(x.shape[a] for a in self._axes(x)) == 0:
+            raise self._error(GateShapeError, "forward",
+                              f"mean over an empty axis of input 'x' of shape {x.shape}")
+
+    def forward(self, x):
+        self.axes = self._axes(x)
+        self.x_shape = x.shape
+        self.dzdx = 1 / math.prod(x.shape[a] for a in self.axes)
+        return x.sum(axis=self.axes) * self.dzdx
+
+    def backward(self, dz):
+        spread = np.expand_dims(dz * self.dzdx, self.axes)
+        return (np.broadcast_to(spread, self.x_shape).copy(),)
+
+    def jvp(self, tx):
+        return tx.sum(axis=self.axes) * self.dzdx
+
     @classmethod
     def example_gate(cls):
         return cls(axis=(0, 2))
 
-    def forward(self, *inputs):
-        return self._reduce(inputs, scale_by_count=True)
 
-
-class L2Gate(UnaryGate):
+class L2Gate(Gate):
     """z = sum_i x_i**2 over every entry of x, of any shape (a scalar out).
     Local gradient dz/dx = 2x, so backward is 2x * upstream."""
 
-    def forward(self, *inputs):
-        x = self._take(inputs)
+    def forward(self, x):
         self.dzdx = 2 * x
         flat = x.reshape(-1)
-        return self._remember_output(x.dtype.type(flat @ flat), x)
+        return flat @ flat
 
-    def jvp(self, *tangents):
-        (tx,) = self._tangents(tangents)
-        if tx is None:
-            return self._zero_tangent()
-        return self._out_dtype.type(np.sum(self.dzdx * tx))
+    def backward(self, dz):
+        return (self.dzdx * dz,)
+
+    def jvp(self, tx):
+        return np.sum(self.dzdx * tx)
+
+    @classmethod
+    def example_inputs(cls, rng):
+        return (rng.standard_normal((3, 4)),)

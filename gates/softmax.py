@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Gate, GateArityError, GateDomainError, GateShapeError, GateTypeError, shape_text
+from .base import Gate, GateDomainError, GateShapeError, shape_text
 
 
 class SoftmaxGate(Gate):
@@ -12,34 +12,30 @@ class SoftmaxGate(Gate):
 
     Local gradient (the Jacobian of one row): dp_i/dx_i = p_i (1 - p_i) on the
     diagonal and dp_i/dx_j = -p_i p_j off it, so backward is
-    p * (u - sum_j u_j p_j) for the upstream u, row by row.
+    p * (dp - sum_j dp_j p_j) for the upstream dp, row by row.
     The row maximum is subtracted before exp, so logits of +-1e4 are safe.
     """
 
-    input_names = ("x",)
-
-    def forward(self, *inputs):
-        (x,) = self._accept(inputs)
-        x = np.asarray(x)
-        self._require("x", x.shape, tuple(range(1, 33)))
+    def check_inputs(self, x):
+        if x.ndim == 0:
+            raise self._error(GateShapeError, "forward",
+                              f"input 'x' must be at least 1-D, got shape {shape_text(x.shape)}")
         if x.shape[-1] == 0:
             raise self._error(GateShapeError, "forward",
                               f"softmax over an empty last axis (input 'x' of shape {x.shape})")
+
+    def forward(self, x):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         self.p = e / e.sum(axis=-1, keepdims=True)
-        return self._remember_output(self.p, x)
+        return self.p
 
     def backward(self, dp):
-        u = self._upstream(dp)
         p = self.p
-        return (p * (u - (u * p).sum(axis=-1, keepdims=True)),)
+        return (p * (dp - (dp * p).sum(axis=-1, keepdims=True)),)
 
-    def jvp(self, *tangents):
-        (t,) = self._tangents(tangents)
-        if t is None:
-            return self._zero_tangent()
+    def jvp(self, tx):
         p = self.p
-        return p * (t - (t * p).sum(axis=-1, keepdims=True))
+        return p * (tx - (tx * p).sum(axis=-1, keepdims=True))
 
     @classmethod
     def example_inputs(cls, rng):
@@ -62,49 +58,19 @@ class SoftmaxCrossEntropyGate(Gate):
     input_names = ("logits", "labels")
     differentiable = (True, False)
 
-    def forward(self, *inputs):
-        if len(inputs) != 2:
-            raise self._error(GateArityError, "forward",
-                              f"takes 2 inputs (logits, labels), got {len(inputs)}")
-        (logits,) = self._accept(inputs[:1], names=("logits",))
-        logits = np.asarray(logits)
-        labels = self._labels(inputs[1], logits.shape)
-        n = logits.shape[0]
-        rows = np.arange(n)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
-        # -log p[label] = log(total) - shifted[label], averaged over the batch
-        loss = (np.log(total).sum() - shifted[rows, labels].sum()) / n
-        dlogits = e / total
-        dlogits[rows, labels] -= 1
-        dlogits *= 1 / n
-        self.dlogits = dlogits
-        return self._remember_output(logits.dtype.type(loss), logits, labels)
-
-    def _labels(self, labels, logits_shape):
-        if len(logits_shape) != 2:
+    def check_inputs(self, logits, labels):
+        if logits.ndim != 2:
             raise self._error(GateShapeError, "forward",
                               f"input 'logits' must be 2-D (N, C), got shape "
-                              f"{shape_text(logits_shape)}")
-        n, c = logits_shape
+                              f"{shape_text(logits.shape)}")
+        n, c = logits.shape
         if n == 0 or c == 0:
             raise self._error(GateShapeError, "forward",
-                              f"input 'logits' of shape {logits_shape} is empty")
-        labels = np.asarray(labels)
-        if labels.dtype.kind == "f":
-            if not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
-                raise self._error(GateTypeError, "forward",
-                                  "input 'labels' must hold whole class numbers, got "
-                                  "fractional or non-finite values")
-            labels = labels.astype(np.intp)
-        elif labels.dtype.kind not in "iu":
-            raise self._error(GateTypeError, "forward",
-                              f"input 'labels' must be integer classes, got dtype {labels.dtype}")
+                              f"input 'logits' of shape {logits.shape} is empty")
         if labels.shape != (n,):
             raise self._error(GateShapeError, "forward",
                               f"input 'labels' has shape {shape_text(labels.shape)} but "
-                              f"input 'logits' of shape {logits_shape} needs ({n},)")
+                              f"input 'logits' of shape {logits.shape} needs ({n},)")
         # one pass finds labels below 0 too: as unsigned numbers they are huge
         as_unsigned = labels if labels.dtype.kind == "u" else labels.astype(np.uintp)
         if as_unsigned.max() >= c:
@@ -112,17 +78,25 @@ class SoftmaxCrossEntropyGate(Gate):
             raise self._error(GateDomainError, "forward",
                               f"input 'labels' holds class {bad}, outside [0, {c}) for "
                               f"logits with {c} classes")
-        return labels
 
-    def backward(self, dloss):
-        u = self._upstream(dloss)
-        return self.dlogits * u, None
+    def forward(self, logits, labels):
+        n = logits.shape[0]
+        rows = np.arange(n)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        # dL/dlogits = (p - onehot(labels)) / N, with p = e / total
+        self.dlogits = e / total
+        self.dlogits[rows, labels] -= 1
+        self.dlogits *= 1 / n
+        # -log p[label] = log(total) - shifted[label], averaged over the batch
+        return (np.log(total).sum() - shifted[rows, labels].sum()) / n
 
-    def jvp(self, *tangents):
-        t, _ = self._tangents(tangents)
-        if t is None:
-            return self._zero_tangent()
-        return self._out_dtype.type(np.sum(self.dlogits * t))
+    def backward(self, dL):
+        return self.dlogits * dL, None
+
+    def jvp(self, tlogits, tlabels):
+        return np.sum(self.dlogits * tlogits)
 
     @classmethod
     def example_inputs(cls, rng):

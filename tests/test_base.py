@@ -1,12 +1,15 @@
-"""The contract itself: the registry, example inputs, unbroadcast, and student-style gates."""
+"""The contract itself: the registry, example inputs, unbroadcast, student-style gates, and
+the plumbing Gate applies once around every gate's own math."""
 
 import inspect
+import textwrap
 
 import numpy as np
 import pytest
 
 import gates
-from gates import ALL_GATES, Gate, GateError, unbroadcast
+from gates import (ALL_GATES, Gate, GateArityError, GateError, GateShapeError, GateStateError,
+                   GateTypeError, unbroadcast)
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -88,3 +91,154 @@ def test_every_public_gate_function_is_documented():
             assert obj.__doc__, name
     assert issubclass(gates.GateShapeError, ValueError) and issubclass(gates.GateArityError, TypeError)
     assert Gate.needs_input_grad is None
+
+
+# -- the plumbing: applied once, by Gate, around each gate's own math -----------------
+
+def _own(cls, name):
+    """A method as its class wrote it (under Gate's wrapper, if it has one)."""
+    method = cls.__dict__[name]
+    return getattr(method, "__wrapped__", method)
+
+
+@pytest.mark.parametrize("cls", ALL_GATES, ids=lambda c: c.__name__)
+def test_every_gate_writes_its_own_forward_backward_and_jvp_with_named_inputs(cls):
+    for name in ("forward", "backward", "jvp"):
+        assert name in cls.__dict__, f"{cls.__name__} inherits {name}"
+    params = lambda name: list(inspect.signature(_own(cls, name)).parameters)
+    assert params("forward") == ["self", *cls.input_names]
+    assert len(params("backward")) == 2
+    assert len(params("jvp")) == 1 + len(cls.input_names)
+    assert "*" not in str(inspect.signature(_own(cls, "jvp")))
+
+
+def test_the_multiply_gate_is_the_slide():
+    source = "".join(inspect.getsource(_own(gates.MultiplyGate, name))
+                     for name in ("forward", "backward", "jvp"))
+    assert textwrap.dedent(source) == textwrap.dedent("""\
+        def forward(self, x, y):
+            self.dzdx = y            # local gradients, cached for backward
+            self.dzdy = x
+            return x * y
+        def backward(self, dz):
+            return self.dzdx * dz, self.dzdy * dz
+        def jvp(self, tx, ty):
+            return self.dzdx * tx + self.dzdy * ty
+        """)
+
+
+class TwiceProduct(Gate):
+    """z = 2 x y, written like the slide and nothing else."""
+
+    def forward(self, x, y):
+        self.dzdx = 2 * y
+        self.dzdy = 2 * x
+        return 2 * x * y
+
+    def backward(self, dz):
+        return self.dzdx * dz, self.dzdy * dz
+
+    def jvp(self, tx, ty):
+        return self.dzdx * tx + self.dzdy * ty
+
+
+def test_a_slide_style_gate_gets_conversion_dtypes_and_unbroadcasting_for_free():
+    gate = TwiceProduct()
+    assert gate.input_names == ("x", "y") and gate.arity == 2
+    x, y = np.ones((3, 4), np.float32), np.arange(4, dtype=np.float32)
+    out = gate.forward(x, y)
+    assert out.dtype == np.float32 and out.shape == (3, 4)
+    dx, dy = gate.backward(np.ones((3, 4)))           # a float64 upstream is cast
+    assert dx.dtype == dy.dtype == np.float32
+    assert dy.shape == (4,)                            # summed over the 3 broadcast rows
+    np.testing.assert_array_equal(dy, [6, 6, 6, 6])
+    np.testing.assert_array_equal(gate.jvp(None, np.ones(4)), np.full((3, 4), 2.0))
+    assert gate.jvp(None, None).dtype == np.float32    # None is a zero tangent
+    # integers and lists become float64; a Python number beside float32 stays float32
+    assert gate.forward([1, 2], 3).dtype == np.float64
+    assert gate.forward(x, 3).dtype == np.float32
+    # float32 beside float64: computed in float64, each gradient in its input's dtype
+    gate.forward(x, np.ones(4))
+    dx, dy = gate.backward(np.ones((3, 4)))
+    assert dx.dtype == np.float32 and dy.dtype == np.float64
+    # a 0-d result is a numpy scalar, as numpy's own ufuncs give
+    assert type(gate.forward(np.array(2.0), np.array(3.0))) is np.float64
+
+
+def test_a_slide_style_gate_gets_the_errors_for_free():
+    gate = TwiceProduct()
+    with pytest.raises(GateStateError, match=r"^TwiceProduct\.backward: called before forward"):
+        gate.backward(1.0)
+    with pytest.raises(GateArityError, match=r"^TwiceProduct\.forward: takes 2 input\(s\) "
+                                             r"\(x, y\), got 1"):
+        gate.forward(1.0)
+    with pytest.raises(GateShapeError, match=r"input 'x' of shape \(2,\) and input 'y' of "
+                                             r"shape \(3,\) do not broadcast together"):
+        gate.forward(np.ones(2), np.ones(3))
+    with pytest.raises(GateTypeError, match="input 'y' has dtype complex128"):
+        gate.forward(1.0, np.ones(2, complex))
+    gate.forward(np.ones(2), np.ones(2))
+    with pytest.raises(GateShapeError, match=r"upstream gradient has shape \(3,\) but the "
+                                             r"output has shape \(2,\)"):
+        gate.backward(np.ones(3))
+    with pytest.raises(GateArityError, match=r"takes 2 tangent\(s\) \(x, y\), got 1"):
+        gate.jvp(np.ones(2))
+    with pytest.raises(GateShapeError, match="tangent for 'y' has shape"):
+        gate.jvp(None, np.ones(5))
+
+
+def test_a_forward_that_raises_leaves_the_previous_cache_whole():
+    class FragileGate(Gate):
+        def forward(self, x):                  # writes its cache, then fails
+            self.dzdx = 2 * x
+            if np.any(x > 10):
+                raise FloatingPointError("too large")
+            return x * x
+
+        def backward(self, dz):
+            return (self.dzdx * dz,)
+
+    gate = FragileGate()
+    gate.forward(3.0)
+    with pytest.raises(FloatingPointError):
+        gate.forward(np.array([1.0, 20.0]))
+    assert gate.backward(1.0) == (6.0,)        # the cache of forward(3.0)
+
+
+def test_a_gate_that_takes_star_inputs_does_its_own_checks():
+    class Variadic(Gate):                      # like graph.blocks.GraphGate
+        input_names = ("a", "b")
+
+        def forward(self, *inputs):
+            return len(inputs)
+
+        def backward(self, upstream):
+            return "as written"
+
+    gate = Variadic()
+    assert gate.forward(1, 2, 3) == 3 and gate.backward(None) == "as written"
+    assert not hasattr(Variadic.forward, "__wrapped__")
+
+
+def test_an_override_of_a_built_in_gate_reaches_the_caller_as_written():
+    # the checker's mutants rely on it: a wrong gradient must not be "repaired"
+    class BiasNotSummed(gates.AffineGate):
+        def backward(self, dZ):
+            dx, dW, _ = super().backward(dZ)
+            return dx, dW, dZ
+
+    class Float64Out(gates.SigmoidGate):
+        def forward(self, x):
+            return super().forward(np.asarray(x, dtype=np.float64))
+
+    gate = BiasNotSummed()
+    gate.forward(np.ones((5, 2)), np.ones((2, 3)), np.ones(3))
+    assert gate.backward(np.ones((5, 3)))[2].shape == (5, 3)
+    assert Float64Out().forward(np.ones(2, np.float32)).dtype == np.float64
+
+
+def test_labels_are_taken_as_integers_and_get_no_gradient():
+    gate = gates.SoftmaxCrossEntropyGate()
+    gate.forward(np.zeros((2, 3)), [1.0, 2.0])
+    assert gate.backward(1.0)[1] is None
+    assert gate.jvp(None, None) == 0.0

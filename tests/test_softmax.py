@@ -101,3 +101,10 @@ def test_bad_labels_are_named():
         gate.forward(np.zeros((0, 4)), np.zeros(0, int))
     with pytest.raises(GateArityError):
         gate.forward(logits)
+
+
+def test_softmax_needs_an_axis_to_normalise_over():
+    with pytest.raises(GateShapeError, match=r"must be at least 1-D, got shape \(\) \(a scalar\)"):
+        SoftmaxGate().forward(1.0)
+    with pytest.raises(GateShapeError, match="empty last axis"):
+        SoftmaxGate().forward(np.ones((2, 0)))

@@ -4,10 +4,10 @@ solution written out as a submission (to check a grading set-up end to end).
 :func:`skeleton_source` writes one class per gate, named as in ``gates.ALL_GATES``,
 with the contract's signatures (``forward(self, x, y)`` from ``input_names``,
 ``__init__`` from the reference constructor, e.g. ``ScaleGate(k)``, ``SumGate(axis)``),
-a docstring with the forward formula (the reference docstring's sentences that do not
-give the gradient away), what to cache on ``self`` (input shapes included where an
-input may be broadcast or reduced), the shape rules, and bodies that
-raise ``NotImplementedError``. It imports only numpy and runs as is.
+a docstring with the forward formula (``gates.facts.FACTS[name].formula``; the local
+gradients are the student's job), what to cache on ``self`` (input shapes included
+where an input may be broadcast or reduced), the shape rules, and bodies that raise
+``NotImplementedError``. It imports only numpy and runs as is.
 
 :func:`solution_source` concatenates the reference modules (base, arithmetic, ...)
 into one standalone file, relative imports removed: a submission that imports only
@@ -19,18 +19,12 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
-import re
 import textwrap
 
 import numpy as np
 
 import gates as reference
-
-#: Sentences mentioning any of these are left out of a skeleton docstring: they say
-#: how to do backward, which is the student's job.
-_GIVES_AWAY = re.compile(
-    r"gradient|derivativ|jacobian|backward|d\w*/d\w|distributes|switches|routes|amplif|"
-    r"transpose|p - y|chain|raises|GateError", re.IGNORECASE)
+from gates.facts import FACTS
 
 HEADER = '''"""Gates of a computational graph: implement forward and backward for each class.
 
@@ -57,15 +51,11 @@ _JVP_RULE = ("- jvp(*tangents) (forward mode) returns the output's tangent for o
              "  per input (None means zero), from the same cache as backward.\n")
 
 
-def _sentences(doc: str) -> list[str]:
-    text = " ".join(inspect.cleandoc(doc or "").split())
-    return [s for s in re.split(r"(?<=[.;:])\s+(?=[A-Z`(])", text) if s]
-
-
 def forward_formula(cls) -> str:
-    """The reference docstring without the sentences that give the gradient away."""
-    kept = [s for s in _sentences(cls.__doc__) if not _GIVES_AWAY.search(s)]
-    return " ".join(kept) or f"the {cls.__name__[:-4].lower()} operation"
+    """The gate's forward formula from its facts row (``z = x * y``), which says nothing
+    of the gradient; a gate without a row gets a plain description."""
+    facts = FACTS.get(cls.__name__)
+    return facts.formula + "." if facts else f"the {cls.__name__[:-4].lower()} operation"
 
 
 def _cached(cls) -> list[str]:
@@ -100,26 +90,22 @@ def _broadcasts(shapes, out_shape) -> bool:
 def _resized_inputs(cls, names) -> tuple[list[str], str]:
     """The inputs whose shape the output may not have in the hidden cases, and how:
     ``"broadcast"`` (two inputs of different shapes) or ``"reduced"`` (an axis summed)."""
-    from .cases import SHAPES
-
-    specs = SHAPES.get(cls.__name__, [])
+    facts = FACTS.get(cls.__name__)
+    specs = facts.cases if facts else []
     if any("axis" in params for _, params in specs):
         return list(names), "reduced"
-    if len(names) == 2 and any(len(set(shapes)) > 1 for shapes, _ in specs) and \
-            cls.__name__ in _ELEMENTWISE_TWO:
+    elementwise = facts is not None and facts.output_ndim == "same"
+    if len(names) == 2 and elementwise and any(len(set(shapes)) > 1 for shapes, _ in specs):
         return list(names), "broadcast"
     return [], ""
-
-
-#: Two-input elementwise gates: their inputs broadcast against each other.
-_ELEMENTWISE_TWO = ("AddGate", "SubtractGate", "MultiplyGate", "DivideGate", "MaxGate")
 
 
 def _cache_advice(cls, names) -> str:
     """What a gate must keep on self for backward: what the reference caches, and the
     shapes of inputs that broadcasting or a reduction may change."""
-    items = [f"self.{c}" for c in _cached(cls)]
     resized, how = _resized_inputs(cls, names)
+    shapes = {f"{n}_shape" for n in resized}
+    items = [f"self.{c}" for c in _cached(cls) if c not in shapes]
     items += [f"{n}'s shape (self.{n}_shape = np.shape({n}))" for n in resized]
     if not items:
         return "Cache on self: whatever backward needs."
@@ -204,8 +190,10 @@ def _module_order(classes) -> list:
 def solution_source(classes=None) -> str:
     """The reference gates as one standalone submission (imports numpy and stdlib only).
 
-    Each module's docstring and its ``from __future__`` and relative imports are
-    dropped; everything else is kept as written, module after module.
+    Each module's docstring (but its first line, kept as the module's heading: the
+    plumbing of ``gates.base`` comes first, then the gates) and its ``from __future__``
+    and relative imports are dropped; everything else is kept as written, module after
+    module.
     """
     classes = list(classes or reference.ALL_GATES)
     out = ["from __future__ import annotations"]
@@ -220,6 +208,8 @@ def solution_source(classes=None) -> str:
                                                           or node.module == "__future__")
             if docstring or local:
                 drop.update(range(node.lineno - 1, node.end_lineno))
-        out.append(f"\n# ---- {module.__name__} ----")
+        summary = (ast.get_docstring(tree) or "").split("\n", 1)[0]
+        out.append(f"\n# ---- {module.__name__}: {summary}" if summary
+                   else f"\n# ---- {module.__name__} ----")
         out += [line for k, line in enumerate(source.splitlines()) if k not in drop]
     return "\n".join(out) + "\n"
