@@ -1,7 +1,8 @@
 """Benchmark of the Graph's own cost (a script, not a test).
 
 1. The MNIST network with two hidden layers (784-256-128-10, batch 128, float32,
-   softmax + cross-entropy; issue 3's "3-layer network", ``train --layers 4``):
+   softmax + cross-entropy; issue 3's "3-layer network", ``train --layers 4``; another
+   with ``--sizes``, e.g. ``--sizes 784,256,10``, the lecture's 3-layer net):
    forward + backward through the Graph, next to the same computation written by hand
    with numpy (the same parameter gradients; neither computes dL/dx of the data: the
    graph skips it because x is an input with differentiable=False). Timings are
@@ -29,7 +30,7 @@ from gates import AddGate, MultiplyGate, TanhGate
 
 
 def mlp_graph(rng, sizes=(784, 256, 128, 10)):
-    """The 784-256-128-10 net with its softmax-CE loss; returns (graph, loss node)."""
+    """The net of ``sizes`` with its softmax-CE loss; returns (graph, loss node)."""
     g = graph.Graph()
     x = g.input("x", differentiable=False)
     y = g.input("y", differentiable=False)
@@ -38,37 +39,42 @@ def mlp_graph(rng, sizes=(784, 256, 128, 10)):
 
 
 def numpy_step(X, Y, p):
-    """Forward + backward of the 784-256-128-10 net by hand: the loss and dL/dparams."""
-    W1, b1, W2, b2, W3, b3 = p
-    z1 = X @ W1 + b1
-    h1 = np.maximum(z1, 0)
-    z2 = h1 @ W2 + b2
-    h2 = np.maximum(z2, 0)
-    z3 = h2 @ W3 + b3
+    """Forward + backward of the same net by hand: the loss and dL/dparams.
+
+    z_i = h_{i-1} W_i + b_i, h_i = relu(z_i) (h_0 = X, no relu after the last layer);
+    L = mean cross-entropy of softmax(z_last); backward: dz_last = (p - y) / n,
+    dW_i = h_{i-1}^T dz_i, db_i = sum of dz_i over the batch,
+    dz_{i-1} = (dz_i W_i^T) * (z_{i-1} > 0)."""
+    Ws, bs = p[0::2], p[1::2]
+    hs, zs = [X], []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        zs.append(hs[-1] @ W + b)
+        if i < len(Ws) - 1:
+            hs.append(np.maximum(zs[-1], 0))
     n = X.shape[0]
     rows = np.arange(n)
-    shifted = z3 - z3.max(axis=1, keepdims=True)
+    shifted = zs[-1] - zs[-1].max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1)
     loss = -(shifted[rows, Y] - np.log(total)).mean()
-    dz3 = e / total[:, None]
-    dz3[rows, Y] -= 1
-    dz3 /= n
-    dW3, db3 = h2.T @ dz3, dz3.sum(axis=0)
-    dz2 = (dz3 @ W3.T) * (z2 > 0)
-    dW2, db2 = h1.T @ dz2, dz2.sum(axis=0)
-    dz1 = (dz2 @ W2.T) * (z1 > 0)
-    dW1, db1 = X.T @ dz1, dz1.sum(axis=0)
-    return loss, (dW1, db1, dW2, db2, dW3, db3)
+    dz = e / total[:, None]
+    dz[rows, Y] -= 1
+    dz /= n
+    grads = []
+    for i in reversed(range(len(Ws))):
+        grads[:0] = [hs[i].T @ dz, dz.sum(axis=0)]
+        if i:
+            dz = (dz @ Ws[i].T) * (zs[i - 1] > 0)
+    return loss, tuple(grads)
 
 
-def bench_mlp(repeats: int, inner: int, batch: int = 128):
+def bench_mlp(repeats: int, inner: int, batch: int = 128, sizes=(784, 256, 128, 10)):
     """Best seconds per forward+backward step: (graph, plain numpy), same numbers checked."""
     rng = np.random.default_rng(0)
-    g, loss = mlp_graph(rng)
-    params = [p.value for p in g.params.values()]
-    X = rng.standard_normal((batch, 784)).astype(np.float32)
-    Y = rng.integers(0, 10, size=batch)
+    g, loss = mlp_graph(rng, sizes)
+    params = [np.asarray(p.value) for p in g.params.values()]
+    X = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    Y = rng.integers(0, sizes[-1], size=batch)
 
     # the same numbers first: the comparison is of equal work
     value = g.forward(x=X, y=Y)
@@ -157,11 +163,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=40, help="timed repeats (best kept)")
     parser.add_argument("--inner", type=int, default=5, help="MLP steps per repeat")
+    parser.add_argument("--sizes", default="784,256,128,10",
+                        help="the MLP's layer sizes (default 784,256,128,10: two hidden "
+                             "layers, as train --layers 4; 784,256,10 for one)")
     args = parser.parse_args(argv)
+    sizes = tuple(int(s) for s in args.sizes.split(","))
 
-    t_graph, t_numpy = bench_mlp(args.repeats, args.inner)
-    print("MLP 784-256-128-10 (two hidden layers, as train --layers 4), batch 128, float32, "
-          "softmax-CE, forward+backward")
+    t_graph, t_numpy = bench_mlp(args.repeats, args.inner, sizes=sizes)
+    print(f"MLP {'-'.join(map(str, sizes))} ({len(sizes) - 2} hidden layer(s)), batch 128, "
+          f"float32, softmax-CE, forward+backward")
     print(f"  graph      {t_graph * 1e3:8.3f} ms/step")
     print(f"  numpy      {t_numpy * 1e3:8.3f} ms/step")
     print(f"  ratio numpy/graph = {t_numpy / t_graph:.3f}   (target >= 0.9)")

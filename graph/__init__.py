@@ -13,6 +13,8 @@ an op node; ``graph.mlp`` builds the lecture's networks; ``Graph.as_gate`` wraps
 as a gate (a block).
 """
 
+from . import (batches, blocks, checks, core, dot, errors, explain, expression, init, node,
+               ops, optim, params_io, paths, stepper)
 from .blocks import GraphGate, as_gate, mlp
 from .core import Graph, Node
 from .errors import (GraphBuildError, GraphError, GraphFeedError, GraphFileError,

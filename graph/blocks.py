@@ -1,20 +1,55 @@
 """Blocks: a graph wrapped as one gate, and the lecture's MLP built from gates.
 
 A block is checked like any gate (the checker in :mod:`gates` sees only the gate
-contract) and nests inside another graph as one op node.
+contract) and nests inside another graph as one op node. It talks to the graph it wraps
+through the graph's public methods only; what it must remember between calls (which
+call last fed the graph, which backward pass last set its parameters' gradients) is
+kept here, not in the graph.
 """
 
 from __future__ import annotations
+
+import weakref
 
 import numpy as np
 
 from gates import AffineGate, Gate, GateArityError, GateShapeError, GateStateError, ReLUGate
 
-from .core import BackwardPass, _article
+from .errors import GraphBuildError, article
+from .init import he
 from .node import Node, _float_dtype
-from .errors import GraphBuildError
 
-__all__ = ["GraphGate", "as_gate", "mlp"]
+__all__ = ["GraphGate", "as_gate", "mlp", "BackwardPass"]
+
+
+class BackwardPass:
+    """A :meth:`Graph.backward` running now, as a context: ``BackwardPass.current`` is the
+    outermost one (None when none runs). A block applied at several nodes shares its
+    inner graph, whose parameters must get the *sum* of the gradients of every use: a
+    block adds to the gradients it set earlier in the same pass. ``accumulate`` is the
+    outer call's flag (inner parameters then accumulate too). ``keep`` marks a pass that
+    only asks for a gate's local gradients (:meth:`Graph.local_gradients`): blocks then
+    store no gradient. An inner graph's backward joins the outermost pass; a ``keep``
+    pass always starts its own."""
+
+    current: "BackwardPass | None" = None
+
+    def __init__(self, accumulate: bool = False, keep: bool = False):
+        self.accumulate = accumulate
+        self.keep = keep
+        self._outer = None
+
+    def __enter__(self):
+        self._outer = BackwardPass.current
+        if self._outer is None or self.keep:
+            BackwardPass.current = self
+
+    def __exit__(self, *exc):
+        BackwardPass.current = self._outer
+
+
+#: inner graph -> the BackwardPass in which a block last set its parameters' gradients
+_PARAM_PASS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 class GraphGate(Gate):
@@ -26,8 +61,7 @@ class GraphGate(Gate):
     Parameters inside the block stay parameters of the inner graph: after the outer
     graph's ``backward`` their ``.grad`` is set there (``gate.graph.params``), summed
     over every use when blocks of one inner graph are applied at several nodes (the
-    same layer applied twice).
-    Built by :meth:`graph.Graph.as_gate`.
+    same layer applied twice). Built by :meth:`graph.Graph.as_gate`.
     """
 
     def __init__(self, graph, inputs, output, example_inputs=None):
@@ -35,15 +69,38 @@ class GraphGate(Gate):
         self.block_inputs = inputs
         self.output = output
         self.input_names = tuple(n.name for n in inputs)
-        self.differentiable = tuple(n._needs for n in inputs)
-        ancestors = graph._ancestors([output])
-        self.kinks = any(bool(getattr(n.gate, "kinks", False)) for n in ancestors
-                         if n.gate is not None)
+        self.differentiable = tuple(n.differentiable for n in inputs)
+        self.kinks = any(bool(getattr(n.gate, "kinks", False))
+                         for n in graph.ancestors([output]) if n.gate is not None)
         self._examples = example_inputs
-        self._last = None
+        self._last = None       # the inputs of the last forward
+        self._version = None    # the graph's version right after it
+        self._state = None      # this block's own parameters then (see state)
 
     def __repr__(self):
         return f"GraphGate({', '.join(self.input_names)} -> {self.output.name})"
+
+    def _fail(self, cls, method: str, text: str):
+        return cls(f"GraphGate.{method}: {text}")
+
+    def own_params(self) -> list[Node]:
+        """The inner graph's parameters that are not inputs of the block."""
+        return [n for n in self.graph.params.values() if n not in self.block_inputs]
+
+    def state(self) -> tuple:
+        """When the block's own parameters (and those of blocks inside it) last changed:
+        the node computed by this block is out of date once it differs."""
+        return tuple(p.set_at for p in self.own_params()) + tuple(
+            n.gate.state() for n in self.graph.nodes if isinstance(n.gate, GraphGate))
+
+    def state_changed(self) -> bool:
+        """True if the block's own parameters changed since its last forward."""
+        return self._last is not None and self.state() != self._state
+
+    def runs(self, graph) -> bool:
+        """True if the block feeds and runs ``graph``: its own, or one a block in it runs."""
+        return graph is self.graph or any(isinstance(n.gate, GraphGate) and n.gate.runs(graph)
+                                          for n in self.graph.nodes)
 
     def forward(self, *inputs):
         """Feed ``inputs`` to the block's input nodes (assign them to its parameter
@@ -54,36 +111,33 @@ class GraphGate(Gate):
         inner graph's gates are re-raised naming the inner node.
         """
         if len(inputs) != len(self.block_inputs):
-            raise self._error(GateArityError, "forward",
-                              f"takes {len(self.block_inputs)} input(s) "
-                              f"({', '.join(self.input_names)}), got {len(inputs)}")
-        g = self.graph
-        for node, value in zip(self.block_inputs, inputs):
+            raise self._fail(GateArityError, "forward",
+                             f"takes {len(self.block_inputs)} input(s) "
+                             f"({', '.join(self.input_names)}), got {len(inputs)}")
+        pairs = list(zip(self.block_inputs, inputs))
+        for node, value in pairs:
             # checked before anything changes, so a refused call leaves the block as it was
             if node.kind == "param" and np.shape(value) != np.shape(node.value):
-                raise self._error(GateShapeError, "forward",
-                                  f"input '{node.name}' has shape {np.shape(value)} but the "
-                                  f"parameter has shape {np.shape(node.value)}")
-        g._in_block = True
-        try:
-            g._feed({n: v for n, v in zip(self.block_inputs, inputs) if n.kind == "input"})
-            for node, value in zip(self.block_inputs, inputs):
-                if node.kind == "param":
-                    node.value = value
-        finally:
-            g._in_block = False
+                raise self._fail(GateShapeError, "forward",
+                                 f"input '{node.name}' has shape {np.shape(value)} but the "
+                                 f"parameter has shape {np.shape(node.value)}")
+        g = self.graph
+        g.feed({n: v for n, v in pairs if n.kind == "input"})
+        for node, value in pairs:
+            if node.kind == "param":
+                node.value = value
         out = g.forward(outputs=self.output)
-        g._feeder = self
-        self._last = inputs
+        self._last, self._version, self._state = inputs, g.version, self.state()
         self._out_shape = np.shape(out)
         return out
 
     def _replay(self, method):
-        """Run the inner graph again with this gate's inputs if something else (another
-        use of the same graph) ran it since: the caches must be this call's."""
+        """Run the inner graph again with this gate's inputs if anything changed it since
+        this gate's forward (another use of the same graph fed it): the gates' caches
+        must be this call's."""
         if self._last is None:
-            raise self._error(GateStateError, method, "called before forward; run forward first")
-        if self.graph._feeder is not self:
+            raise self._fail(GateStateError, method, "called before forward; run forward first")
+        if self.graph.version != self._version:
             self.forward(*self._last)
 
     def backward(self, upstream):
@@ -95,34 +149,36 @@ class GraphGate(Gate):
         """
         self._replay("backward")
         if np.shape(upstream) != self._out_shape:
-            raise self._error(GateShapeError, "backward",
-                              f"upstream gradient has shape {np.shape(upstream)} but the "
-                              f"output '{self.output.name}' has shape {self._out_shape}")
+            raise self._fail(GateShapeError, "backward",
+                             f"upstream gradient has shape {np.shape(upstream)} but the "
+                             f"output '{self.output.name}' has shape {self._out_shape}")
         wanted = self.needs_input_grad or (True,) * len(self.block_inputs)
         wrt = [n for n, w, d in zip(self.block_inputs, wanted, self.differentiable) if w and d]
-        # the block's own parameters always get their gradients (an optimizer steps them)
-        params = [n for n in self.graph.params.values() if n not in self.block_inputs]
-        wrt += params
-        # the inner graph may be shared by several uses (the same layer applied twice):
-        # within one outer backward pass its parameters get the sum over the uses
         this_pass = BackwardPass.current
-        adding = this_pass is not None and (this_pass.accumulate
-                                            or self.graph._param_pass is this_pass)
-        earlier = [p.grad for p in params] if adding else ()
-        self.graph.backward(self.output, upstream, wrt=wrt)
-        for p, old in zip(params, earlier):
-            if old is not None:
-                p.grad = old if p.grad is None else old + p.grad
-        self.graph._param_pass = this_pass
-        grads = []
+        if this_pass is not None and this_pass.keep:
+            grads = self.graph.gradients(self.output, upstream, wrt=wrt)
+        else:
+            # the block's own parameters always get their gradients (an optimizer steps
+            # them), summed over the uses of a shared graph within one outer pass
+            params = self.own_params()
+            adding = this_pass is not None and (this_pass.accumulate
+                                                or _PARAM_PASS.get(self.graph) is this_pass)
+            earlier = [p.grad for p in params] if adding else ()
+            self.graph.backward(self.output, upstream, wrt=wrt + params)
+            for p, old in zip(params, earlier):
+                if old is not None:
+                    p.grad = old if p.grad is None else old + p.grad
+            _PARAM_PASS[self.graph] = this_pass
+            grads = {n: n.grad for n in wrt}
+        out = []
         for node, w, d in zip(self.block_inputs, wanted, self.differentiable):
             if not (w and d):
-                grads.append(None)
-            elif node.grad is None:     # the output does not depend on this input
-                grads.append(np.zeros(np.shape(node.value), _float_dtype(node.value)))
+                out.append(None)
+            elif grads.get(node) is None:     # the output does not depend on this input
+                out.append(np.zeros(np.shape(node.value), _float_dtype(node.value)))
             else:
-                grads.append(node.grad)
-        return tuple(grads)
+                out.append(grads[node])
+        return tuple(out)
 
     def checkpoint(self):
         """Remember the inner graph as it is now (fed inputs, parameters, which outputs
@@ -134,21 +190,20 @@ class GraphGate(Gate):
         grads = [(n, n.grad) for n in g.nodes]
         computed = [n for n in g.nodes if n.kind == "op" and n.value is not None
                     and not n.stale]
-        grads_current, grad_output = g.grads_current, g.grad_output
+        current, of = g.grads_current, g.grad_output
 
         def restore():
-            g._feed({n: v for n, v in leaves if n.kind == "input" and v is not None})
+            g.feed({n: v for n, v in leaves if n.kind == "input" and v is not None})
             for n, v in leaves:
                 if n.kind == "param":
                     n.value = v
             if computed:
                 g.forward(outputs=list(computed))
+            if current:
+                # the same backward again, so the graph knows its gradients are current
+                g.backward(of, upstream=dict(grads)[of])
             for n, grad in grads:
                 n.grad = grad
-            if grads_current:
-                g._grad_version = g._version
-            g._grad_output = grad_output
-            g._feeder = None     # the caches are no longer any one call's
         return restore
 
     def jvp(self, *tangents):
@@ -157,8 +212,8 @@ class GraphGate(Gate):
         GateArityError for another number of tangents."""
         self._replay("jvp")
         if len(tangents) != len(self.block_inputs):
-            raise self._error(GateArityError, "jvp",
-                              f"takes {len(self.block_inputs)} tangent(s), got {len(tangents)}")
+            raise self._fail(GateArityError, "jvp",
+                             f"takes {len(self.block_inputs)} tangent(s), got {len(tangents)}")
         seeds = {n: t for n, t in zip(self.block_inputs, tangents) if t is not None}
         return self.graph.jvp(self.output, seeds)
 
@@ -174,11 +229,11 @@ class GraphGate(Gate):
             if value is None:
                 spec = node.shape_spec
                 if spec is None or None in spec:
-                    raise self._error(GateStateError, "example_inputs",
-                                      f"input '{node.name}' has no value or full shape; feed "
-                                      f"the graph once or pass example_inputs= to as_gate")
+                    raise self._fail(GateStateError, "example_inputs",
+                                     f"input '{node.name}' has no value or full shape; feed "
+                                     f"the graph once or pass example_inputs= to as_gate")
                 values.append(rng.standard_normal(spec))
-            elif not node._needs:
+            elif not node.differentiable:
                 values.append(np.array(value, copy=True))
             else:
                 values.append(rng.standard_normal(np.shape(value)))
@@ -194,15 +249,15 @@ def as_gate(graph, inputs, output, example_inputs=None) -> GraphGate:
     Raises GraphBuildError for a node of another graph, an input that is an op or a
     constant, a repeated input, or an input of the output that is not listed.
     """
-    nodes = tuple(graph._own(n, "as_gate") for n in inputs)
-    out = graph._own(output, "as_gate")
+    nodes = tuple(graph.node(n, "as_gate") for n in inputs)
+    out = graph.node(output, "as_gate")
     for n in nodes:
         if n.kind not in ("input", "param"):
-            raise GraphBuildError(f"as_gate: '{n.name}' is {_article(n.kind)}; block inputs "
+            raise GraphBuildError(f"as_gate: '{n.name}' is {article(n.kind)}; block inputs "
                                   f"must be inputs or params")
     if len(set(nodes)) != len(nodes):
         raise GraphBuildError(f"as_gate: inputs repeat a node: {[n.name for n in nodes]}")
-    unlisted = [n.name for n in graph._ancestors([out]) if n.kind == "input" and n not in nodes]
+    unlisted = [n.name for n in graph.ancestors([out]) if n.kind == "input" and n not in nodes]
     if unlisted:
         raise GraphBuildError(f"as_gate: output '{out.name}' depends on input(s) "
                               f"{', '.join(map(repr, unlisted))} not listed in inputs")
@@ -228,8 +283,7 @@ def mlp(g, x: Node, sizes, rng=None, dtype=np.float32, init=None, prefix: str = 
         raise GraphBuildError(f"mlp: sizes must be at least (inputs, outputs), all positive; "
                               f"got {sizes}")
     rng = np.random.default_rng(0) if rng is None else rng
-    if init is None:
-        from .init import he as init
+    init = he if init is None else init
     h = x
     layers = len(sizes) - 1
     for i in range(1, layers + 1):

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .explain import gate_label, show
+from gates.facts import symbol
+
+from .explain import show
 from .paths import fmt, local_derivatives
 
 __all__ = ["FORMS", "INSTALL", "to_dot", "write", "render", "targets", "DotFiles",
@@ -79,7 +81,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
     if output is None and nodes:
         # the last op node nothing depends on; a constant made after it is no output
         output = (graph.outputs or nodes)[-1]
-    out = None if output is None else graph._own(output, "to_dot")
+    out = None if output is None else graph.node(output, "to_dot")
     ids = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     ran = all(n.value is not None for n in nodes)
     # gradients of a backward run before the last change belong to other values
@@ -100,7 +102,7 @@ def to_dot(graph, output=None, form: str = "full") -> str:
         local = local_derivatives(n) if scalar and not n.stale else (None,) * len(n.inputs)
         if form == "full":
             gid = f"g{ids[id(n)][1:]}"
-            lines.append(f'  {gid} [shape=circle, label="{_quoted(gate_label(n.gate))}"];')
+            lines.append(f'  {gid} [shape=circle, label="{_quoted(symbol(n.gate))}"];')
             lines += [f"  {ids[id(inp)]} -> {gid};" for inp in n.inputs]
             lines.append(f"  {gid} -> {nid};")
         else:

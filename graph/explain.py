@@ -21,34 +21,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gates._util import atomic_write_text
+from gates.facts import symbol
 from gates.i18n import tr
 
+from . import stepper
 from .errors import GraphShapeError
 from .node import _float_dtype
 from .paths import fmt, local_derivatives, paths as path_sum
 
-__all__ = ["Row", "Explanation", "explain", "gate_label", "show"]
-
-_SYMBOLS = {
-    "AddGate": "+", "SubtractGate": "−", "MultiplyGate": "×", "DivideGate": "/",
-    "NegateGate": "−x", "MaxGate": "max", "ReLUGate": "relu", "SigmoidGate": "σ",
-    "TanhGate": "tanh", "SinGate": "sin", "CosGate": "cos", "TanGate": "tan",
-    "ExpGate": "exp", "LogGate": "log", "SumGate": "sum", "MeanGate": "mean",
-    "L2Gate": "L2", "MatVecGate": "W·x", "MatMulGate": "A·B", "AffineGate": "xW+b",
-    "SoftmaxGate": "softmax", "SoftmaxCrossEntropyGate": "softmax+CE",
-}
-
-
-def gate_label(gate) -> str:
-    """A short symbol for a gate, as the lecture draws it: ``+``, ``×``, ``×2``, ``**2``,
-    ``σ``, ``max``; the class name for gates it does not know (students' gates)."""
-    name = type(gate).__name__
-    if name == "ScaleGate":
-        return f"×{gate.k:g}"
-    if name == "PowerGate":
-        return f"**{gate.n:g}"
-    return _SYMBOLS.get(name, name)
-
+__all__ = ["Row", "Explanation", "explain", "graph_fragment", "show"]
 
 def _kind_label(kind: str) -> str:
     """The gate column of a node without a gate, in the current language."""
@@ -153,16 +135,17 @@ class Explanation:
             parts.append(self.note)
         return "\n\n".join(parts)
 
-    def to_html(self, title=None) -> str:
+    def to_html(self, title=None, path=None) -> str:
         """A self-contained HTML page stepping through this explanation
-        (:mod:`graph.stepper`)."""
-        from .stepper import to_html
-        return to_html(self, title)
+        (:mod:`graph.stepper`); written to ``path`` too if given."""
+        text = stepper.to_html(self, title)
+        if path is not None:
+            atomic_write_text(path, text)
+        return text
 
     def _repr_html_(self) -> str:
         """In a notebook: the step-through view (final state without its script)."""
-        from .stepper import fragment
-        return fragment(self)
+        return stepper.fragment(self)
 
     def to_dict(self) -> dict:
         """``assignments`` (strings), ``values`` (node -> value), ``gradients`` (input
@@ -202,8 +185,8 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
     out). Runs ``graph.backward(output)`` for the gradients (a differentiable input
     with no path to ``output`` gets 0; other nodes without a path get None) and, when
     ``wrt`` (a node or name) is given, d node / d wrt for every row from one
-    forward-mode pass seeded at ``wrt``. On a scalar graph it also lists the paths from every input (or
-    only from ``wrt``) to ``output``. ``assignments`` are the simple assignments to
+    forward-mode pass seeded at ``wrt``. On a scalar graph it also lists the paths from
+    every input (or only from ``wrt``) to ``output``. ``assignments`` are the simple assignments to
     print; by default those of ``graph.program`` when ``Graph.from_expression`` built
     the graph.
 
@@ -211,8 +194,8 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
     GraphShapeError for a ``wrt`` that is not a scalar, and GraphBuildError (a
     ValueError) for an unknown node name or a node of another graph.
     """
-    out = graph._own(output, "explain")
-    wrt_node = None if wrt is None else graph._own(wrt, "explain")
+    out = graph.node(output, "explain")
+    wrt_node = None if wrt is None else graph.node(wrt, "explain")
     if assignments is None:
         program = getattr(graph, "program", None)
         assignments = program.assignments if program is not None else ()
@@ -230,7 +213,7 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
         local = local_derivatives(n) if scalar else (None,) * len(n.inputs)
         incoming = [(inp.name, d) for inp, d in zip(n.inputs, local)
                     if inp.kind != "constant"]
-        kind = n.kind if n.gate is None else gate_label(n.gate)
+        kind = n.kind if n.gate is None else symbol(n.gate)
         grad = n.grad
         if grad is None and n.kind in ("input", "param") and n.differentiable:
             grad = np.zeros_like(n.value, dtype=float)[()]
@@ -238,7 +221,7 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
     if wrt_node is not None:
         # one forward-mode pass seeded at wrt gives d node / d wrt for every row
         seed = np.ones(np.shape(wrt_node.value), _float_dtype(wrt_node.value))
-        for row, t in zip(rows, graph._tangents(nodes, {wrt_node: seed}, "explain")):
+        for row, t in zip(rows, graph.tangents(nodes, {wrt_node: seed})):
             row.forward = t
     result = Explanation(out.name, None if wrt_node is None else wrt_node.name,
                          [str(a) for a in assignments], rows)
@@ -250,3 +233,19 @@ def explain(graph, output, wrt=None, assignments=None, with_paths: bool = True) 
             n for n in nodes if n.kind in ("input", "param")]
         result.paths = {s.name: path_sum(graph, out, s) for s in sources}
     return result
+
+
+def graph_fragment(graph) -> str:
+    """A graph's drawing with the values of its last forward pass (if any), for a
+    notebook; it runs nothing (no backward), so showing a graph changes none of it."""
+    rows = []
+    for n in graph.nodes:
+        if n.kind == "constant":
+            continue
+        incoming = [(i.name, None) for i in n.inputs if i.kind != "constant"]
+        value = None if n.stale else n.value
+        rows.append(Row(n.name, n.kind if n.gate is None else symbol(n.gate), value,
+                        incoming, None))
+    if not rows:
+        return stepper.empty()
+    return stepper.fragment(Explanation(rows[-1].name, None, [], rows))

@@ -42,6 +42,12 @@ import math
 import string
 from dataclasses import dataclass, field
 
+import numpy as np
+
+import gates
+from gates import GateError
+from gates.facts import EXPRESSION_GATES
+
 __all__ = [
     "ExpressionError",
     "Assignment",
@@ -54,11 +60,12 @@ __all__ = [
     "from_expression",
 ]
 
-#: Functions an expression may call: name -> number of arguments.
-FUNCTIONS = {
-    "sin": 1, "cos": 1, "tan": 1, "exp": 1, "log": 1, "tanh": 1, "sigmoid": 1, "relu": 1,
-    "max": 2,
-}
+#: How an assignment writes unary minus (``-x`` in the text, not a call).
+_NEGATE = "neg"
+#: Functions an expression may call: name -> number of arguments (that of its gate).
+FUNCTIONS = {spelling: len(getattr(gates, name).input_names)
+             for spelling, name in EXPRESSION_GATES.items()
+             if spelling.isidentifier() and spelling != _NEGATE}
 #: Other spellings accepted for the functions above (σ is the lecture's sigmoid).
 ALIASES = {"σ": "sigmoid", "ln": "log", "maximum": "max"}
 #: Names that stand for numbers unless the expression assigns them or the caller
@@ -444,25 +451,20 @@ class _Parser:
         return name
 
     def _fold(self, node, op, *args) -> float:
-        """Arithmetic on numbers alone, done now with the gates' own formulas."""
+        """Arithmetic on numbers alone, done now by the gates themselves on float64."""
+        gate = gates.PowerGate(args[1]) if op == "**" else _gate(op)
+        inputs = [np.float64(a) for a in (args[:1] if op == "**" else args)]
         try:
-            value = _NUMERIC[op](*args)
-        except (ArithmeticError, ValueError) as exc:
-            raise self._error(f"cannot compute {op} of {', '.join(map(_show, args))}: {exc}",
-                              node) from None
-        if isinstance(value, complex) or not math.isfinite(value):
+            with np.errstate(all="ignore"):
+                value = gate.forward(*inputs)
+        except (ArithmeticError, ValueError, GateError) as exc:
+            reason = str(exc).split(".forward: ", 1)[-1]
+            raise self._error(f"cannot compute {op} of {', '.join(map(_show, args))}: "
+                              f"{reason}", node) from None
+        if np.iscomplexobj(value) or not np.isfinite(value):
             raise self._error(f"{op} of {', '.join(map(_show, args))} is not a finite real "
                               f"number", node)
         return float(value)
-
-
-_NUMERIC = {
-    "+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
-    "/": lambda x, y: x / y, "**": lambda x, y: x ** y,
-    "sin": math.sin, "cos": math.cos, "tan": math.tan, "exp": math.exp, "log": math.log,
-    "tanh": math.tanh, "relu": lambda x: max(x, 0.0), "max": max,
-    "sigmoid": lambda x: 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x)),
-}
 
 
 def _describe(node) -> str:
@@ -477,30 +479,18 @@ def _describe(node) -> str:
 
 def _gate(op: str):
     """A new gate instance for ``op`` (one per node: a gate caches one node's values)."""
-    import gates
-
-    return {
-        "+": gates.AddGate, "-": gates.SubtractGate, "*": gates.MultiplyGate,
-        "/": gates.DivideGate, "neg": gates.NegateGate, "max": gates.MaxGate,
-        "sin": gates.SinGate, "cos": gates.CosGate, "tan": gates.TanGate,
-        "exp": gates.ExpGate, "log": gates.LogGate, "tanh": gates.TanhGate,
-        "sigmoid": gates.SigmoidGate, "relu": gates.ReLUGate,
-    }[op]()
+    return getattr(gates, EXPRESSION_GATES[op])()
 
 
-def build(program: Program, graph=None):
-    """The graph of ``program``: one input node per free name (in order of first use),
-    then one op node per simple assignment, named as the assignment names it.
+def build(program: Program, graph):
+    """Build ``program`` in ``graph`` (a new :class:`graph.Graph`): one input node per
+    free name (in order of first use), then one op node per simple assignment, named as
+    the assignment names it.
 
     ``x * 2`` and ``2 * x`` become a ScaleGate(2) (the lecture's "scale" gate); ``x ** 2``
-    a PowerGate(2); other numbers become constant nodes (the 1 in b + 1). ``graph``
-    defaults to a new :class:`graph.Graph`. Returns ``(graph, output_node)``.
+    a PowerGate(2); other numbers become constant nodes (the 1 in b + 1). Returns
+    ``(graph, output_node)``.
     """
-    import gates
-
-    if graph is None:
-        from .core import Graph
-        graph = Graph()
     nodes = {name: graph.input(name) for name in program.inputs}
     for a in program.assignments:
         args = [nodes[x] if isinstance(x, str) else x for x in a.args]
@@ -514,15 +504,15 @@ def build(program: Program, graph=None):
     return graph, nodes[program.output]
 
 
-def from_expression(source: str, graph_class=None):
+def from_expression(source: str, graph):
     """``Graph.from_expression("e = (a+b)*(b+1)")``: parse ``source`` (see
-    :func:`parse`) and build its graph (see :func:`build`).
+    :func:`parse`) and build it in ``graph``, a new graph (see :func:`build`).
 
     The graph keeps the parsed :class:`Program` as ``graph.program``: its
     ``lines()`` are the simple assignments and ``output`` names the output node.
     Raises ExpressionError with the line and column for text it cannot read.
     """
     program = parse(source)
-    graph, _ = build(program, None if graph_class is None else graph_class())
+    build(program, graph)
     graph.program = program
     return graph

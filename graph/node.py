@@ -26,6 +26,12 @@ assumed, because it differs between CPython versions. A miscount can only err on
 way: when in doubt the setter copies. (On an interpreter that lends stack references
 the caller's own array could be kept and locked: then writing to it raises, it is
 still never changed unseen.)
+
+A node and its graph are the two halves of the core (:mod:`graph.core`). The node's
+operators apply a new gate through the graph's public ``apply`` (``a + b`` is
+``g.apply(AddGate(), a, b)``), and feeding an input's ``value`` is ``g.feed``; only two
+private calls cross: assigning a parameter tells the graph (``_mark_changed``) and
+``stale`` asks it to pass changes on first (``_propagate``).
 """
 
 from __future__ import annotations
@@ -35,14 +41,13 @@ import sys
 
 import numpy as np
 
+from gates import (AddGate, DivideGate, MatMulGate, MatVecGate, MultiplyGate, NegateGate,
+                   PowerGate, SubtractGate)
+from gates.facts import facts_of
+
 from .errors import GraphBuildError, GraphReadOnlyError, GraphShapeError, GraphStateError
 
-__all__ = ["Node", "ParamArray"]
-
-
-def _gate_label(gate) -> str:
-    """The class name of a gate, as error messages and reprs show it."""
-    return type(gate).__name__
+__all__ = ["Node", "ParamArray", "known_ndim"]
 
 
 class Node:
@@ -68,7 +73,8 @@ class Node:
     """
 
     __slots__ = ("_name", "_kind", "_gate", "_inputs", "_graph", "_value", "grad", "_dirty",
-                 "_needs", "_index", "_differentiable", "_shape_spec", "_used", "__weakref__")
+                 "_needs", "_index", "_differentiable", "_shape_spec", "_used", "_set_at",
+                 "__weakref__")
     # numpy must hand ``array + node`` to Node.__radd__ instead of looping over the array
     __array_ufunc__ = None
 
@@ -83,11 +89,15 @@ class Node:
         self.grad = None
         self._dirty = kind == "op"
         self._differentiable = differentiable
-        self._shape_spec = shape_spec
+        self._shape_spec = None if shape_spec is None else tuple(
+            None if s is None else int(s) for s in shape_spec)
         self._used = False
+        self._set_at = 0
         # does any differentiable input or parameter lie upstream (a gradient is wanted)?
         if kind == "op":
             self._needs = any(n._needs for n in inputs)
+            for n in inputs:
+                n._used = True      # not an output of the graph any more
         else:
             self._needs = kind == "param" or (kind == "input" and differentiable)
 
@@ -132,11 +142,16 @@ class Node:
                 self._value = _param_array(self, new, old)
             self._graph._mark_changed(self)
         elif self._kind == "input":
-            self._graph._feed({self: new})
+            self._graph.feed({self: new})
         else:
             raise GraphStateError(
                 f"node '{self.name}' is {'an op' if self.kind == 'op' else 'a constant'}: "
                 f"its value cannot be set; feed an input or set a parameter instead")
+
+    @property
+    def set_at(self) -> int:
+        """The graph's ``version`` when this input or parameter last got a new value."""
+        return self._set_at
 
     @property
     def stale(self) -> bool:
@@ -152,43 +167,42 @@ class Node:
         return np.shape(self._value)
 
     def __repr__(self):
-        what = self.kind if self.gate is None else f"op {_gate_label(self.gate)}"
+        what = self.kind if self.gate is None else f"op {type(self.gate).__name__}"
         args = "" if not self.inputs else "(" + ", ".join(n.name for n in self.inputs) + ")"
         return f"<Node '{self.name}': {what}{args}>"
 
-    # -- operators -------------------------------------------------------------------
+    # -- operators: each applies a new instance of its gate ------------------------------
 
     def __add__(self, other):
-        return self.graph._binary("add", self, other)
+        return self._graph.apply(AddGate(), self, other)
 
     def __radd__(self, other):
-        return self.graph._binary("add", other, self)
+        return self._graph.apply(AddGate(), other, self)
 
     def __sub__(self, other):
-        return self.graph._binary("subtract", self, other)
+        return self._graph.apply(SubtractGate(), self, other)
 
     def __rsub__(self, other):
-        return self.graph._binary("subtract", other, self)
+        return self._graph.apply(SubtractGate(), other, self)
 
     def __mul__(self, other):
-        return self.graph._binary("multiply", self, other)
+        return self._graph.apply(MultiplyGate(), self, other)
 
     def __rmul__(self, other):
-        return self.graph._binary("multiply", other, self)
+        return self._graph.apply(MultiplyGate(), other, self)
 
     def __truediv__(self, other):
-        return self.graph._binary("divide", self, other)
+        return self._graph.apply(DivideGate(), self, other)
 
     def __rtruediv__(self, other):
-        return self.graph._binary("divide", other, self)
+        return self._graph.apply(DivideGate(), other, self)
 
     def __pow__(self, n):
         if isinstance(n, Node) or not isinstance(n, numbers.Real):
             raise GraphBuildError(
                 f"node '{self.name}' ** {n!r}: the exponent must be a number (PowerGate(n) "
                 f"has a fixed exponent); for x ** y with a node y use exp(y * log(x))")
-        from gates import PowerGate
-        return self.graph.apply(PowerGate(n), self)
+        return self._graph.apply(PowerGate(n), self)
 
     def __rpow__(self, base):
         raise GraphBuildError(
@@ -196,14 +210,46 @@ class Node:
             f"has a fixed exponent); use exp(log({base!r}) * x) for a number base")
 
     def __neg__(self):
-        from gates import NegateGate
-        return self.graph.apply(NegateGate(), self)
+        return self._graph.apply(NegateGate(), self)
 
     def __matmul__(self, other):
-        return self.graph._matmul(self, other)
+        return _matmul(self._graph, self, other)
 
     def __rmatmul__(self, other):
-        return self.graph._matmul(other, self)
+        return _matmul(self._graph, other, self)
+
+
+def _matmul(graph, x, y) -> Node:
+    """``x @ y``: W x (MatVecGate) for a vector y, A B (MatMulGate) for a matrix."""
+    x, y = (n if isinstance(n, Node) else graph.constant(n) for n in (x, y))
+    ndim = known_ndim(y)
+    if ndim == 1:
+        return graph.apply(MatVecGate(), x, y)
+    if ndim == 2:
+        return graph.apply(MatMulGate(), x, y)
+    raise GraphBuildError(
+        f"'{x.name}' @ '{y.name}': cannot tell whether '{y.name}' is a vector or a "
+        f"matrix before it is fed; use graph.matvec or graph.matmul, or declare the "
+        f"input's shape, e.g. g.input('{y.name}', shape=(2,))")
+
+
+def known_ndim(node: Node, depth: int = 0):
+    """The number of axes of ``node``'s value if it can be told before running: from
+    its value, its declared shape, or its gate's ``output_ndim`` in :mod:`gates.facts`
+    (``None`` if not, or if that needs a search deeper than 100 gates)."""
+    if depth > 100:
+        return None
+    if node._value is not None:
+        return np.ndim(node._value)
+    if node._shape_spec is not None:
+        return len(node._shape_spec)
+    facts = None if node._gate is None else facts_of(node._gate)
+    if facts is None or facts.output_ndim is None:
+        return None
+    if facts.output_ndim != "same":
+        return facts.output_ndim
+    dims = [known_ndim(i, depth + 1) for i in node._inputs]
+    return None if None in dims else max(dims)
 
 
 class ParamArray(np.ndarray):

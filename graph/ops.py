@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gates
 
-from .core import Node
+from .node import Node
 from .errors import GraphBuildError
 
 __all__ = ["add", "subtract", "multiply", "divide", "scale", "power", "negate", "maximum",

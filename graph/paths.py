@@ -15,14 +15,12 @@ Only scalar graphs have a number on each edge; :func:`paths` refuses others.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gates.i18n import tr
 
-from .core import Graph, _graphs_run_by
 from .errors import GraphStateError
 
 __all__ = ["Edge", "Path", "PathSum", "ancestors", "edges", "local_derivatives", "paths",
@@ -155,10 +153,11 @@ def local_derivatives(node) -> tuple:
     """The local derivative of ``node`` with respect to each of its inputs.
 
     For a scalar node this is the gate's ``backward`` with upstream 1, called after a
-    forward pass: no gate needs a special case. Entries are None for inputs that are
-    not differentiable. Raises ValueError for a node or input that is not a scalar
-    (its local derivative is a Jacobian, not a number), and GraphStateError when the
-    node was not computed by a forward pass since its inputs last changed.
+    forward pass (:meth:`Graph.local_gradients`, which changes no stored gradient): no
+    gate needs a special case. Entries are None for inputs that are not differentiable.
+    Raises ValueError for a node or input that is not a scalar (its local derivative
+    is a Jacobian, not a number), and GraphStateError when the node was not computed
+    by a forward pass since its inputs last changed.
     """
     if node.gate is None:
         return ()
@@ -169,28 +168,8 @@ def local_derivatives(node) -> tuple:
     _require_scalar(node)
     for inp in node.inputs:
         _require_scalar(inp)
-    with _gradients_kept(node.gate):
-        local = node.gate.backward(1.0)
+    local = node.graph.local_gradients(node, 1.0)
     return tuple(None if d is None else float(d) for d in local)
-
-
-@contextmanager
-def _gradients_kept(gate):
-    """A block's ``backward`` sets the gradients of the graphs it runs; asking it for a
-    local derivative must not change the gradients an optimizer reads next."""
-    inner = getattr(gate, "graph", None)
-    if not isinstance(inner, Graph):
-        yield
-        return
-    saved = [(g, g._grad_version, g._param_pass, [n.grad for n in g._nodes])
-             for g in _graphs_run_by(inner)]
-    try:
-        yield
-    finally:
-        for g, version, last_pass, grads in saved:
-            g._grad_version, g._param_pass = version, last_pass
-            for n, grad in zip(g._nodes, grads):
-                n.grad = grad
 
 
 def _require_scalar(node) -> None:
@@ -202,7 +181,7 @@ def _require_scalar(node) -> None:
 
 def ancestors(graph, output) -> list:
     """``output`` and every node it depends on, in the graph's (topological) order."""
-    return graph._ancestors([graph._own(output, "ancestors")])
+    return graph.ancestors([output])
 
 
 def edges(nodes) -> list[Edge]:
@@ -226,7 +205,7 @@ def paths(graph, output, wrt, max_paths: int = MAX_PATHS) -> PathSum:
     node name or a node of another graph, and GraphStateError when ``output`` is not
     up to date.
     """
-    output, wrt = graph._own(output, "paths"), graph._own(wrt, "paths")
+    output, wrt = graph.node(output, "paths"), graph.node(wrt, "paths")
     order = ancestors(graph, output)
     if not any(n is wrt for n in order):
         return PathSum(output, wrt, 0, 0.0, [])

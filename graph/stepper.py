@@ -33,7 +33,7 @@ from gates.i18n import language, tr
 
 from .paths import fmt
 
-__all__ = ["to_html", "fragment", "graph_fragment"]
+__all__ = ["to_html", "fragment", "empty"]
 
 _X_GAP, _Y_GAP, _R, _MARGIN = 200, 150, 26, 70
 #: Paths listed one step each; with more, the page gives their count, sum and stages.
@@ -476,21 +476,6 @@ def to_html(exp, title: str | None = None) -> str:
             f"{fragment(exp, standalone=True)}</body></html>\n")
 
 
-def graph_fragment(graph) -> str:
-    """A graph's drawing with the values of its last forward pass (if any), for a
-    notebook; it runs nothing (no backward), so showing a graph changes none of it."""
-    from .explain import Explanation, Row, gate_label
-
-    rows = []
-    for n in graph.nodes:
-        if n.kind == "constant":
-            continue
-        incoming = [(i.name, None) for i in n.inputs if i.kind != "constant"]
-        value = None if getattr(n, "stale", False) else n.value
-        rows.append(Row(n.name, n.kind if n.gate is None else gate_label(n.gate), value,
-                        incoming, None))
-    if not rows:
-        return "<div class=\"cg-page\"><em>" + html.escape(tr("An empty graph.")) + "</em></div>"
-    exp = Explanation(rows[-1].name, None, [], rows)
-    exp.note = ""
-    return fragment(exp)
+def empty() -> str:
+    """What a notebook shows for a graph without nodes."""
+    return "<div class=\"cg-page\"><em>" + html.escape(tr("An empty graph.")) + "</em></div>"

@@ -11,7 +11,8 @@ import pytest
 import graph
 from experiments.cli import main
 from graph import Graph, dot
-from graph.explain import explain, gate_label
+from gates.facts import symbol
+from graph.explain import explain
 
 
 def lecture_explanation(wrt="b"):
@@ -79,9 +80,9 @@ def test_to_dict_has_the_keys_the_cli_prints():
 
 def test_gate_labels_are_the_lecture_symbols():
     import gates
-    assert [gate_label(gt) for gt in (gates.AddGate(), gates.MultiplyGate(),
-                                      gates.ScaleGate(2), gates.PowerGate(2),
-                                      gates.SigmoidGate(), gates.MaxGate())] == \
+    assert [symbol(gt) for gt in (gates.AddGate(), gates.MultiplyGate(),
+                                  gates.ScaleGate(2), gates.PowerGate(2),
+                                  gates.SigmoidGate(), gates.MaxGate())] == \
         ["+", "×", "×2", "**2", "σ", "max"]
 
 

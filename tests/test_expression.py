@@ -235,3 +235,26 @@ def test_number_reads_values_written_as_arithmetic_on_numbers():
     with pytest.raises(ExpressionError) as info:
         number("pi*y")
     assert info.value.column == 4 and "'y' is not a number" in str(info.value)
+
+
+def test_the_functions_are_the_gates_facts_spell_as_calls():
+    import gates
+    from gates.facts import EXPRESSION_GATES
+    from graph.expression import FUNCTIONS
+
+    assert FUNCTIONS == {"max": 2, "relu": 1, "sigmoid": 1, "tanh": 1, "sin": 1, "cos": 1,
+                         "tan": 1, "exp": 1, "log": 1}
+    for spelling, arity in FUNCTIONS.items():
+        assert len(getattr(gates, EXPRESSION_GATES[spelling]).input_names) == arity
+
+
+def test_numbers_are_folded_by_the_gates_themselves():
+    assert parse("y = x + sigmoid(0) + relu(-2) + max(1, 3)").lines() == [
+        "a ← x + 0.5", "b ← a + 0", "y ← b + 3"]
+    for source, words in [("e = exp(1000) + a", "cannot compute exp of 1000: "),
+                          ("e = log(-1) + a", "cannot compute log of -1: "),
+                          ("e = (-8) ** (1/3) + a", "cannot compute ** of -8, 0.333333: "),
+                          ("e = 1e200 * 1e200 + a", "is not a finite real number")]:
+        with pytest.raises(ExpressionError, match="^line 1, column 5: ") as info:
+            parse(source)
+        assert words in str(info.value), source

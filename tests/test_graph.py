@@ -6,6 +6,7 @@ import pytest
 
 import graph
 from gates import AddGate, MultiplyGate
+from gates.facts import FACTS
 from graph import Graph, GraphReadOnlyError, GraphStateError
 
 
@@ -352,3 +353,38 @@ def test_a_parameters_value_reads_like_a_plain_array():
     copy = w.value.copy()
     copy[0, 0] = 9.0                            # a copy is the caller's to change
     assert copy[0, 0] == 9.0 and w.value[0, 0] == 1.0
+
+
+@pytest.mark.parametrize("facts", list(FACTS.values()), ids=lambda f: f.name)
+def test_every_gate_has_a_builder_that_applies_it_and_names_the_node_by_its_facts(facts):
+    import gates
+
+    g = Graph()
+    arity = len(getattr(gates, facts.name).input_names)
+    nodes = [g.input(f"x{i}") for i in range(arity)]
+    _, params = facts.cases[0]            # constructor parameters: k, n, axis
+    node = getattr(graph.ops, facts.function)(*nodes, **params)
+    assert type(node.gate).__name__ == facts.name
+    assert node.name == f"{facts.short}1"
+
+
+def test_the_read_api_that_paths_tables_drawings_and_blocks_use():
+    g, a, b, c, d, e = lecture_graph()
+    assert g.ancestors([c]) == [a, b, c]
+    assert g.node("e") is e and g.node(e) is e
+    before = g.version
+    g.feed({"a": 2, b: 1})                   # values without a run
+    assert g.version == before + 2 and c.stale
+    g.forward()
+    # the gate's local derivatives (upstream 1): de/dc = d = 2, de/dd = c = 3
+    assert g.local_gradients(e) == (2, 3)
+    assert g.local_gradients(e, upstream=10.0) == (20, 30)
+    grads = g.gradients(e)                   # reverse mode, stored nowhere
+    assert (grads[a], grads[b], grads[c], grads[d]) == (2, 5, 2, 3)
+    assert a.grad is None and not g.grads_current
+    g.backward(e)
+    assert g.grads_current and g.grad_output is e
+    assert g.local_gradients(c) == (1, 1) and g.grads_current     # nothing stored changed
+    assert g.tangents([c, e], {b: 1.0}) == [1, 5]                 # forward mode: d./db
+    g.feed({"a": 4})
+    assert not g.grads_current

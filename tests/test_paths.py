@@ -141,6 +141,7 @@ def test_local_derivatives_of_a_block_leave_its_parameter_gradients_alone():
     assert outer.paths(y, x).total == pytest.approx(3 * (1 - np.tanh(0.6) ** 2) * 2.0)
     dot.to_dot(outer, y, "reduced")                       # asks the block for dh/dx
     assert w.grad == pytest.approx(dw)                    # what an optimizer reads next
+    assert inner.grads_current and outer.grads_current
 
 def test_only_the_part_of_the_graph_the_output_needs_must_have_run():
     g = Graph.from_expression("c = a + b; e = a * 2")
