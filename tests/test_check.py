@@ -172,6 +172,26 @@ def test_only_the_jvp_mutant_fails_forward_mode():
     assert report.failed_inputs == ["x", "y"]
 
 
+def test_problems_carry_their_kind_and_are_listed_structure_first():
+    class SloppyMultiply:
+        def forward(self, x, y):
+            self.x, self.y = x, y
+            return x * y
+
+        def backward(self, dz):                  # y's gradient forgets to sum back
+            return self.y * dz, self.x * dz
+
+        def jvp(self, tx, ty):                   # and forward mode has the wrong sign
+            return -(tx * self.y + self.x * ty)
+
+    report = check_gate(SloppyMultiply(), X34, Y4)
+    kinds = [p.kind for p in report.problems]
+    assert kinds == sorted(kinds, key=("structure", "gradient", "jvp", "adjoint").index)
+    assert kinds[0] == "structure" and "jvp" in kinds
+    assert report.problems[0].line().startswith("input 'y': backward: returned a gradient "
+                                                "of shape (3, 4)")
+
+
 # -- kinks ----------------------------------------------------------------------------
 
 # distances from the kink: on it, within rounding, within the finite-difference step
@@ -380,7 +400,7 @@ def test_the_report_is_json_for_the_grader():
     assert data["ok"] is False and data["failed_inputs"] == ["x"]
     grad = data["inputs"][0]["comparisons"][0]
     assert grad["kind"] == "gradient" and grad["worst"]["numerical"] == 0.0
-    assert data["problems"][0] == {"method": "backward", "input": "x",
+    assert data["problems"][0] == {"method": "backward", "input": "x", "kind": "gradient",
                                    "text": data["problems"][0]["text"]}
 
 

@@ -25,7 +25,7 @@ STUDENT_FILE = textwrap.dedent('''
 
 
     class SigmoidGate:
-        """Forgot the (1 - z) of the local gradient; no example_inputs of its own."""
+        """Forgot the (1 - z) of the local gradient; graded as the grader will."""
 
         def forward(self, x):
             self.z = 1 / (1 + np.exp(-x))
@@ -64,10 +64,12 @@ def test_check_a_students_file_names_what_failed_and_what_is_missing(tmp_path, c
     out = capsys.readouterr().out
     assert status == 1
     assert "PASS SquareGate" in out
-    assert "FAIL SigmoidGate" in out and "input 'x': backward: disagrees" in out
+    assert ("FAIL SigmoidGate  6.00 of 10.00 points as graded: backward: gradient for 'x' "
+            "wrong in case 1") in out
     assert "FAIL HalfDone" in out and "missing backward and example_inputs(rng)" in out
     assert "NotAGate" not in out
-    assert "checked on the built-in gate's examples: SigmoidGate" in out
+    assert "graded as compgraph grade will grade them, on its cases drawn from the public " \
+           "seeds 0 and 1: SigmoidGate" in out
 
 
 def test_check_exits_0_when_every_gate_in_the_file_passes(tmp_path, capsys):
@@ -82,8 +84,11 @@ def test_check_json_is_machine_readable(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     assert status == 1 and data["ok"] is False
     verdicts = {r["target"]: r for r in data["reports"]}
-    assert verdicts["SquareGate"]["ok"] is True
-    assert verdicts["SigmoidGate"]["failed_inputs"] == ["x"]
+    assert verdicts["SquareGate"]["ok"] is True and "SigmoidGate" not in verdicts
+    graded = {g["name"]: g for g in data["graded"]}
+    assert graded["SigmoidGate"]["ok"] is False
+    assert [c["name"] for c in graded["SigmoidGate"]["checks"]
+            if c["points"] < c["max_points"]] == ["backward"]
     assert data["incomplete"] == [{"name": "HalfDone",
                                    "missing": "missing backward and example_inputs(rng)"}]
 
@@ -127,8 +132,7 @@ def test_gates_in_a_students_file_leaves_the_others_and_their_notes_out(tmp_path
     assert "SigmoidGate" not in out and "HalfDone" not in out
     assert main(["check", path, "--gates", "SigmoidGate", "--seeds", "1"]) == 1
     out = capsys.readouterr().out
-    assert "note: no example_inputs(rng), so checked on the built-in gate's examples: " \
-           "SigmoidGate" in out and "SquareGate" not in out
+    assert "public seeds 0 and 1: SigmoidGate" in out and "SquareGate" not in out
 
 
 def test_gates_with_a_name_it_does_not_have_is_a_usage_error(tmp_path, capsys):
@@ -149,8 +153,9 @@ def test_a_blank_skeleton_gives_one_line_per_gate_and_details_on_request(tmp_pat
     lines = capsys.readouterr().out.splitlines()
     fails = [line for line in lines if line.startswith("FAIL ")]
     assert len(fails) == len(ALL_GATES)
-    assert all(line.endswith("4 of 4 run(s) failed: forward: raised NotImplementedError")
-               for line in fails)
+    assert all(line.endswith("0.00 of 10.00 points as graded: "
+                             f"{line.split()[1]}.forward is not implemented yet (it raises "
+                             "NotImplementedError)") for line in fails)
     assert fails[0].split()[:2] == ["FAIL", "AddGate"]
     assert lines[-2] == "0 of 24 gate(s) passed in " + lines[-2].split(" in ")[-1]
     assert lines[-1] == "(--details prints the full report of each failing gate)"
@@ -159,12 +164,12 @@ def test_a_blank_skeleton_gives_one_line_per_gate_and_details_on_request(tmp_pat
     assert main(["check", str(path), "--gates", "AddGate", "--details"]) == 1
     out = capsys.readouterr().out
     summary, details = out.split("\n\n")
-    assert summary.splitlines()[0].startswith("FAIL AddGate  4 of 4 run(s) failed: forward")
-    assert details.splitlines()[:2] == ["FAIL AddGate: 4 of 4 run(s) failed",
-                                        "  FAIL AddGate (float64, seed 0): forward: raised "
-                                        "NotImplementedError"]
-    assert "tolerances: float64 rtol" in details
-    assert "  FAIL AddGate (float32, seed 0): forward: raised NotImplementedError" in details
+    assert summary.splitlines()[0].startswith("FAIL AddGate  0.00 of 10.00 points as graded")
+    assert details.splitlines()[:3] == [
+        "FAIL AddGate: 0.00 of 10.00 points as graded",
+        "  AddGate.forward is not implemented yet (it raises NotImplementedError)",
+        "  [LOST] forward output: 0.00/3.00 (passed 0 of 6)"]
+    assert "case 6 (float32: x (4, 3), y (4, 3)): forward gave no output" in details
 
 
 def test_check_a_missing_file_is_a_usage_error(tmp_path, capsys):
@@ -197,3 +202,26 @@ def test_a_gate_message_with_a_lone_surrogate_is_printed_escaped(tmp_path, capsy
         "        return (np.ones(2),)\n")
     assert main(["check", str(path), "--seeds", "1"]) == 1
     assert "raised ValueError: \\ud800" in capsys.readouterr().out
+
+
+def test_a_graded_gate_with_a_jvp_has_its_jvp_graded_too(tmp_path, capsys):
+    path = _write(tmp_path, textwrap.dedent('''
+        import numpy as np
+
+
+        class ExpGate:
+            def forward(self, x):
+                self.z = np.exp(x)
+                return self.z
+
+            def backward(self, dz):
+                return (self.z * dz,)
+
+            def jvp(self, tx):
+                return self.z          # forgot the tangent
+    '''))
+    assert main(["check", path, "--json"]) == 1
+    graded = json.loads(capsys.readouterr().out)["graded"][0]
+    assert [c["name"] for c in graded["checks"] if c["points"] < c["max_points"]] == ["jvp"]
+    assert main(["check", path, "--no-jvp"]) == 0
+    assert "PASS ExpGate  10.00 of 10.00 points as graded" in capsys.readouterr().out

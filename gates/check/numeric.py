@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.differentiate import derivative
 
+from .. import contract
 from .report import GATE_ERRORS, exception_text
 
 #: Largest number of elements (output entries times sides) one ``derivative`` call
@@ -63,8 +64,10 @@ class Derivatives:
         return full
 
 
-def directional_derivatives(forward_at, probes, out_size, *, sides=(0,), initial_step=0.05,
-                            atol=1e-11, rtol=1e-9, retries=2):
+def directional_derivatives(forward_at, probes, out_size, *, sides=(0,),
+                            initial_step=contract.PROBE_STEP,
+                            atol=contract.SCIPY_TOLERANCES["atol"],
+                            rtol=contract.SCIPY_TOLERANCES["rtol"], retries=2):
     """Numerical ``J d`` for every probe, with scipy's error estimates.
 
     ``forward_at(probe, h)`` returns the flat float64 output at ``x + h d`` (it may

@@ -217,13 +217,21 @@ class Comparison:
                 "subgradients": self.subgradients, "unconverged": self.unconverged}
 
 
+#: The kinds of problems, in the order a report lists them: the structure of what the
+#: gate returned first (nothing else can be trusted without it), then the gradients
+#: against numerical ones, forward mode, and the adjoint identity, which links the two.
+KINDS = ("structure", "gradient", "jvp", "adjoint")
+
+
 @dataclass
 class Problem:
-    """One thing wrong: the method it concerns, the input (if one), and what."""
+    """One thing wrong: the method it concerns, what, the input (if one), and its kind
+    (one of :data:`KINDS`), which orders a report's problems."""
 
     method: str
     text: str
     input: str | None = None
+    kind: str = "structure"
 
     def line(self) -> str:
         """``input 'x': backward: <text>``, or without the input when none is named."""
@@ -231,8 +239,9 @@ class Problem:
         return f"{where}{self.method}: {self.text}"
 
     def to_dict(self) -> dict:
-        """JSON-ready: method, input (or None) and text."""
-        return {"method": self.method, "input": self.input, "text": self.text}
+        """JSON-ready: method, input (or None), text and kind."""
+        return {"method": self.method, "input": self.input, "text": self.text,
+                "kind": self.kind}
 
 
 @dataclass
@@ -348,3 +357,29 @@ class GateReport:
                 "tolerances": {k: {"rtol": v["rtol"], "atol": v["atol"]}
                                for k, v in self.tolerances.items()},
                 "seconds": round(self.seconds, 6)}
+
+
+def assemble(report: GateReport, comparisons: dict, problems: list) -> None:
+    """The last stage of :func:`gates.check.check_gate`: attach each ``(input, kind) ->``
+    :class:`Comparison` to its input's report, turn a failed gradient or jvp comparison
+    into a problem (the adjoint's failures were reported as they happened), note the
+    subgradients accepted, and order ``problems`` by :data:`KINDS` (stably, so within a
+    kind they stay in the order found)."""
+    order = {"gradient": 0, "jvp": 1, "adjoint": 2}
+    names = {inp.index: inp.name for inp in report.inputs}
+    for (i, kind), comp in sorted(comparisons.items(),
+                                  key=lambda kv: (order[kv[0][1]], kv[0][0])):
+        if not comp.ok and kind != "adjoint":
+            what = ("disagrees with the numerical gradient" if kind == "gradient" else
+                    "disagrees with the numerical directional derivative")
+            problems.append(Problem("backward" if kind == "gradient" else "jvp",
+                                    f"{what} {comp.worst.text()}", names[i], kind))
+    for (i, kind), comp in sorted(comparisons.items(),
+                                  key=lambda kv: (kv[0][0], order[kv[0][1]])):
+        report.inputs[i].comparisons.append(comp)
+    kinks = sum(c.subgradients for c in comparisons.values())
+    if kinks:
+        report.notes.append(
+            f"{kinks} comparison(s) at a kink: the one-sided derivatives differ there, "
+            f"and any analytic value between them (a subgradient) was accepted")
+    problems.sort(key=lambda p: KINDS.index(p.kind))

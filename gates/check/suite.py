@@ -18,23 +18,42 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..base import Gate
-from .gate_check import _gate_name, check_gate
+from . import graded as grading
+from .gate_check import check_gate
 from .report import GATE_ERRORS, GateReport, Problem, exception_text, html_report_table
+from .structure import gate_name
 
 
 @dataclass
 class SuiteReport:
-    """The reports of :func:`check_all`: ``ok`` only if every one passed."""
+    """The reports of :func:`check_all`: ``ok`` only if every one passed.
+
+    ``graded`` holds the grader's results for a student's gates named like built-in
+    ones (:mod:`.graded`), which ``compgraph check`` grades as ``compgraph grade``
+    will; each passes with full marks."""
 
     reports: list = field(default_factory=list)
     incomplete: list = field(default_factory=list)  # (class name, what is missing)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
+    graded: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when every report passed and no gate was incomplete."""
-        return not self.incomplete and all(r.ok for r in self.reports)
+        """True when every report passed, every graded gate earned full marks and no
+        gate was incomplete."""
+        return (not self.incomplete and all(r.ok for r in self.reports)
+                and all(grading.passed(g) for g in self.graded))
+
+    def _tally(self) -> str:
+        """``3 of 4 gate(s) passed, 1 incomplete in 0.52 s``."""
+        by_gate = self.by_gate()
+        n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
+        n_bad += sum(1 for g in self.graded if not grading.passed(g))
+        total = len(by_gate) + len(self.graded)
+        return (f"{total - n_bad} of {total} gate(s) passed"
+                + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
+                + f" in {self.seconds:.2f} s")
 
     def __bool__(self) -> bool:
         return self.ok
@@ -54,7 +73,8 @@ class SuiteReport:
         """One line per gate: ``PASS name  runs  time`` or ``FAIL name  k of n run(s)
         failed: <the first problem>``; then the incomplete gates, the notes and the tally."""
         by_gate = self.by_gate()
-        width = max(map(len, [*by_gate, *(name for name, _ in self.incomplete)]), default=0)
+        width = max(map(len, [*by_gate, *(name for name, _ in self.incomplete),
+                              *(g.name for g in self.graded)]), default=0)
         lines = []
         for target, reports in by_gate.items():
             bad = [r for r in reports if not r.ok]
@@ -67,13 +87,11 @@ class SuiteReport:
             first, *more = bad[0].problems[0].line().splitlines() or [""]
             lines.append(f"FAIL {target:{width}}  {len(bad)} of {len(reports)} run(s) "
                          f"failed: {first}{' …' if more else ''}")
+        lines.extend(grading.summary_line(g, width) for g in self.graded)
         for name, text in self.incomplete:
             lines.append(f"FAIL {name:{width}}  not checked: {text}")
         lines.extend(f"note: {note}" for note in self.notes)
-        n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
-        lines.append(f"{len(by_gate) - n_bad} of {len(by_gate)} gate(s) passed"
-                     + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
-                     + f" in {self.seconds:.2f} s")
+        lines.append(self._tally())
         return "\n".join(lines)
 
     def details(self) -> list[str]:
@@ -87,7 +105,16 @@ class SuiteReport:
                 lines.extend("  " + line for line in str(bad[0]).splitlines())
                 lines.extend(f"  {r.verdict}" for r in bad[1:])
                 blocks.append("\n".join(lines))
+        blocks.extend(self.graded_text(g) for g in self.graded if not grading.passed(g))
         return blocks
+
+    @staticmethod
+    def graded_text(result) -> str:
+        """A graded gate in full: its points, then the grader's feedback."""
+        lines = [f"{'PASS' if grading.passed(result) else 'FAIL'} {result.name}: "
+                 f"{result.score:.2f} of {result.max_score:.2f} points as graded"]
+        lines.extend("  " + line for line in result.text().splitlines())
+        return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         """In a notebook: a table with one row per gate (PASS or FAIL, its runs, their
@@ -107,18 +134,21 @@ class SuiteReport:
                     if line not in problems:
                         problems.append(line)
             rows.append((target, not bad, runs, sum(r.seconds for r in reports), problems))
+        for g in self.graded:
+            problems = [] if grading.passed(g) else [grading.first_reason(g)]
+            rows.append((g.name, grading.passed(g),
+                         f"graded: {g.score:.2f} of {g.max_score:.2f} points", g.elapsed,
+                         problems))
         for name, text in self.incomplete:
             rows.append((name, False, "not checked", None, [text]))
-        n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
-        caption = (f"{len(by_gate) - n_bad} of {len(by_gate)} gate(s) passed"
-                   + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
-                   + f" in {self.seconds:.2f} s")
-        return html_report_table(rows, caption, self.notes)
+        return html_report_table(rows, self._tally(), self.notes)
 
     def to_dict(self) -> dict:
-        """JSON-ready: ok, seconds, every report, the incomplete gates, notes."""
+        """JSON-ready: ok, seconds, every report, the graded gates (as the grader's
+        ``--json`` has them, with ``ok``), the incomplete gates, notes."""
         return {"ok": self.ok, "seconds": round(self.seconds, 4),
                 "reports": [r.to_dict() for r in self.reports],
+                "graded": [grading.to_dict(g) for g in self.graded],
                 "incomplete": [{"name": n, "missing": t} for n, t in self.incomplete],
                 "notes": list(self.notes)}
 
@@ -218,7 +248,7 @@ def contract_mistake(target) -> tuple[str, str] | None:
 
 
 def _target_name(target) -> str:
-    return getattr(target, "__name__", None) or _gate_name(target)
+    return getattr(target, "__name__", None) or gate_name(target)
 
 
 def _takes_dtype(maker) -> bool:
@@ -237,15 +267,17 @@ def _failed(name, seed, float32, method, exc) -> GateReport:
 
 
 def gate_classes(module, builtins=None):
-    """The gate classes a user's module defines: (targets, incomplete, notes).
+    """The gate classes a user's module defines: (targets, incomplete, graded).
 
     A public class defined in ``module`` (not imported into it) that has ``forward``
     or ``backward`` is a gate, unless another class there subclasses it (a shared
-    base). It is checked if it has ``forward``, ``backward`` and ``example_inputs``;
-    without ``example_inputs`` but named like a built-in gate (the skeleton students
-    complete), on the built-in's examples (a note says so); otherwise it is listed in
+    base). One named like a built-in gate (the skeleton students complete) is what
+    ``compgraph grade`` grades: its name goes in ``graded``, and it is checked the way
+    the grader grades it (:mod:`.graded`). Any other is checked on its own examples if
+    it has ``forward``, ``backward`` and ``example_inputs``, and otherwise listed in
     ``incomplete`` as (name, what is missing). ``builtins`` maps names to gate classes
-    (default: :data:`gates.ALL_GATES`).
+    (default: :data:`gates.ALL_GATES`); the built-in classes themselves (``compgraph
+    check gates.nonlinear``) are checked on their examples.
     """
     if builtins is None:
         from .. import ALL_GATES
@@ -254,16 +286,14 @@ def gate_classes(module, builtins=None):
                if inspect.isclass(cls) and cls.__module__ == module.__name__
                and not name.startswith("_")}
     bases = {base for cls in classes.values() for base in cls.__mro__[1:]}
-    targets, incomplete, borrowed = [], [], []
+    targets, incomplete, graded = [], [], []
     for name, cls in classes.items():
         has = {m: callable(getattr(cls, m, None)) for m in ("forward", "backward",
                                                              "example_inputs")}
         if not (has["forward"] or has["backward"]) or cls in bases:
             continue
-        if has["forward"] and has["backward"] and not has["example_inputs"] \
-                and name in builtins:
-            targets.append(BorrowedExamples(cls, builtins[name]))
-            borrowed.append(name)
+        if name in builtins and builtins[name] is not cls:
+            graded.append(name)
             continue
         missing = [m for m, present in has.items() if not present]
         if missing:
@@ -271,33 +301,4 @@ def gate_classes(module, builtins=None):
                 f"{m}(rng)" if m == "example_inputs" else m for m in missing)))
         else:
             targets.append(cls)
-    notes = [f"no example_inputs(rng), so checked on the built-in gate's examples: "
-             f"{', '.join(borrowed)}"] if borrowed else []
-    return targets, incomplete, notes
-
-
-class BorrowedExamples:
-    """A user's gate class checked on the example inputs of the built-in gate of the
-    same name; constructor parameters (``k`` of ScaleGate, ``axis`` of SumGate) are
-    taken from the built-in's example gate by name."""
-
-    def __init__(self, cls, builtin):
-        self.cls, self.builtin = cls, builtin
-        self.__name__ = cls.__name__
-
-    def example_inputs(self, rng):
-        """The built-in gate's example inputs for ``rng``."""
-        return self.builtin.example_inputs(rng)
-
-    def example_gate(self):
-        """The user's ``example_gate()`` if it has one, else the user's class
-        built with the built-in example's constructor parameters of the same names."""
-        own = getattr(self.cls, "example_gate", None)
-        if callable(own):
-            return own()
-        reference = self.builtin.example_gate()
-        params = inspect.signature(self.cls).parameters.values()
-        kwargs = {p.name: getattr(reference, p.name) for p in params
-                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-                  and hasattr(reference, p.name)}
-        return self.cls(**kwargs)
+    return targets, incomplete, graded

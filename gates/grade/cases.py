@@ -1,12 +1,13 @@
 """The hidden test cases: for each gate, several input shapes, batch sizes and
 constructor parameters, with values drawn from a seed.
 
-Shapes are listed per family of gates (elementwise one-input, broadcasting
-two-input, reductions, linear, softmax); values are resampled from the gate's own
-``example_inputs``, so each input stays inside the gate's domain (positive for log,
-away from zero for a divisor, away from the poles of tan) without a rule per gate.
-Gates with kinks (max, relu) get inputs at least :data:`KINK_MARGIN` away from them,
-where the derivative is defined and a numerical derivative can be trusted.
+The shapes and constructor parameters are each gate's row of :data:`gates.facts.FACTS`
+(``cases``); values are resampled from the gate's own ``example_inputs``, so each
+input stays inside the gate's domain (positive for log, away from zero for a divisor,
+away from the poles of tan) without a rule per gate. Gates with kinks (max, relu) get
+inputs more than :data:`gates.contract.KINK_MARGIN` away from them (the facts' ``kink``
+measures how far), where the derivative is defined and a numerical derivative with
+the contract's step can be trusted.
 Every gate also gets float32 cases, and an upstream gradient u1, a second one u2,
 and (for jvp) one tangent per differentiable input.
 
@@ -26,36 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gates.contract import KINK_MARGIN
+from gates.facts import FACTS
 from gates.i18n import tr
-
-KINK_MARGIN = 0.05
-
-_ELEMENTWISE = [(4, 3), (1, 5), (2, 3, 4), (7,), ()]
-_BROADCAST = [((4, 3), (4, 3)), ((1, 5), (1, 5)), ((6, 2), (2,)), ((2, 3, 4), (3, 1)),
-              ((5,), ())]
-_REDUCTION = [((3, 4, 2), 1), ((4, 3), None), ((4, 3), 0), ((3, 4, 2), (0, 2)), ((2, 5), -1)]
-
-#: gate name -> list of (input shapes, constructor parameters); float32 repeats case 0
-SHAPES = {
-    **{name: [((s,), {}) for s in _ELEMENTWISE] for name in (
-        "NegateGate", "ReLUGate", "SigmoidGate", "TanhGate", "SinGate", "CosGate",
-        "TanGate", "ExpGate", "LogGate", "L2Gate")},
-    **{name: [(s, {}) for s in _BROADCAST] for name in (
-        "AddGate", "SubtractGate", "MultiplyGate", "DivideGate", "MaxGate")},
-    "ScaleGate": [((s,), {"k": k}) for s, k in zip(_ELEMENTWISE, (-2.5, 0.5, 3.0, -1.0, 2.0))],
-    "PowerGate": [((s,), {"n": n}) for s, n in zip(_ELEMENTWISE, (2.5, 2.0, 3.0, 0.5, 1.5))],
-    "SumGate": [((s,), {"axis": a}) for s, a in _REDUCTION],
-    "MeanGate": [((s,), {"axis": a}) for s, a in _REDUCTION],
-    "MatVecGate": [(((3, 4), (4,)), {}), (((1, 5), (5,)), {}), (((6, 2), (2,)), {}),
-                   (((4, 1), (1,)), {})],
-    "MatMulGate": [(((3, 4), (4, 2)), {}), (((1, 5), (5, 3)), {}), (((6, 2), (2, 1)), {}),
-                   (((2, 3), (3, 4)), {})],
-    "AffineGate": [(((5, 4), (4, 3), (3,)), {}), (((1, 4), (4, 2), (2,)), {}),
-                   (((8, 3), (3, 5), (5,)), {}), (((2, 1), (1, 1), (1,)), {})],
-    "SoftmaxGate": [(((3, 5),), {}), (((1, 4),), {}), (((6, 2),), {}), (((2, 3, 4),), {})],
-    "SoftmaxCrossEntropyGate": [(((5, 4), (5,)), {}), (((1, 3), (1,)), {}),
-                                (((8, 6), (8,)), {}), (((3, 2), (3,)), {})],
-}
 
 
 @dataclass
@@ -110,14 +84,6 @@ def _draw(pool, shape, rng, first):
     return np.asarray(rng.choice(pool, size=shape), dtype=np.float64)
 
 
-def _kink_distance(name, inputs):
-    if name == "ReLUGate":
-        return np.min(np.abs(inputs[0]), initial=np.inf)
-    if name == "MaxGate":
-        return np.min(np.abs(inputs[0] - inputs[1]), initial=np.inf)
-    return np.inf
-
-
 def _params(params):
     """Tuples (axis) become lists, so the parameters travel to the child as JSON."""
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
@@ -127,7 +93,8 @@ def build_cases(cls, seed: int, run_seed: int | None = None) -> list[Case]:
     """The hidden cases for gate class ``cls`` (a reference gate): those drawn from
     ``seed`` and, if ``run_seed`` is given, after them their fresh twins drawn from it.
 
-    Falls back to the shapes of ``example_inputs`` for a gate not in :data:`SHAPES`.
+    Falls back to the shapes of ``example_inputs`` for a gate without cases in
+    :data:`gates.facts.FACTS`.
     """
     cases = _draw_cases(cls, _seed(seed, cls.__name__))
     if run_seed is not None:
@@ -141,7 +108,10 @@ def _draw_cases(cls, rng: np.random.Generator) -> list[Case]:
     name = cls.__name__
     pools = _pools(cls, rng)
     example = cls.example_gate()
-    specs = SHAPES.get(name) or [(tuple(np.shape(a) for a in cls.example_inputs(rng)), {})]
+    facts = FACTS.get(name)
+    listed = bool(facts and facts.cases)
+    specs = (facts.cases if listed
+             else [(tuple(np.shape(a) for a in cls.example_inputs(rng)), {})])
     default_params = {k: getattr(example, k) for k in getattr(example, "__dict__", {})
                       if not k.startswith("_")}
     diff = example.differentiable_inputs()
@@ -151,9 +121,9 @@ def _draw_cases(cls, rng: np.random.Generator) -> list[Case]:
             inputs = []
             for pool, shape in zip(pools, shapes):
                 inputs.append(_draw(pool, shape, rng, inputs[0] if inputs else None))
-            if _kink_distance(name, inputs) > KINK_MARGIN or cls.kinks is False:
+            if facts is None or facts.kink_distance(inputs) > KINK_MARGIN:
                 break
-        params = params if name in SHAPES else default_params
+        params = params if listed else default_params
         f32 = index == len(specs)
         if f32:
             inputs = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in inputs]

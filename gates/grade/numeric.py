@@ -3,8 +3,9 @@
 For input j with n_j entries and an output with m entries, column k of J_j is the
 derivative of the whole output as entry k of input j moves:
 :func:`gates.check.directional_derivatives` with one unit probe per entry
-(``scipy.differentiate.derivative`` underneath, central differences refined until
-SciPy's error estimate is below 1e-9 relative), over calls of the *reference forward
+(``scipy.differentiate.derivative`` underneath, central differences from the
+contract's step :data:`gates.contract.STEP`, refined until SciPy's error estimate is
+below :data:`gates.contract.SCIPY_TOLERANCES`), over calls of the *reference forward
 only*. The grader then gets every expected vector-Jacobian product (backward) as
 J_j^T u and every Jacobian-vector product (jvp) as sum_j J_j t_j: plain linear algebra
 on one numerical Jacobian per case, so a student's backward is compared with the
@@ -16,9 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from gates.check import Probe, directional_derivatives
-
-#: Largest step: the hidden inputs keep at least 0.05 from kinks and domain edges.
-INITIAL_STEP = 0.01
+from gates.contract import STEP
 
 
 class NumericalDerivativeError(RuntimeError):
@@ -49,7 +48,7 @@ def jacobians(forward, inputs, differentiable):
             continue
         probes = [Probe(j, entry=idx) for idx in np.ndindex(x.shape)]
         res = directional_derivatives(forward_at, probes, out_size,
-                                      initial_step=INITIAL_STEP)
+                                      initial_step=STEP)
         if res.failed:
             raise NumericalDerivativeError(f"no numerical derivative for input {j} of shape "
                                            f"{x.shape}: {next(iter(res.failed.values()))}")

@@ -4,14 +4,17 @@ For each hidden case the grader knows the reference output and one numerical Jac
 J_j per input; the child reported what the student's gate returned. Each check
 (:data:`gates.grade.rubric.DEFAULT_WEIGHTS`) earns the fraction of its cases that pass:
 
-* forward: output shape and values (rtol 1e-6 in float64, 1e-4 in float32);
+* forward: output shape and values;
 * backward: per case and differentiable input, backward(u1) == J_j^T u1 and
-  backward(u2) == J_j^T u2 (rtol 1e-5 in float64, 1e-3 in float32);
+  backward(u2) == J_j^T u2;
 * gradients: a tuple of one gradient per input, each of its input's shape, None for labels;
 * inputs_unchanged: the inputs are bit for bit the same after forward and after backward;
 * repeatable: backward(u1) a second time gives the same gradients;
 * float32: float32 inputs give a float32 output and float32 gradients;
 * jvp (when graded): jvp(t) == sum_j J_j t_j.
+
+Values are compared, and the rules above decided, by :mod:`gates.contract`, the same
+rules and tolerances (by the case's dtype) that ``compgraph check`` applies.
 
 A failure in one place is counted once: a wrong gradient loses backward points only,
 a gradient of the wrong shape (not summed back over broadcast axes) loses the
@@ -31,13 +34,10 @@ import re
 
 import numpy as np
 
+from gates import contract
 from gates.i18n import language, tr
 
 from .report import CheckResult, GateResult
-
-#: Tolerances (rtol, atol relative to the largest expected magnitude), by float32-ness.
-FORWARD_TOL = {False: (1e-6, 1e-9), True: (1e-4, 1e-5)}
-GRADIENT_TOL = {False: (1e-5, 1e-7), True: (1e-3, 1e-4)}
 
 #: Checks that make sense only for a backward written by hand (lost with a framework).
 BACKWARD_CHECKS = ("backward", "gradients", "repeatable", "jvp")
@@ -267,7 +267,7 @@ def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
         t["forward"].add(False, tr("{case}: forward returned shape {got}, expected {want}")
                          .format(case=desc, got=out.shape, want=want.shape))
     else:
-        ok = _close(out, want, FORWARD_TOL[case.float32])
+        ok = contract.agree(out, want, contract.tolerance(case.float32))
         t["forward"].add(ok, None if ok else tr("forward output wrong in {where}").format(
             where=_mismatch(out, want, case, list(zip(names, float64(case.inputs))))))
     changed = _changed(arrays, case.inputs, names)
@@ -283,7 +283,8 @@ def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
                                   .format(case=desc, name=changed_later[0]))
     else:
         t["inputs_unchanged"].add(True)
-    if case.float32 and out is not None and out.dtype != np.float32:
+    if case.float32 and out is not None and out.dtype != contract.output_dtype(
+            case.inputs, case.differentiable):
         f32_reasons.append(tr("{case}: forward returned {dtype} for float32 inputs; keep the "
                               "input dtype (avoid float64 constants such as np.float64(...) "
                               "or np.ones(shape) without dtype)")
@@ -294,18 +295,22 @@ def _score_forward(t, case, exp, fstep, bstep, ending, f32_reasons) -> bool:
 
 
 def _grad_items(info, key, arity):
-    """The per-input entries of one backward call, or (None, reason) if malformed."""
+    """The per-input entries of one backward call and the reason it breaks
+    :func:`gates.contract.gradient_count` (or None). The entries are None when nothing
+    can be read per input: a malformed description, or a bare value for several inputs;
+    a bare value for one input is its gradient, wrongly wrapped but judged on its values."""
     g = info.get(key)
     if not isinstance(g, dict) or not isinstance(g.get("items"), list) or not all(
             isinstance(item, dict) for item in g["items"]) or not g["items"]:
         return None, tr("backward returned nothing usable")
     items = g["items"]
-    if g.get("container") is None:
-        if arity == 1:
-            return items, None
-        return None, tr("backward returned a single {kind}; it must return a tuple with one "
-                        "gradient per input").format(kind=items[0].get("kind", tr("value")))
-    if len(items) != arity:
+    sequence = g.get("container") is not None
+    wrong = contract.gradient_count(sequence, len(items), arity)
+    if wrong == "not a tuple":
+        return (items if arity == 1 else None), tr(
+            "backward returned a single {kind}; it must return a tuple with one gradient "
+            "per input").format(kind=items[0].get("kind", tr("value")))
+    if wrong:
         return None, tr("backward returned {count} gradient(s) for {arity} input(s); return "
                         "one per input, in order").format(count=len(items), arity=arity)
     return items, None
@@ -333,12 +338,13 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
         return
     arrays, info = bstep
     items, structure = _grad_items(info, "g1", case.arity)
-    problems = [structure] if structure else _shape_problems(case, items, arrays)
+    problems = ([structure] if structure else []) + (
+        _shape_problems(case, items, arrays) if items else [])
     t["gradients"].add(not problems, f"{desc}: {problems[0]}" if problems else None)
 
     items2, _ = _grad_items(info, "g2", case.arity)
     J = exp.get("J")
-    tol = GRADIENT_TOL[case.float32]
+    tol = contract.tolerance(case.float32)
     for j in diff_inputs:
         if J is None:
             t["backward"].add(True)
@@ -354,7 +360,7 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
             t["backward"].add(False, tr("{case}: no gradient for '{name}' that can be compared "
                                         "with its shape {shape} (see the gradient-shape check)")
                               .format(case=desc, name=names[j], shape=shape))
-        elif not _close(got1, want1, tol):
+        elif not contract.agree(got1, want1, tol):
             t["backward"].add(False, tr("gradient for '{name}' wrong in {where} (expected = "
                                         "numerical derivative times upstream)").format(
                 name=names[j], where=_mismatch(got1, want1, case, [
@@ -364,7 +370,7 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
                    else tr("no gradient"))
             t["backward"].add(False, tr("{case}: backward with a second upstream gradient "
                                         "failed: {why}").format(case=desc, why=why))
-        elif not _close(got2, want2, tol):
+        elif not contract.agree(got2, want2, tol):
             t["backward"].add(False, tr("gradient for '{name}' right for one upstream but wrong "
                                         "for another in {where}: multiply the local gradient "
                                         "by the upstream you are given").format(
@@ -376,7 +382,8 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
     # two calls that both return nothing readable are not "the same answer"
     readable = all(arrays.get(f"g1_{j}") is not None for j in diff_inputs)
     if again is not None and items is not None and readable and all(
-            _same(arrays.get(f"g1_{j}"), arrays.get(f"g1again_{j}")) for j in range(case.arity)):
+            contract.same_answer(arrays.get(f"g1_{j}"), arrays.get(f"g1again_{j}"))
+            for j in range(case.arity)):
         t["repeatable"].add(True)
     else:
         err = info.get("error")
@@ -392,7 +399,7 @@ def _score_backward(t, case, exp, bstep, forward_ran, ending, f32_reasons):
     if case.float32 and items:
         for j in diff_inputs:
             g = arrays.get(f"g1_{j}")
-            if g is not None and g.dtype != np.float32:
+            if g is not None and g.dtype != contract.gradient_dtype(case.inputs[j]):
                 f32_reasons.append(tr("{case}: the gradient for '{name}' is {dtype} for "
                                       "float32 inputs; keep the input's dtype")
                                    .format(case=desc, name=names[j], dtype=g.dtype))
@@ -417,31 +424,34 @@ def _to_shape(g, shape):
 
 
 def _shape_problems(case, items, arrays) -> list[str]:
-    """What is wrong with the gradients' kinds and shapes (empty when all is well)."""
+    """What is wrong with the gradients' kinds and shapes (empty when all is well), by
+    :func:`gates.contract.gradient_presence` and :func:`gates.contract.gradient_shape`."""
     problems = []
     names = case.names
     for j, item in enumerate(items):
         g = arrays.get(f"g1_{j}")
         want = case.inputs[j].shape
-        if not case.differentiable[j]:
-            if item.get("kind") != "None":
-                problems.append(tr("the gradient for '{name}' (not differentiable) must be "
-                                   "None").format(name=names[j]))
+        presence = contract.gradient_presence(item.get("kind") == "None",
+                                              case.differentiable[j])
+        if presence == "must be None":
+            problems.append(tr("the gradient for '{name}' (not differentiable) must be "
+                               "None").format(name=names[j]))
+        elif not case.differentiable[j]:
+            continue
         elif g is None:
             problem = f", {_problem(str(item['problem']))}" if item.get("problem") else ""
             problems.append(tr("the gradient for '{name}' is {kind}{problem}; expected an "
                                "array of shape {shape}").format(
                 name=names[j], kind=item.get("kind"), problem=problem, shape=want))
-        elif g.shape != want:
-            if np.size(g) > np.prod(want):
-                problems.append(tr("the gradient for '{name}' has shape {got}, but '{name}' "
-                                   "has shape {want} (sum the upstream over the axes "
-                                   "broadcasting added)").format(
-                    name=names[j], got=g.shape, want=want))
-            else:
-                problems.append(tr("the gradient for '{name}' has shape {got}, but '{name}' "
-                                   "has shape {want}").format(
-                    name=names[j], got=g.shape, want=want))
+        elif contract.gradient_shape(g.shape, want) == "not summed back":
+            problems.append(tr("the gradient for '{name}' has shape {got}, but '{name}' "
+                               "has shape {want} (sum the upstream over the axes "
+                               "broadcasting added)").format(
+                name=names[j], got=g.shape, want=want))
+        elif contract.gradient_shape(g.shape, want):
+            problems.append(tr("the gradient for '{name}' has shape {got}, but '{name}' "
+                               "has shape {want}").format(
+                name=names[j], got=g.shape, want=want))
     return problems
 
 
@@ -469,16 +479,10 @@ def _score_jvp(tally, case, exp, jstep, forward_ran, ending):
     if got is None or got.shape != want.shape:
         tally.add(False, tr("{case}: jvp returned {got}, expected shape {want}").format(
             case=desc, got=None if got is None else got.shape, want=want.shape))
-    elif not _close(got, want, GRADIENT_TOL[case.float32]):
+    elif not contract.agree(got, want, contract.tolerance(case.float32)):
         tally.add(False, tr("jvp wrong in {where}").format(where=_mismatch(got, want, case)))
     else:
         tally.add(True)
-
-
-def _close(got, want, tol) -> bool:
-    rtol, atol = tol
-    scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
-    return bool(np.allclose(got, want, rtol=rtol, atol=atol * scale, equal_nan=False))
 
 
 def _mismatch(got, want, case, values_at_index=()) -> str:
@@ -498,17 +502,10 @@ def _mismatch(got, want, case, values_at_index=()) -> str:
 
 
 def _changed(arrays, originals, names) -> list:
+    """The names of the inputs the child saw change (or did not send back)."""
     out = []
     for j, (n, a) in enumerate(zip(names, originals)):
         after = arrays.get(f"after_{j}")
-        if after is None or after.shape != a.shape or not np.array_equal(after, a, equal_nan=True):
+        if after is None or not contract.unchanged(a, after):
             out.append(n)
     return out
-
-
-def _same(a, b) -> bool:
-    if a is None and b is None:
-        return True
-    if a is None or b is None or a.shape != b.shape:
-        return False
-    return bool(np.allclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True))
