@@ -31,7 +31,7 @@ import numpy as np
 from graph.init import he
 from graph.optim import Adam, SGD
 
-from .train_mnist import build_network
+from .networks import build_network
 
 ARCHITECTURES = {2: (784, 10), 3: (784, 256, 10), 4: (784, 256, 128, 10)}
 
@@ -93,8 +93,8 @@ class NumpyMLP:
 
 
 class GraphMLP:
-    """The same network as gates in a Graph, the one ``train_mnist`` trains
-    (:func:`~experiments.train_mnist.build_network`), updated by graph.optim."""
+    """The same network as gates in a Graph, the one ``compgraph train`` trains
+    (:func:`~experiments.networks.build_network`), updated by graph.optim."""
 
     def __init__(self, sizes, rng, optimizer="sgd", lr=0.1, dtype=np.float32):
         net = build_network(sizes, rng, dtype)

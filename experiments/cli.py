@@ -1,5 +1,22 @@
 """The ``compgraph`` command: one subcommand per job, each in its own module.
 
+This is the one module that routes every subcommand. It sits at the top of the
+dependency order ``experiments -> graph -> gates``, so a command's code can live in the
+package its job belongs to (the grader's front end in ``gates``, which must not import
+``experiments``) and still be reached from here. Where each command's code lives:
+
+    demo                          experiments/demo.py
+    explain                       experiments/explain.py
+    lecture                       experiments/lecture.py
+    train                         experiments/train_mnist.py
+    compare                       experiments/compare.py
+    check                         gates/check/command.py, the checker's front end
+                                  (experiments/check_command.py adds the graph's blocks)
+    skeleton, grade, autograder   gates/grade/commands.py, the grader's front end
+
+``train`` and ``compare`` share their options, output folders and files
+(experiments/runs.py) and leave the training to experiments/training.py.
+
 Every module named in :data:`COMMANDS` provides ``configure(parser, command)``, which
 adds the arguments of ``command`` (one module may serve several subcommands), and
 ``run(args) -> int``, which does the work (``args.command`` says which) and returns the
@@ -25,9 +42,9 @@ COMMANDS = {
                                        "expected value"),
     "train": ("experiments.train_mnist", "train the lecture's 2-, 3- or 4-layer MNIST network"),
     "compare": ("experiments.compare", "train all three architectures and compare them"),
-    "skeleton": ("experiments.grading_commands", "write the gate skeleton students complete"),
-    "grade": ("experiments.grading_commands", "grade a student's gate implementations"),
-    "autograder": ("experiments.grading_commands", "build the Gradescope autograder zip"),
+    "skeleton": ("gates.grade.commands", "write the gate skeleton students complete"),
+    "grade": ("gates.grade.commands", "grade a student's gate implementations"),
+    "autograder": ("gates.grade.commands", "build the Gradescope autograder zip"),
 }
 
 

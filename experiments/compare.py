@@ -18,9 +18,10 @@ from pathlib import Path
 
 from gates._util import atomic_write_text
 from .datasets import DATASETS
-from .train_mnist import (add_data_arguments, add_out_arguments, add_training_arguments,
-                          check_out_dir, config_from_args, load_for_training, module_main,
-                          plot_curves, plural, train_and_save)
+from .plots import plot_curves
+from .runs import (add_data_arguments, add_out_arguments, add_training_arguments,
+                   check_out_dir, config_from_args, load_for_training, module_main, plural,
+                   train_and_save)
 
 __all__ = ["configure", "run", "main", "markdown_table"]
 

@@ -24,10 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gates._util import atomic_write_text
+from gates._util import atomic_write_text, refuse_overwrite
 from graph.explain import show
-
-from .overwrite import refuse_overwrite
 
 
 def configure(parser, command):
@@ -111,7 +109,7 @@ def _run(args) -> int:
     from graph.expression import ExpressionError, build, parse
     from graph.errors import GraphValueError
     from graph.explain import explain
-    from graph import dot
+    from graph import Graph, dot
 
     try:
         values = _values(args.at)
@@ -125,7 +123,7 @@ def _run(args) -> int:
         if args.wrt is not None and args.wrt not in program.inputs:
             raise ValueError(f"--wrt {args.wrt}: not an input of the expression "
                              f"(inputs: {', '.join(program.inputs)})")
-        graph, output = build(program)
+        graph, output = build(program, Graph())
         # overflow is reported below, naming the node, instead of as numpy warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             graph.forward(**values)

@@ -1,5 +1,6 @@
 """Small utilities every package may import (``gates`` is the bottom of the dependency
-order ``experiments -> graph -> gates``): atomic file writes and printable text.
+order ``experiments -> graph -> gates``): atomic file writes, the rule against replacing
+a file the user named, and printable text.
 
 Atomic output writes beside the target, then renames over it: one writer for the whole
 project (the grader's reports, a graph's parameter files, training outputs, downloads).
@@ -16,7 +17,8 @@ import re
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "printable"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "OverwriteError",
+           "refuse_overwrite", "printable"]
 
 
 @contextlib.contextmanager
@@ -55,6 +57,25 @@ def atomic_write_bytes(path, data: bytes) -> None:
 def atomic_write_text(path, text: str) -> None:
     """Write ``text`` (UTF-8, newlines as given) to ``path`` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+class OverwriteError(FileExistsError):
+    """A file the user named exists already and ``--force`` was not given: a finished
+    homework is not overwritten by a new skeleton, a report not by the next run."""
+
+
+def refuse_overwrite(*paths, force: bool = False) -> None:
+    """Raise OverwriteError naming the existing ones among ``paths`` (None is skipped)
+    unless ``force``; a folder where a file should go is refused even with ``force``."""
+    existing = [Path(p) for p in paths if p is not None and Path(p).exists()]
+    folders = [p for p in existing if p.is_dir()]
+    if folders:
+        raise OverwriteError(f"{folders[0]} is a folder; give a file name")
+    if existing and not force:
+        names = ", ".join(str(p) for p in existing)
+        raise OverwriteError(f"{names} already exist{'s' if len(existing) == 1 else ''}; "
+                             f"pass --force to replace "
+                             f"{'it' if len(existing) == 1 else 'them'}, or choose another name")
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -15,12 +15,12 @@ import zipfile
 import pytest
 
 from experiments.cli import main as cli_main
-from experiments.grading_commands import feedback_language
 from gates import i18n
 from gates.grade import format_table, grade_submission, gradescope
 from gates.grade.assignment import Assignment
 from gates.grade.autograder import build_zip, run as run_autograder
 from gates.grade.batch import lost_summary
+from gates.grade.commands import feedback_language
 from gates.grade.exports import Student
 from gates.grade.outputs import comment_text, feedback_text
 from gates.grade.report import CheckResult, GateResult, SubmissionResult

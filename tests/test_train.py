@@ -1,4 +1,6 @@
-"""Training the lecture's networks from gates, on small synthetic digits written as IDX.
+"""Training the lecture's networks from gates, on small synthetic digits written as IDX:
+the networks (experiments.networks), the Solver (experiments.training), and the train and
+compare commands with their shared outputs and curves (train_mnist, compare, runs, plots).
 
 The synthetic digits (tests/synthetic_digits.py) have a bright bar at a height set by
 the class, so even the 2-layer network (softmax regression) learns them in a few epochs.
@@ -10,9 +12,10 @@ import numpy as np
 import pytest
 
 import graph
-from experiments import cli, compare, datasets, train_mnist
+from experiments import cli, compare, datasets, plots, runs, train_mnist, training
 from experiments.datasets import to_float32
-from experiments.train_mnist import TrainConfig, build_network, network_sizes, train
+from experiments.networks import build_network, network_sizes
+from experiments.training import Solver, TrainConfig, train
 from synthetic_digits import bar_digits, write_bar_digits
 
 
@@ -90,6 +93,50 @@ def test_the_same_seed_trains_the_same_network():
         np.testing.assert_array_equal(a.g.params[name].value, b.g.params[name].value)
 
 
+# -- the Solver and its model contract -------------------------------------------------
+
+class SoftmaxRegression:
+    """Not a Network: the smallest model the Solver takes, with only the attributes the
+    contract asks for, and input nodes that are not called x and y."""
+
+    def __init__(self):
+        self.g = graph.Graph()
+        self.x = self.g.input("pixels", differentiable=False)
+        self.y = self.g.input("digit", differentiable=False)
+        W = self.g.param("W", np.zeros((784, 10), np.float32))
+        b = self.g.param("b", np.zeros(10, np.float32))
+        self.logits = graph.affine(self.x, W, b)
+        self.loss = graph.softmax_cross_entropy(self.logits, self.y)
+
+
+def test_the_solver_trains_any_model_that_keeps_the_contract():
+    train_x, train_y, test_x, test_y = arrays()
+    data = {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+    model, batches, epochs = SoftmaxRegression(), [], []
+    solver = Solver(model, data, optimizer="sgd", lr=0.5, schedule="constant", epochs=3,
+                    batch_size=30, rng=0, on_batch=lambda *state: batches.append(state),
+                    on_epoch=epochs.append)
+    # all weights 0: every image gets class 0, right for about a tenth of them
+    assert solver.check_accuracy(test_x, test_y) < 0.2
+    history = solver.train()
+    assert epochs == history == solver.history
+    assert [b[:3] for b in batches] == [(e, i, 10) for e in (1, 2, 3) for i in range(1, 11)]
+    assert [r["learning_rate"] for r in history] == [0.5, 0.5, 0.5]
+    assert solver.check_accuracy(test_x, test_y) == history[-1]["test_accuracy"] >= 0.9
+    assert solver.train() == history and len(history) == 3     # its epochs are done
+
+
+def test_the_solver_refuses_settings_that_cannot_work():
+    train_x, train_y, test_x, test_y = arrays(10, 5)
+    data = {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y}
+    with pytest.raises(ValueError, match="epochs and batch size must be at least 1"):
+        Solver(SoftmaxRegression(), data, batch_size=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        Solver(SoftmaxRegression(), data, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="unknown schedule 'step'"):
+        Solver(SoftmaxRegression(), data, schedule="step")
+
+
 # -- the command -----------------------------------------------------------------------
 
 def test_train_command_writes_metrics_csv_params_and_plot(data_dir, tmp_path, capsys):
@@ -109,15 +156,15 @@ def test_train_command_writes_metrics_csv_params_and_plot(data_dir, tmp_path, ca
     assert csv_lines[0].startswith("epoch,learning_rate,train_loss,train_accuracy,test_loss")
     assert len(csv_lines) == 4
     plotted = (out / "curves.png").exists()
-    assert plotted == (train_mnist.load_matplotlib() is not None)
+    assert plotted == (plots.load_matplotlib() is not None)
     assert not [p for p in out.iterdir() if p.name.startswith(".")]   # no temp files left
 
     # the saved parameters, loaded into a fresh network, give the same test accuracy
     net = build_network((784, 32, 10), np.random.default_rng(123))
     net.g.load_params(out / "params.npz")
     test = datasets.load_dataset("mnist", data_dir, download_missing=False)
-    _, accuracy = train_mnist.evaluate(net, to_float32(test.test_images),
-                                       test.test_labels.astype(np.intp))
+    _, accuracy = training.evaluate(net, to_float32(test.test_images),
+                                    test.test_labels.astype(np.intp))
     assert accuracy == metrics["test_accuracy"]
 
 
@@ -212,7 +259,7 @@ def test_ctrl_c_ends_the_module_command_with_a_word_not_a_traceback(tmp_path, ca
 def test_progress_bar_redraws_one_line_and_only_on_a_terminal():
     import io
     stream = io.StringIO()
-    bar = train_mnist.Progress(stream=stream, enabled=True, width=8)
+    bar = runs.Progress(stream=stream, enabled=True, width=8)
     bar.update("epoch 1/2", 16, 32, 0.5, 1234.0)
     assert stream.getvalue() == "\repoch 1/2 [####....] 16/32 loss 0.5000 1,234 img/s "
     bar.update("epoch 1/2", 17, 32, 0.5, 1234.0)      # within 0.1 s: not redrawn
@@ -220,14 +267,14 @@ def test_progress_bar_redraws_one_line_and_only_on_a_terminal():
     bar.clear()
     assert stream.getvalue().endswith("\r")
     quiet = io.StringIO()                             # a StringIO is not a terminal
-    train_mnist.Progress(stream=quiet).update("epoch 1/2", 1, 2, 0.5, 1.0)
+    runs.Progress(stream=quiet).update("epoch 1/2", 1, 2, 0.5, 1.0)
     assert quiet.getvalue() == ""
 
 
 def test_a_diverging_run_stops_with_a_clear_error_instead_of_training_on_nan():
     config = TrainConfig(layers=3, hidden=[16], epochs=2, batch_size=50, optimizer="sgd",
                          lr=1e30, seed=0)
-    with np.errstate(all="ignore"), pytest.raises(train_mnist.TrainingDiverged,
+    with np.errstate(all="ignore"), pytest.raises(training.TrainingDiverged,
                                                   match="lower the learning rate"):
         train(config, *arrays())
 
@@ -308,8 +355,8 @@ def test_one_epoch_is_one_epoch_not_one_epochs(data_dir, tmp_path, capsys):
                      "--no-download", "--out", str(tmp_path / "cmp")]) == 0
     assert "1 epochs" not in capsys.readouterr().out
     assert "batch 128, 1 epoch, seed 0." in (tmp_path / "cmp" / "compare.md").read_text()
-    assert [train_mnist.plural(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch",
-                                                                   "2 epochs"]
+    assert [runs.plural(n, "epoch") for n in (0, 1, 2)] == ["0 epochs", "1 epoch",
+                                                            "2 epochs"]
 
 
 def test_retry_download_reaches_the_data_loader(tmp_path, capsys, monkeypatch):
@@ -319,7 +366,7 @@ def test_retry_download_reaches_the_data_loader(tmp_path, capsys, monkeypatch):
         asked.update(kwargs)
         raise datasets.DatasetNotFoundError("no data in this test")
 
-    monkeypatch.setattr(train_mnist, "load_dataset", load_dataset)
+    monkeypatch.setattr(runs, "load_dataset", load_dataset)
     assert cli.main(["train", "--retry-download", "--out", str(tmp_path / "o")]) == 1
     assert asked["retry_download"] is True
     assert cli.main(["compare", "--out", str(tmp_path / "o")]) == 1
@@ -337,7 +384,7 @@ def rows_of(epochs):
 
 @pytest.fixture
 def plt():
-    pyplot = train_mnist.load_matplotlib()
+    pyplot = plots.load_matplotlib()
     if pyplot is None:
         pytest.skip("matplotlib is not installed (the optional extra 'plot')")
     return pyplot
@@ -345,7 +392,7 @@ def plt():
 
 def test_one_epoch_is_drawn_as_points_on_integer_ticks(plt):
     from matplotlib.ticker import MaxNLocator
-    fig = train_mnist.curves_figure(plt, {"3 layers": rows_of(1)}, "one epoch")
+    fig = plots.curves_figure(plt, {"3 layers": rows_of(1)}, "one epoch")
     try:
         for ax in fig.axes:
             assert len(ax.lines) == 2                      # train and test
@@ -363,8 +410,8 @@ def test_one_epoch_is_drawn_as_points_on_integer_ticks(plt):
 
 
 def test_many_epochs_are_lines_without_markers(plt):
-    runs = {"2 layers": rows_of(30), "4 layers": rows_of(30)}
-    fig = train_mnist.curves_figure(plt, runs, "thirty epochs")
+    curves = {"2 layers": rows_of(30), "4 layers": rows_of(30)}
+    fig = plots.curves_figure(plt, curves, "thirty epochs")
     try:
         assert all(line.get_marker() in (None, "None", "") for ax in fig.axes
                    for line in ax.lines)

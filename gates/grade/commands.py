@@ -1,4 +1,6 @@
-"""``compgraph skeleton``, ``compgraph grade`` and ``compgraph autograder``: the teacher's side.
+"""``compgraph skeleton``, ``compgraph grade`` and ``compgraph autograder``: the teacher's
+side of the grader on the command line (arguments, output files, messages), routed by
+``experiments/cli.py``; the grading itself is the rest of :mod:`gates.grade`.
 
     compgraph skeleton -o gates_hw.py                 # the file students complete
     compgraph grade alice.py --gradescope results/    # one student, a table on screen
@@ -11,6 +13,10 @@ The language of what the grader writes: ``--lang``, else the environment's (LANG
 The students' feedback frame (feedback files, LMS comments, the grade line) and the
 autograder's whole output: ``--lang``, else assignment.toml's ``language``, else the
 environment's.
+
+A file the teacher names (``-o``, ``--json``, ``--csv``, a Gradescope folder's
+results.json, a batch's grades.csv) is never replaced without ``--force``
+(:func:`gates._util.refuse_overwrite`).
 """
 
 from __future__ import annotations
@@ -18,16 +24,27 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gates.i18n import LANGUAGES
+from gates import i18n
+from gates._util import printable, refuse_overwrite
+from gates.check.command import gate_list
+from gates.i18n import LANGUAGES, language, tr
 
-from .check_command import gate_list
-from .overwrite import refuse_overwrite
+from . import isolation
+from .archive import ArchiveError
+from .assignment import Assignment, AssignmentError, load_assignment
+from .autograder import build_zip
+from .batch import grade_students, write_csv
+from .exports import find_student, read_export
+from .grader import GradingError, choose_isolation, gate_classes, grade_submission
+from .lms import GradebookError, WorksheetError
+from .outputs import grade_line, read_stored, write_outputs
+from .report import format_table, gradescope, write_json
+from .rubric import RubricError, load_rubric
+from .skeleton import skeleton_source, solution_source
 
 
 def configure(parser, command):
     """Add the arguments of ``compgraph skeleton``, ``grade`` or ``autograder``."""
-    from gates.grade import isolation
-
     parser.set_defaults(command=command)
     parser.add_argument("--force", action="store_true",
                         help="replace output files that exist already")
@@ -103,12 +120,6 @@ def configure(parser, command):
 def run(args) -> int:
     """Run the command; 2 with a message (no traceback) for a bad request: unknown
     gates, an unreadable file, rubric or assignment, limits too tight for the child."""
-    from gates.grade import GradingError, RubricError
-    from gates.grade.archive import ArchiveError
-    from gates.grade.assignment import AssignmentError
-    from gates.grade.lms import GradebookError, WorksheetError
-    from gates import i18n
-
     try:
         lang = getattr(args, "lang", None)
         if lang is None and args.command in ("grade", "autograder") and args.assignment:
@@ -130,9 +141,6 @@ def run(args) -> int:
 def settings(args):
     """The assignment these arguments describe: ``--assignment``'s file (or the
     defaults), with every option given on the command line applied over it."""
-    from gates.grade import load_rubric
-    from gates.grade.assignment import Assignment, load_assignment
-
     assignment = load_assignment(args.assignment) if args.assignment else Assignment()
     options = {"gates": args.gates, "jvp": args.jvp}
     if args.command != "skeleton":
@@ -141,7 +149,6 @@ def settings(args):
     if args.command == "autograder":
         options["filename"] = args.filename
     if args.command != "skeleton":
-        from gates.i18n import language
         options["language"] = getattr(args, "lang", None) or assignment.language or language()
     return assignment.with_options(**options)
 
@@ -149,9 +156,6 @@ def settings(args):
 def feedback_language(args) -> str:
     """The language of the students' feedback: ``--lang``, else the ``language``
     assignment.toml sets, else the environment's (:func:`gates.i18n.language`)."""
-    from gates.grade.assignment import load_assignment
-    from gates.i18n import language
-
     if getattr(args, "lang", None):
         return args.lang
     said = load_assignment(args.assignment).language if args.assignment else None
@@ -159,9 +163,6 @@ def feedback_language(args) -> str:
 
 
 def _skeleton(args) -> int:
-    from gates.grade import skeleton_source, solution_source
-    from gates.grade.grader import gate_classes
-
     assignment = settings(args)
     classes = gate_classes(assignment.gates)
     text = (solution_source(classes) if args.solution
@@ -176,9 +177,6 @@ def _skeleton(args) -> int:
 
 
 def _grade(args) -> int:
-    from gates.grade import format_table, grade_submission, gradescope, write_json
-    from gates.grade.grader import GradingError, choose_isolation
-
     if bool(args.batch) == bool(args.submission):
         raise GradingError("give either one SUBMISSION or --batch EXPORT")
     batch_only = [o for o in ("out", "csv", "only", "moodle_worksheet", "canvas_gradebook")
@@ -209,7 +207,6 @@ def _grade(args) -> int:
         write_json(Path(args.gradescope) / "results.json", gradescope(result))
     print(format_table(result, details=not args.quiet))
     if args.assignment:
-        from gates.grade.outputs import grade_line
         print(grade_line(result, assignment))
     return 0
 
@@ -220,14 +217,6 @@ def _title(result, assignment):
 
 
 def _batch(args, assignment, options) -> int:
-    from gates.grade import write_json
-    from gates.grade.batch import grade_students, write_csv
-    from gates.grade.grader import GradingError, gate_classes
-    from gates.grade.exports import find_student, read_export
-    from gates.grade.outputs import grade_line, read_stored, write_outputs
-    from gates._util import printable
-    from gates.i18n import tr
-
     export = Path(args.batch)
     out = Path(args.out) if args.out else export.with_name(
         (export.stem if export.suffix.lower() == ".zip" else export.name) + "-graded")
@@ -288,8 +277,6 @@ def _batch(args, assignment, options) -> int:
 
 
 def _autograder(args) -> int:
-    from gates.grade.autograder import build_zip
-
     assignment = settings(args)
     refuse_overwrite(args.output, force=args.force)
     path = build_zip(args.output, filename=assignment.filename, language=assignment.language,
