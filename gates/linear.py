@@ -50,7 +50,7 @@ class MatVecGate(Gate):
 class MatMulGate(Gate):
     """Z = A B for matrices A (M, K) and B (K, N); Z has shape (M, N).
 
-    For the upstream gradient dZ of shape (M, N): dL/dA = dZ B^T and dL/dB = A^T dZ,
+    For the upstream gradient dz of shape (M, N): dL/dA = dz B^T and dL/dB = A^T dz,
     the lecture's rule that the shapes alone tell where the transposes go.
     """
 
@@ -66,8 +66,8 @@ class MatMulGate(Gate):
         self.B = B
         return A @ B
 
-    def backward(self, dZ):
-        return dZ @ self.B.T, self.A.T @ dZ
+    def backward(self, dz):
+        return dz @ self.B.T, self.A.T @ dz
 
     def jvp(self, tA, tB):
         return tA @ self.B + self.A @ tB
@@ -80,8 +80,8 @@ class MatMulGate(Gate):
 class AffineGate(Gate):
     """Z = x W + b for a batch x (N, D), weights W (D, M) and bias b (M,); Z is (N, M).
 
-    For the upstream gradient dZ (N, M): dL/dx = dZ W^T, dL/dW = x^T dZ, and
-    dL/db = the sum of dZ over the batch (b was added to every row).
+    For the upstream gradient dz (N, M): dL/dx = dz W^T, dL/dW = x^T dz, and
+    dL/db = the sum of dz over the batch (b was added to every row).
     """
 
     input_ndims = (2, 2, 1)
@@ -99,12 +99,12 @@ class AffineGate(Gate):
         self.W = W
         return x @ W + b
 
-    def backward(self, dZ):
+    def backward(self, dz):
         # a graph's data batch x needs no gradient (needs_input_grad says so): skipping
-        # dZ W^T saves a third of the layer's backward, which the MLP benchmark needs
+        # dz W^T saves a third of the layer's backward, which the MLP benchmark needs
         want_x = self.needs_input_grad is None or self.needs_input_grad[0]
-        dx = dZ @ self.W.T if want_x else None
-        return dx, self.x.T @ dZ, dZ.sum(axis=0)
+        dx = dz @ self.W.T if want_x else None
+        return dx, self.x.T @ dz, dz.sum(axis=0)
 
     def jvp(self, tx, tW, tb):
         return tx @ self.W + self.x @ tW + tb

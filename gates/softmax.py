@@ -12,7 +12,7 @@ class SoftmaxGate(Gate):
 
     Local gradient (the Jacobian of one row): dp_i/dx_i = p_i (1 - p_i) on the
     diagonal and dp_i/dx_j = -p_i p_j off it, so backward is
-    p * (dp - sum_j dp_j p_j) for the upstream dp, row by row.
+    p * (dz - sum_j dz_j p_j) for the upstream dz, row by row.
     The row maximum is subtracted before exp, so logits of +-1e4 are safe.
     """
 
@@ -29,9 +29,9 @@ class SoftmaxGate(Gate):
         self.p = e / e.sum(axis=-1, keepdims=True)
         return self.p
 
-    def backward(self, dp):
+    def backward(self, dz):
         p = self.p
-        return (p * (dp - (dp * p).sum(axis=-1, keepdims=True)),)
+        return (p * (dz - (dz * p).sum(axis=-1, keepdims=True)),)
 
     def jvp(self, tx):
         p = self.p
@@ -92,8 +92,8 @@ class SoftmaxCrossEntropyGate(Gate):
         # -log p[label] = log(total) - shifted[label], averaged over the batch
         return (np.log(total).sum() - shifted[rows, labels].sum()) / n
 
-    def backward(self, dL):
-        return self.dlogits * dL, None
+    def backward(self, dz):
+        return self.dlogits * dz, None
 
     def jvp(self, tlogits, tlabels):
         return np.sum(self.dlogits * tlogits)
