@@ -7,7 +7,8 @@ order, recomputing only op nodes downstream of a change since the last run (a fe
 array, a fed scalar that differs, ``param.value = new``). Reverse mode is the chain rule
 in reverse order: each gate turns the gradient of its node (the upstream) into local
 derivative × upstream per input; gradients arriving at one node add. Paths, tables,
-drawings and blocks live in their own modules and use the graph's public methods.
+drawings and blocks live in their own modules and use the graph's public methods;
+:class:`graph.views.Views` gives a Graph its methods for them (``g.paths``, ...).
 """
 
 from __future__ import annotations
@@ -18,19 +19,19 @@ import numpy as np
 
 from gates.base import jvp_none_hint
 
-from . import dot, explain, expression, params_io, paths
-from .blocks import BackwardPass, GraphGate, as_gate
+from .blocks import BackwardPass, GraphGate
 from .checks import (Names, check_apply, check_fed, checked_feeds, claim, constant_value,
                      fitted_gradient, fitted_tangent, seed, short_name, tangent_seed,
                      unit_tangent)
 from .errors import (GraphShapeError, GraphStateError, gradients_problem, not_current,
                      raise_non_finite, reraise_at_node)
 from .node import Node, _float_dtype, _param_array
+from .views import Views
 
 __all__ = ["Graph", "Node"]
 
 
-class Graph:
+class Graph(Views):
     """A DAG of gate instances; see the module docstring. The lecture's e = (a+b)(b+1)::
 
         g = Graph()
@@ -112,23 +113,35 @@ class Graph:
 
     # -- reading: the API the views and blocks use ------------------------------------
 
-    nodes = property(lambda self: tuple(self._nodes),
-                     doc="Every node, in creation order (a topological order).")
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node, in creation order (a topological order)."""
+        return tuple(self._nodes)
 
     def node(self, key, what: str = "node") -> Node:
         """The node called ``key``, or ``key`` itself if it is a node of this graph;
         GraphBuildError (a ValueError) otherwise, naming ``what`` asked."""
         return self._names.find(self, key, what)
 
-    params = property(lambda self: {n.name: n for n in self._nodes if n.kind == "param"},
-                      doc="Parameters by name, in creation order.")
-    inputs = property(lambda self: {n.name: n for n in self._nodes if n.kind == "input"},
-                      doc="Inputs by name, in creation order.")
-    outputs = property(lambda self: tuple(n for n in self._nodes
-                                          if n.kind == "op" and not n._used),
-                       doc="The op nodes nothing depends on (forward's default).")
-    grad_output = property(lambda self: self._grad_output,
-                           doc="The node the last backward started from, or None.")
+    @property
+    def params(self) -> dict[str, Node]:
+        """Parameters by name, in creation order."""
+        return {n.name: n for n in self._nodes if n.kind == "param"}
+
+    @property
+    def inputs(self) -> dict[str, Node]:
+        """Inputs by name, in creation order."""
+        return {n.name: n for n in self._nodes if n.kind == "input"}
+
+    @property
+    def outputs(self) -> tuple[Node, ...]:
+        """The op nodes nothing depends on (forward's default)."""
+        return tuple(n for n in self._nodes if n.kind == "op" and not n._used)
+
+    @property
+    def grad_output(self) -> Node | None:
+        """The node the last backward started from, or None."""
+        return self._grad_output
 
     def ancestors(self, outputs) -> list[Node]:
         """``outputs`` and every node they depend on, in topological order (one sweep
@@ -262,8 +275,11 @@ class Graph:
         self._grad_version, self._grad_output = self._version, plan[0]
 
     def gradients(self, output, upstream=None, *, wrt=None) -> dict:
-        """:meth:`backward`'s gradients as ``{node: d output / d node}``, stored nowhere."""
-        return self._reverse(*self._reverse_plan(output, upstream, wrt))
+        """:meth:`backward`'s gradients as ``{node: d output / d node}``, stored nowhere
+        (a block's inner parameters keep their ``.grad`` too)."""
+        plan = self._reverse_plan(output, upstream, wrt)
+        with BackwardPass(keep=True):
+            return self._reverse(*plan)
 
     def _reverse(self, out, start, steps) -> dict:
         """The chain rule: in reverse topological order each gate turns the gradient of
@@ -358,42 +374,3 @@ class Graph:
         """d output / d wrt for a scalar ``wrt`` by forward mode ("phương pháp tiến")."""
         node = self.node(wrt, "derivative")
         return self.jvp(output, {node: unit_tangent(node)})
-
-    # -- the lecture's views and blocks, each in its own module ---------------------------
-
-    @classmethod
-    def from_expression(cls, source: str) -> "Graph":
-        """The graph of ``"e = (a+b)*(b+1)"`` (:func:`graph.expression.from_expression`)."""
-        return expression.from_expression(source, cls())
-
-    def paths(self, output, wrt):
-        """The sum over paths from ``wrt`` to ``output`` (:func:`graph.paths.paths`)."""
-        return paths.paths(self, output, wrt)
-
-    def explain(self, output, wrt=None):
-        """The lecture's table for ``output`` (:func:`graph.explain.explain`)."""
-        return explain.explain(self, output, wrt)
-
-    def to_dot(self, output=None, form: str = "full") -> str:
-        """Graphviz DOT text, "full" or "reduced" (:func:`graph.dot.to_dot`)."""
-        return dot.to_dot(self, output, form)
-
-    def to_html(self, output, wrt=None, path=None) -> str:
-        """The page stepping through ``output``'s passes (:mod:`graph.stepper`)."""
-        return explain.explain(self, output, wrt).to_html(path=path)
-
-    def _repr_html_(self) -> str:
-        """In a notebook: the drawing with the last forward pass's values."""
-        return explain.graph_fragment(self)
-
-    def as_gate(self, inputs, output, example_inputs=None):
-        """This graph as a :class:`gates.Gate` (:func:`graph.blocks.as_gate`)."""
-        return as_gate(self, inputs, output, example_inputs=example_inputs)
-
-    def save_params(self, path):
-        """Write every parameter to ``path`` (:func:`graph.params_io.save_params`)."""
-        params_io.save_params(self, path)
-
-    def load_params(self, path):
-        """Read parameters from ``path`` (:func:`graph.params_io.load_params`)."""
-        params_io.load_params(self, path)

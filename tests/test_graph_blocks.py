@@ -283,6 +283,22 @@ def test_a_layer_applied_twice_gets_the_sum_of_both_uses_gradients():
     outer.backward(y)                        # a new pass replaces, as for any graph
     assert w.grad == pytest.approx((1 - L**2) * (u + 2.0 * (1 - u**2) * 0.3))
 
+def test_gradients_stores_nothing_not_even_in_a_blocks_inner_graph():
+    inner = Graph()                          # the layer t = tanh(w a) of the test above
+    a = inner.input("a")
+    w = inner.param("w", 2.0)
+    t = graph.tanh(a * w, name="t")
+    outer = Graph()
+    x = outer.input("x")
+    y = outer.apply(inner.as_gate([a], t), x, name="y")
+    outer.forward(x=0.3)
+    grads = outer.gradients(y)
+    assert grads[x] == pytest.approx((1 - np.tanh(0.6) ** 2) * 2.0)
+    assert x.grad is None and w.grad is None and not outer.grads_current
+    outer.backward(y)                        # backward stores them, gradients() did not
+    assert w.grad == pytest.approx((1 - np.tanh(0.6) ** 2) * 0.3)
+
+
 def test_changing_a_blocks_param_recomputes_the_outer_graph():
     inner = Graph()
     u = inner.input("u")
