@@ -3,8 +3,8 @@
 The gate classes hold the math (``forward``/``backward``/``jvp``); everything else that
 other modules need to know about a gate is here, so no module keeps a table of its own:
 
-- ``short``: the prefix of an op node's default name (``mul_1``), and the gate's word in
-  the reduced drawing;
+- ``short``: the prefix of an op node's default name (``mul1``, ``mul2``), and the gate's
+  word in the reduced drawing;
 - ``symbol``: how the lecture draws the gate (``+``, ``×``, ``σ``); ``None`` for gates whose
   symbol depends on a parameter (``×2``, ``**2``; see :func:`symbol`);
 - ``function``: the name of its builder in :mod:`graph.ops` (``graph.multiply``);
@@ -12,8 +12,9 @@ other modules need to know about a gate is here, so no module keeps a table of i
   expressions cannot (``ScaleGate`` and ``PowerGate`` come from ``x * 2`` and ``x ** 2``);
 - ``output_ndim``: the number of axes of the output: ``"same"`` (that of the inputs,
   broadcast), an int, or ``None`` when it depends on a parameter (a sum over an axis);
-- ``formula`` and ``local_gradients``: the lecture's two lines, for docs and the skeleton
-  (the skeleton shows only the formula: the gradients are the student's job);
+- ``formula`` and ``local_gradients``: the lecture's two lines, for the table of gates
+  (:func:`markdown_table`, in the README) and the skeleton (which shows only the
+  formula: the gradients are the student's job);
 - ``cases``: the grader's hidden-case shapes, a list of (input shapes, constructor
   parameters); one float32 case repeats the first;
 - ``kink``: for a gate with points where it has no derivative, the distance of given
@@ -27,7 +28,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["GateFacts", "FACTS", "facts_of", "symbol", "EXPRESSION_GATES"]
+__all__ = ["GateFacts", "FACTS", "facts_of", "symbol", "EXPRESSION_GATES", "markdown_table"]
 
 
 @dataclass(frozen=True)
@@ -117,25 +118,25 @@ _ROWS = [
     _row("L2Gate", "l2", "L2", "l2", None, 0, "z = sum_i x_i**2 (a scalar)",
          "dz/dx_i = 2 x_i", _unary()),
     _row("MatVecGate", "matvec", "W·x", "matvec", None, 1,
-         "z = W x for W (M, D) and x (D,)", "dz/dW = outer(dz, x), dz/dx = W.T dz",
+         "z = W x for W (M, D) and x (D,)", "backward: dW = outer(dz, x), dx = W.T dz",
          [(((3, 4), (4,)), {}), (((1, 5), (5,)), {}), (((6, 2), (2,)), {}),
           (((4, 1), (1,)), {})]),
     _row("MatMulGate", "matmul", "A·B", "matmul", None, 2,
-         "Z = A B for A (M, K) and B (K, N)", "dL/dA = dZ B.T, dL/dB = A.T dZ",
+         "Z = A B for A (M, K) and B (K, N)", "backward: dA = dz B.T, dB = A.T dz",
          [(((3, 4), (4, 2)), {}), (((1, 5), (5, 3)), {}), (((6, 2), (2, 1)), {}),
           (((2, 3), (3, 4)), {})]),
     _row("AffineGate", "affine", "xW+b", "affine", None, 2,
          "Z = x W + b for x (N, D), W (D, M), b (M,)",
-         "dL/dx = dZ W.T, dL/dW = x.T dZ, dL/db = sum of dZ over the batch",
+         "backward: dx = dz W.T, dW = x.T dz, db = dz summed over the batch",
          [(((5, 4), (4, 3), (3,)), {}), (((1, 4), (4, 2), (2,)), {}),
           (((8, 3), (3, 5), (5,)), {}), (((2, 1), (1, 1), (1,)), {})]),
     _row("SoftmaxGate", "softmax", "softmax", "softmax", None, "same",
          "p = softmax(x) over the last axis: p_i = exp(x_i) / sum_j exp(x_j)",
-         "dL/dx = p * (dp - sum(dp * p))",
+         "dp_i/dx_j = p_i (δ_ij - p_j); backward: p * (dz - sum(dz * p))",
          [(((3, 5),), {}), (((1, 4),), {}), (((6, 2),), {}), (((2, 3, 4),), {})]),
     _row("SoftmaxCrossEntropyGate", "loss", "softmax+CE", "softmax_cross_entropy", None, 0,
          "L = mean over the batch of -log softmax(logits)[label]",
-         "dL/dlogits = (p - y) / N; labels get None",
+         "dL/dlogits = (p - onehot(labels)) / N; labels get None",
          [(((5, 4), (5,)), {}), (((1, 3), (1,)), {}), (((8, 6), (8,)), {}),
           (((3, 2), (3,)), {})]),
 ]
@@ -149,8 +150,9 @@ EXPRESSION_GATES: dict[str, str] = {row.expression: row.name for row in _ROWS
 
 
 def facts_of(gate) -> GateFacts | None:
-    """The facts of a gate instance or class (or class name); ``None`` for a gate that
-    is not built in (a student's, a block)."""
+    """The facts of a gate instance or class (or class name), looked up by class name:
+    a student's class named like a built-in gate (the skeleton's) gets that gate's facts;
+    ``None`` for any other gate (a block, a student's own)."""
     name = gate if isinstance(gate, str) else (
         gate.__name__ if isinstance(gate, type) else type(gate).__name__)
     return FACTS.get(name)
@@ -161,9 +163,26 @@ def symbol(gate) -> str:
     the class name for a gate that is not built in."""
     facts = facts_of(gate)
     if facts is None:
-        return gate if isinstance(gate, str) else type(gate).__name__
+        return gate if isinstance(gate, str) else (
+            gate.__name__ if isinstance(gate, type) else type(gate).__name__)
     if facts.name == "ScaleGate" and not isinstance(gate, (str, type)):
         return f"×{gate.k:g}"
     if facts.name == "PowerGate" and not isinstance(gate, (str, type)):
         return f"**{gate.n:g}"
     return facts.symbol or facts.short
+
+
+def markdown_table() -> str:
+    """The README's table of the built-in gates: class, builder, symbol, formula and local
+    gradients (``python -m gates.facts`` prints it)."""
+    rows = ["| gate | builder | symbol | forward | local gradients |", "|---|---|---|---|---|"]
+    for f in FACTS.values():
+        shown = f.symbol or {"ScaleGate": "×k", "PowerGate": "**n"}.get(f.name, f.short)
+        # code spans: `**` and `_` in a formula would otherwise turn into emphasis
+        rows.append(f"| `{f.name}` | `graph.{f.function}` | {shown} | `{f.formula}` | "
+                    f"`{f.local_gradients}` |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

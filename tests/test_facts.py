@@ -68,3 +68,25 @@ def test_builders_exist_for_every_gate():
 
     for facts in FACTS.values():
         assert callable(getattr(graph, facts.function)), facts.function
+
+
+def test_the_readme_shows_the_table_the_facts_generate():
+    from pathlib import Path
+
+    from gates.facts import markdown_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme
+    assert "| `MultiplyGate` | `graph.multiply` | × | `z = x * y` | `dz/dx = y, dz/dy = x` |" \
+        in readme
+
+
+def test_a_class_not_built_in_is_drawn_with_its_own_name_and_a_namesake_gets_the_facts():
+    class Mine:
+        pass
+
+    class SigmoidGate:              # a student's class, named as the skeleton names it
+        pass
+
+    assert symbol(Mine) == "Mine"
+    assert facts_of(SigmoidGate) is FACTS["SigmoidGate"]
