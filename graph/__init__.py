@@ -14,7 +14,7 @@ as a gate (a block).
 """
 
 from . import (batches, blocks, checks, core, dot, errors, explain, expression, init, node,
-               ops, optim, params_io, paths, stepper)
+               ops, optim, params_io, paths, stepper, views)
 from .blocks import GraphGate, as_gate, mlp
 from .core import Graph, Node
 from .errors import (GraphBuildError, GraphError, GraphFeedError, GraphFileError,

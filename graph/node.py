@@ -28,29 +28,27 @@ the caller's own array could be kept and locked: then writing to it raises, it i
 still never changed unseen.)
 
 A node and its graph are the two halves of the core (:mod:`graph.core`). The node's
-operators apply a new gate through the graph's public ``apply`` (``a + b`` is
-``g.apply(AddGate(), a, b)``), and feeding an input's ``value`` is ``g.feed``; only two
+operators come from :class:`graph.ops.Operators` (``a + b`` is ``g.apply(AddGate(), a,
+b)``), and feeding an input's ``value`` is ``g.feed``; only two
 private calls cross: assigning a parameter tells the graph (``_mark_changed``) and
 ``stale`` asks it to pass changes on first (``_propagate``).
 """
 
 from __future__ import annotations
 
-import numbers
 import sys
 
 import numpy as np
 
-from gates import (AddGate, DivideGate, MatMulGate, MatVecGate, MultiplyGate, NegateGate,
-                   PowerGate, SubtractGate)
 from gates.facts import facts_of
 
-from .errors import GraphBuildError, GraphReadOnlyError, GraphShapeError, GraphStateError
+from .errors import GraphReadOnlyError, GraphShapeError, GraphStateError
+from .ops import Operators
 
-__all__ = ["Node", "ParamArray", "known_ndim"]
+__all__ = ["Node", "ParamArray"]
 
 
-class Node:
+class Node(Operators):
     """One vertex of a :class:`Graph`.
 
     Attributes: ``name`` (unique in the graph), ``kind`` (``"input"``, ``"param"``,
@@ -75,8 +73,6 @@ class Node:
     __slots__ = ("_name", "_kind", "_gate", "_inputs", "_graph", "_value", "grad", "_dirty",
                  "_needs", "_index", "_differentiable", "_shape_spec", "_used", "_set_at",
                  "__weakref__")
-    # numpy must hand ``array + node`` to Node.__radd__ instead of looping over the array
-    __array_ufunc__ = None
 
     def __init__(self, graph, name, kind, gate=None, inputs=(), value=None,
                  differentiable=True, shape_spec=None):
@@ -166,91 +162,28 @@ class Node:
             return self.shape_spec
         return np.shape(self._value)
 
+    def known_ndim(self, depth: int = 0):
+        """The number of axes of the value if it can be told before running: from the
+        value, the declared shape, or the gate's ``output_ndim`` in :mod:`gates.facts`
+        (``None`` if not, or if that needs a search deeper than 100 gates)."""
+        if depth > 100:
+            return None
+        if self._value is not None:
+            return np.ndim(self._value)
+        if self._shape_spec is not None:
+            return len(self._shape_spec)
+        facts = None if self._gate is None else facts_of(self._gate)
+        if facts is None or facts.output_ndim is None:
+            return None
+        if facts.output_ndim != "same":
+            return facts.output_ndim
+        dims = [i.known_ndim(depth + 1) for i in self._inputs]
+        return None if None in dims else max(dims)
+
     def __repr__(self):
         what = self.kind if self.gate is None else f"op {type(self.gate).__name__}"
         args = "" if not self.inputs else "(" + ", ".join(n.name for n in self.inputs) + ")"
         return f"<Node '{self.name}': {what}{args}>"
-
-    # -- operators: each applies a new instance of its gate ------------------------------
-
-    def __add__(self, other):
-        return self._graph.apply(AddGate(), self, other)
-
-    def __radd__(self, other):
-        return self._graph.apply(AddGate(), other, self)
-
-    def __sub__(self, other):
-        return self._graph.apply(SubtractGate(), self, other)
-
-    def __rsub__(self, other):
-        return self._graph.apply(SubtractGate(), other, self)
-
-    def __mul__(self, other):
-        return self._graph.apply(MultiplyGate(), self, other)
-
-    def __rmul__(self, other):
-        return self._graph.apply(MultiplyGate(), other, self)
-
-    def __truediv__(self, other):
-        return self._graph.apply(DivideGate(), self, other)
-
-    def __rtruediv__(self, other):
-        return self._graph.apply(DivideGate(), other, self)
-
-    def __pow__(self, n):
-        if isinstance(n, Node) or not isinstance(n, numbers.Real):
-            raise GraphBuildError(
-                f"node '{self.name}' ** {n!r}: the exponent must be a number (PowerGate(n) "
-                f"has a fixed exponent); for x ** y with a node y use exp(y * log(x))")
-        return self._graph.apply(PowerGate(n), self)
-
-    def __rpow__(self, base):
-        raise GraphBuildError(
-            f"{base!r} ** node '{self.name}': a node as exponent is not a gate (PowerGate(n) "
-            f"has a fixed exponent); use exp(log({base!r}) * x) for a number base")
-
-    def __neg__(self):
-        return self._graph.apply(NegateGate(), self)
-
-    def __matmul__(self, other):
-        return _matmul(self._graph, self, other)
-
-    def __rmatmul__(self, other):
-        return _matmul(self._graph, other, self)
-
-
-def _matmul(graph, x, y) -> Node:
-    """``x @ y``: W x (MatVecGate) for a vector y, A B (MatMulGate) for a matrix."""
-    x, y = (n if isinstance(n, Node) else graph.constant(n) for n in (x, y))
-    ndim = known_ndim(y)
-    if ndim == 1:
-        return graph.apply(MatVecGate(), x, y)
-    if ndim == 2:
-        return graph.apply(MatMulGate(), x, y)
-    raise GraphBuildError(
-        f"'{x.name}' @ '{y.name}': cannot tell whether '{y.name}' is a vector or a "
-        f"matrix before it is fed; use graph.matvec or graph.matmul, or declare the "
-        f"input's shape, e.g. g.input('{y.name}', shape=(2,))")
-
-
-def known_ndim(node: Node, depth: int = 0):
-    """The number of axes of ``node``'s value if it can be told before running: from
-    its value, its declared shape, or its gate's ``output_ndim`` in :mod:`gates.facts`
-    (``None`` if not, or if that needs a search deeper than 100 gates)."""
-    if depth > 100:
-        return None
-    if node._value is not None:
-        return np.ndim(node._value)
-    if node._shape_spec is not None:
-        return len(node._shape_spec)
-    facts = None if node._gate is None else facts_of(node._gate)
-    if facts is None or facts.output_ndim is None:
-        return None
-    if facts.output_ndim != "same":
-        return facts.output_ndim
-    dims = [known_ndim(i, depth + 1) for i in node._inputs]
-    return None if None in dims else max(dims)
-
 
 class ParamArray(np.ndarray):
     """A parameter's array as ``node.value`` shows it: the same numbers, the same
