@@ -2,8 +2,9 @@
 
 Each gate caches its local gradients in ``forward`` (``self.dzdx``, ``self.dzdy``);
 ``backward`` multiplies them by the upstream gradient ``dz`` and ``jvp`` by the
-tangents. The two-input gates broadcast like numpy; :class:`gates.base.Gate` sums each
-gradient back to its input's shape.
+tangents. :class:`Gate` wraps these three methods with the conversion, the checks and
+the summing back (see gates.base.Gate): the two-input gates broadcast like numpy, and
+``Gate`` sums each gradient back to its input's shape.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ def _pair(rng):
 
 class AddGate(Gate):
     """z = x + y. Local gradients dz/dx = 1, dz/dy = 1: the add gate *distributes*
-    the upstream gradient unchanged to both inputs."""
+    the upstream gradient unchanged to both inputs.
+
+    An input that was broadcast (y of shape (4,) beside x of shape (3, 4)) gets dz
+    summed back to its shape: ``Gate`` does that around ``backward`` (``unbroadcast``),
+    for every gate.
+    """
 
     def forward(self, x, y):
         self.dzdx = 1
@@ -86,13 +92,6 @@ class DivideGate(Gate):
     Raises GateDomainError when any entry of the divisor ``y`` is 0 (or NaN).
     """
 
-    def check_inputs(self, x, y):
-        if not np.all(np.abs(y) > 0):
-            where = tuple(int(i) for i in np.argwhere(~(np.abs(np.asarray(y)) > 0))[0])
-            raise self._error(GateDomainError, "forward",
-                              f"division by zero: divisor 'y' is {np.asarray(y)[where]} "
-                              f"at index {where} (shape {np.shape(y)})")
-
     def forward(self, x, y):
         z = x / y
         self.dzdx = 1 / y
@@ -104,6 +103,13 @@ class DivideGate(Gate):
 
     def jvp(self, tx, ty):
         return self.dzdx * tx + self.dzdy * ty
+
+    def check_inputs(self, x, y):
+        if not np.all(np.abs(y) > 0):
+            where = tuple(int(i) for i in np.argwhere(~(np.abs(np.asarray(y)) > 0))[0])
+            raise self._error(GateDomainError, "forward",
+                              f"division by zero: divisor 'y' is {np.asarray(y)[where]} "
+                              f"at index {where} (shape {np.shape(y)})")
 
     @classmethod
     def example_inputs(cls, rng):
@@ -154,17 +160,6 @@ class PowerGate(Gate):
     def __repr__(self):
         return f"PowerGate(n={self.n!r})"
 
-    def check_inputs(self, x):
-        n = self.n
-        if not n.is_integer() and not np.all(x >= 0):
-            raise self._error(GateDomainError, "forward",
-                              f"negative base in x ** {n}: the result is not real "
-                              f"(min x = {np.min(x)}, shape {np.shape(x)})")
-        if n < 1 and n != 0 and not np.all(x != 0):
-            raise self._error(GateDomainError, "forward",
-                              f"zero base in x ** {n}: the derivative n * x ** (n - 1) is "
-                              f"infinite there (shape {np.shape(x)})")
-
     def forward(self, x):
         n = self.n
         # x ** -1 at x = 0 would be inf, and 0 * inf is not 0: n = 0 is a constant
@@ -176,6 +171,17 @@ class PowerGate(Gate):
 
     def jvp(self, tx):
         return self.dzdx * tx
+
+    def check_inputs(self, x):
+        n = self.n
+        if not n.is_integer() and not np.all(x >= 0):
+            raise self._error(GateDomainError, "forward",
+                              f"negative base in x ** {n}: the result is not real "
+                              f"(min x = {np.min(x)}, shape {np.shape(x)})")
+        if n < 1 and n != 0 and not np.all(x != 0):
+            raise self._error(GateDomainError, "forward",
+                              f"zero base in x ** {n}: the derivative n * x ** (n - 1) is "
+                              f"infinite there (shape {np.shape(x)})")
 
     @classmethod
     def example_gate(cls):

@@ -1,4 +1,5 @@
-"""The gate contract: the base class every operator follows, and the errors it raises.
+"""The gate contract: the base class :class:`Gate`, which wraps every gate's math in the
+plumbing, and the errors it raises.
 
 A gate is an object with three methods (the lecture's ``MultiplyGate``)::
 
@@ -38,49 +39,6 @@ __all__ = [
 ]
 
 
-def jvp_none_hint(exc: BaseException, tangents) -> str | None:
-    """What to write when a hand-written ``jvp`` fails on a ``None`` tangent (the
-    contract's "no tangent", i.e. zero), else None: the common mistake ``tx * dzdx``
-    gives Python's "unsupported operand type(s) ... 'NoneType'"."""
-    if isinstance(exc, TypeError) and "NoneType" in str(exc) and any(
-            t is None for t in tangents):
-        return ("jvp receives None for an input without a tangent (a zero tangent): "
-                "skip it or treat it as 0, e.g. `tx = 0 if tx is None else tx`")
-    return None
-
-
-def _positional_names(forward, drop_first: bool = False) -> tuple[str, ...] | None:
-    """The names of ``forward``'s positional parameters (without the first, ``self``, of
-    a function read off a class), or None for ``*args``, repeats, none at all, or a
-    signature Python cannot tell."""
-    try:
-        params = list(inspect.signature(forward).parameters.values())[int(drop_first):]
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return None
-    names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
-                                                         p.POSITIONAL_OR_KEYWORD))
-    return names if names and len(set(names)) == len(names) else None
-
-
-def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
-    """The names of a gate's ``n`` inputs: its ``input_names``, else the parameters of
-    its ``forward`` (a hand-written ``forward(self, x, y)`` gives ('x', 'y')), or None
-    when neither gives ``n`` distinct names."""
-    names = getattr(gate, "input_names", None)
-    try:
-        names = tuple(str(s) for s in names) if names is not None else None
-    except TypeError:
-        names = None
-    if names is None:
-        forward = getattr(gate, "forward", None)
-        names = _positional_names(forward) if callable(forward) else None
-    if names is None or len(names) != n or len(set(names)) != n:
-        return None
-    return names
-
-
 class GateError(Exception):
     """Base class of every misuse of a gate; the message names the gate and the input."""
 
@@ -104,6 +62,235 @@ class GateDomainError(GateError, ValueError):
 class GateTypeError(GateError, TypeError):
     """An input is not a real number or array of real numbers."""
 
+
+class Gate:
+    """Base class of the built-in gates: the plumbing around each gate's math.
+
+    A gate writes only the slide: ``forward`` with one named parameter per input
+    (``forward(self, x, y)``) caching on ``self`` what ``backward(self, dz)`` needs,
+    ``backward`` returning one gradient per input, and ``jvp(self, tx, ty)``, each with
+    the math inline. The rules that are not math go in class attributes and in
+    :meth:`check_inputs`. ``__init_subclass__`` wraps the ``forward``, ``backward`` and
+    ``jvp`` that each class writes itself, a subclass of a built-in gate included; the
+    wrappers do:
+
+    - ``forward``: the number of inputs; each input as a float32 or float64 array or
+      numpy scalar (float32/float64 kept; integers, booleans and lists become float64;
+      a Python number takes the arrays' dtype, as in numpy; any other dtype is a
+      GateTypeError), or as an integer array for an input that is not differentiable
+      (class labels; whole floats such as 3.0 accepted); each input's rank
+      (``input_ndims``), or else, for all-float inputs, that they broadcast together;
+      then :meth:`check_inputs`. The output is cast to the inputs' float dtype (a 0-d
+      result becomes a numpy scalar, as numpy's ufuncs give). A forward that raises
+      leaves the previous run's cache whole.
+    - ``backward``: GateStateError before any forward; the upstream ``dz`` must have
+      the output's shape and is cast to its dtype; the gradients (a tuple, or a list
+      taken as one) are each summed back to the input's shape where that input was
+      broadcast (:func:`unbroadcast`), and cast to its dtype.
+    - ``jvp``: the number, shapes and dtypes of the tangents; a ``None`` tangent is
+      passed as zeros of its input's shape and dtype (``None`` for a label), so
+      ``self.dzdx * tx`` just works; the result gets the output's shape and dtype.
+
+    An override that calls ``super()`` passes through the wrappers twice; that is
+    harmless, as the inner one finds everything already converted. Not wrapped: the
+    methods of a class whose ``forward`` takes ``*inputs`` and extends no wrapped gate
+    (a graph seen as a gate, ``graph.blocks.GraphGate``, does its own checks), and those
+    of a class that sets ``plumbing = False``.
+
+    Class attributes: ``input_names`` (default: ``forward``'s parameter names; a
+    TypeError at class definition if there are not as many), ``differentiable``
+    (``False`` for inputs such as class labels, whose gradient is ``None``), ``kinks``
+    (``True`` where the gate has points with no derivative, such as relu at 0),
+    ``input_ndims``, ``plumbing``, and the classmethod ``example_inputs(rng)``.
+    """
+
+    input_names: tuple[str, ...] = ("x",)
+    differentiable: tuple[bool, ...] | None = None
+    kinks: bool = False
+    #: The rank each input must have (``(2, 1)`` for a matrix and a vector), ``None`` in
+    #: an entry for an input of any rank (``(2, None)``). ``None`` for the whole: inputs
+    #: of any rank, which must broadcast together if all are floats (an elementwise gate).
+    input_ndims: tuple[int | None, ...] | None = None
+    #: ``False``: the methods this class writes run exactly as written, without the
+    #: wrappers, for gates that must show their mistakes to a checker (the wrappers
+    #: would sum a wrong-shaped bias gradient back, or cast a wrong dtype, and so repair
+    #: it). Methods it inherits keep their wrappers. Inherited by subclasses.
+    plumbing: bool = True
+    #: Set by a caller that needs only some gradients (a graph whose data input needs
+    #: none): one flag per input. A gate may then return ``None`` where the flag is
+    #: False to save the work; ``None`` here means every gradient is wanted.
+    needs_input_grad: tuple[bool, ...] | None = None
+    #: Whether the class has rules of its own in check_inputs (set per class).
+    _checks_inputs: bool = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # looked up once per class, not once per forward
+        cls._checks_inputs = cls.check_inputs is not Gate.check_inputs
+        own = cls.__dict__.get("forward")
+        names = _positional_names(own, drop_first=True) if own is not None else None
+        if names is not None and "input_names" not in cls.__dict__:
+            # forward(self, x, y) without input_names: the inputs its signature names
+            cls.input_names = names
+        if names is None:
+            # no forward of its own, or forward(self, *inputs): the inputs of the wrapped
+            # forward it extends, if any
+            names = getattr(super(cls, cls).forward, "gate_inputs", None)
+        if names is None:
+            return          # forward(self, *inputs) of its own: it does its own checks
+        if len(cls.input_names) != len(names):
+            raise TypeError(f"{cls.__name__}: input_names {tuple(cls.input_names)} names "
+                            f"{len(cls.input_names)} input(s) but forward takes "
+                            f"{len(names)} ({', '.join(names)})")
+        if not cls.plumbing:
+            return
+        for method, wrap in (("forward", _plumbed_forward), ("backward", _plumbed_backward),
+                             ("jvp", _plumbed_jvp)):
+            function = cls.__dict__.get(method)
+            if inspect.isfunction(function) and not hasattr(function, "gate_inputs"):
+                setattr(cls, method, wrap(function, names))
+
+    @property
+    def arity(self) -> int:
+        """The number of inputs ``forward`` takes."""
+        return len(self.input_names)
+
+    def differentiable_inputs(self) -> tuple[bool, ...]:
+        """One flag per input: ``False`` where ``backward`` returns ``None``."""
+        return self.differentiable or (True,) * self.arity
+
+    @classmethod
+    def example_inputs(cls, rng: np.random.Generator) -> tuple:
+        """Valid random inputs for this gate (shapes and domain), drawn from ``rng``."""
+        raise NotImplementedError(f"{cls.__name__} does not say how to make example inputs")
+
+    @classmethod
+    def example_gate(cls) -> "Gate":
+        """An instance to check with ``example_inputs``; gates with parameters override it."""
+        try:
+            return cls()
+        except TypeError as exc:
+            raise TypeError(f"{exc}; {cls.__name__} needs constructor arguments, so it must "
+                            f"say how to build one: @classmethod `def example_gate(cls): "
+                            f"return cls(...)` with example values") from None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
+
+    def forward(self, *inputs):
+        """The output for ``inputs``, caching on ``self`` what backward and jvp need."""
+        raise NotImplementedError
+
+    def backward(self, dz):
+        """One gradient per input for the upstream gradient ``dz`` (the gradient of the
+        final scalar with respect to this gate's output): local gradient times ``dz``."""
+        raise NotImplementedError
+
+    def jvp(self, *tangents):
+        """Forward mode: the output's tangent for one tangent per input."""
+        raise NotImplementedError
+
+    def check_inputs(self, *inputs):
+        """The gate's own shape and domain rules, run on the converted inputs before
+        ``forward`` (so a refused input leaves the cache as it was); raise a GateError
+        from :meth:`_error`. The default has no rules."""
+
+    def _error(self, cls, method: str, text: str) -> GateError:
+        """A ``cls`` error naming the gate and the method: ``AddGate.forward: ...``."""
+        return cls(f"{type(self).__name__}.{method}: {text}")
+
+
+# -- the wrappers: each keeps the names of the inputs of the forward it belongs with,
+# which an instance or a subclass cannot change under it ---------------------------
+
+def _plumbed_forward(forward, names):
+    n = len(names)
+
+    @functools.wraps(forward)
+    def plumbed(self, *inputs):
+        if len(inputs) != n:
+            raise _arity_error(self, names, "forward", "input(s)", len(inputs))
+        dtype = _ready_dtype(inputs) if self.differentiable is None else None
+        if dtype is None:
+            inputs, dtype = _prepare(self, names, inputs)
+        elif self.input_ndims is not None:
+            _check_ndims(self, names, inputs)
+        elif n > 1 and (n > 2 or inputs[0].shape != inputs[1].shape):
+            _check_broadcast(self, names, inputs)
+        if self._checks_inputs:
+            self.check_inputs(*inputs)
+        # a forward that raises anywhere (check_inputs runs first, but numpy raises too
+        # under np.errstate(all="raise")) must leave the last run's cache, which backward
+        # still answers for, whole; the copy costs about 0.05 us a call
+        saved = self.__dict__.copy()
+        try:
+            out = forward(self, *inputs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+        # the common case (a numpy scalar, or an array with axes, of the inputs' dtype)
+        # skips the cast: np.asarray and np.shape cost more than the scalar math itself
+        if type(out) is dtype.type or (type(out) is np.ndarray and out.dtype is dtype
+                                       and out.ndim):
+            self._run = (inputs, out.shape, dtype)
+            return out
+        out = _cast_output(out, dtype)
+        self._run = (inputs, np.shape(out), dtype)
+        return out
+    plumbed.gate_inputs = names
+    return plumbed
+
+
+def _plumbed_backward(backward, names):
+    @functools.wraps(backward)
+    def plumbed(self, dz):
+        try:
+            inputs, shape, dtype = self._run
+        except AttributeError:
+            raise self._error(GateStateError, "backward",
+                              "called before forward; run forward first") from None
+        if type(dz) not in _READY_TYPES or dz.dtype is not dtype or dz.shape != shape:
+            dz = _upstream(self, dz, shape, dtype)
+        grads = backward(self, dz)
+        if type(grads) is not tuple:
+            if type(grads) is not list:
+                return grads    # not the contract: left for the caller (the checker) to judge
+            grads = tuple(grads)
+        if len(grads) != len(inputs):
+            return grads
+        for g, x in zip(grads, inputs):
+            # identity of dtypes is the fast test; _fit_gradient compares them properly
+            if g is not None and (type(g) not in _READY_TYPES or g.dtype is not x.dtype
+                                  or g.shape != x.shape):
+                return tuple(_fit_gradient(g, x) for g, x in zip(grads, inputs))
+        return grads
+    plumbed.gate_inputs = names
+    return plumbed
+
+
+def _plumbed_jvp(jvp, names):
+    @functools.wraps(jvp)
+    def plumbed(self, *tangents):
+        try:
+            inputs, shape, dtype = self._run
+        except AttributeError:
+            raise self._error(GateStateError, "jvp",
+                              "called before forward; run forward first") from None
+        if len(tangents) != len(inputs):
+            raise _arity_error(self, names, "jvp", "tangent(s)", len(tangents))
+        flags = self.differentiable_inputs()
+        ready = [_tangent(self, name, t, x, d)
+                 for name, t, x, d in zip(names, tangents, inputs, flags)]
+        return _fit_tangent(jvp(self, *ready), shape, dtype)
+    plumbed.gate_inputs = names
+    return plumbed
+
+
+# -- what the wrappers check and convert; helpers the gates share -----------------
 
 def shape_text(shape) -> str:
     """``(3, 4)`` -> ``'(3, 4)'`` and ``()`` -> ``'() (a scalar)'`` for messages."""
@@ -147,208 +334,7 @@ _READY_TYPES = frozenset((np.ndarray, np.float64, np.float32))
 _PROMOTED_KINDS = "biu"
 
 
-class Gate:
-    """Base class of the built-in gates: the plumbing around each gate's math.
-
-    A gate writes only the slide: ``forward`` with one named parameter per input
-    (``forward(self, x, y)``) caching on ``self`` what ``backward(self, dz)`` needs,
-    ``backward`` returning one gradient per input, and ``jvp(self, tx, ty)``, each with
-    the math inline. The rules that are not math go in class attributes and in
-    :meth:`check_inputs`. ``__init_subclass__`` wraps the ``forward``, ``backward``
-    and ``jvp`` of the class that first defines such a ``forward``; the wrappers do:
-
-    - ``forward``: the number of inputs; each input as a float32 or float64 array or
-      numpy scalar (float32/float64 kept; integers, booleans and lists become float64;
-      a Python number takes the arrays' dtype, as in numpy; any other dtype is a
-      GateTypeError), or as an integer array for an input that is not differentiable
-      (class labels; whole floats such as 3.0 accepted); each input's rank
-      (``input_ndims``), or else, for all-float inputs, that they broadcast together;
-      then :meth:`check_inputs`. The output is cast to the inputs' float dtype (a 0-d
-      result becomes a numpy scalar, as numpy's ufuncs give). A forward that raises
-      leaves the previous run's cache whole.
-    - ``backward``: GateStateError before any forward; the upstream must have the
-      output's shape and is cast to its dtype; each returned gradient is summed back
-      to its input's shape where that input was broadcast, and cast to its dtype.
-    - ``jvp``: the number, shapes and dtypes of the tangents; a ``None`` tangent is
-      passed as zeros of its input's shape and dtype (``None`` for a label), so
-      ``self.dzdx * tx`` just works; the result gets the output's shape and dtype.
-
-    Not wrapped: a ``forward(self, *inputs)``, whose gate does its own checks (a graph
-    seen as a gate, ``graph.blocks.GraphGate``), and the overrides in a subclass of a
-    wrapped gate, which reach the caller exactly as written (they usually call
-    ``super()``, which is wrapped; a deliberately wrong override, as the checker's
-    tests write, must not be repaired on its way).
-
-    Class attributes: ``input_names`` (default: ``forward``'s parameter names),
-    ``differentiable`` (``False`` for inputs such as class labels, whose gradient is
-    ``None``), ``kinks`` (``True`` where the gate has points with no derivative, such
-    as relu at 0), ``input_ndims``, and the classmethod ``example_inputs(rng)``.
-    """
-
-    input_names: tuple[str, ...] = ("x",)
-    differentiable: tuple[bool, ...] | None = None
-    kinks: bool = False
-    #: The rank each input must have (``(2, 1)`` for a matrix and a vector), or None:
-    #: then float inputs of any rank must broadcast together, as in an elementwise gate.
-    input_ndims: tuple[int, ...] | None = None
-    #: Set by a caller that needs only some gradients (a graph whose data input needs
-    #: none): one flag per input. A gate may then return ``None`` where the flag is
-    #: False to save the work; ``None`` here means every gradient is wanted.
-    needs_input_grad: tuple[bool, ...] | None = None
-    #: Whether the class has rules of its own in check_inputs (set per class).
-    _checks_inputs: bool = False
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # looked up once per class, not once per forward
-        cls._checks_inputs = cls.check_inputs is not Gate.check_inputs
-        forward = cls.__dict__.get("forward")
-        names = _positional_names(forward, drop_first=True) if forward else None
-        if names is None:
-            return
-        # a subclass that writes forward(self, x, y) without setting input_names has
-        # the inputs its signature names, not the default single 'x'
-        if "input_names" not in cls.__dict__:
-            cls.input_names = names
-        if getattr(super(cls, cls).forward, "_plumbed", False):
-            return          # an override of a wrapped gate: kept as written
-        cls.forward = _plumbed_forward(forward, len(names))
-        if "backward" in cls.__dict__:
-            cls.backward = _plumbed_backward(cls.__dict__["backward"])
-        if "jvp" in cls.__dict__:
-            cls.jvp = _plumbed_jvp(cls.__dict__["jvp"])
-
-    @property
-    def arity(self) -> int:
-        """The number of inputs ``forward`` takes."""
-        return len(self.input_names)
-
-    def differentiable_inputs(self) -> tuple[bool, ...]:
-        """One flag per input: ``False`` where ``backward`` returns ``None``."""
-        return self.differentiable or (True,) * self.arity
-
-    @classmethod
-    def example_inputs(cls, rng: np.random.Generator) -> tuple:
-        """Valid random inputs for this gate (shapes and domain), drawn from ``rng``."""
-        raise NotImplementedError(f"{cls.__name__} does not say how to make example inputs")
-
-    @classmethod
-    def example_gate(cls) -> "Gate":
-        """An instance to check with ``example_inputs``; gates with parameters override it."""
-        try:
-            return cls()
-        except TypeError as exc:
-            raise TypeError(f"{exc}; {cls.__name__} needs constructor arguments, so it must "
-                            f"say how to build one: @classmethod `def example_gate(cls): "
-                            f"return cls(...)` with example values") from None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-    def __call__(self, *inputs):
-        return self.forward(*inputs)
-
-    def forward(self, *inputs):
-        raise NotImplementedError
-
-    def backward(self, upstream):
-        raise NotImplementedError
-
-    def jvp(self, *tangents):
-        raise NotImplementedError
-
-    def check_inputs(self, *inputs):
-        """The gate's own shape and domain rules, run on the converted inputs before
-        ``forward`` (so a refused input leaves the cache as it was); raise a GateError
-        from :meth:`_error`. The default has no rules."""
-
-    def _error(self, cls, method: str, text: str) -> GateError:
-        """A ``cls`` error naming the gate and the method: ``AddGate.forward: ...``."""
-        return cls(f"{type(self).__name__}.{method}: {text}")
-
-
-# -- the wrappers ------------------------------------------------------------------
-
-def _plumbed_forward(forward, n):
-    @functools.wraps(forward)
-    def plumbed(self, *inputs):
-        if len(inputs) != n:
-            raise _arity_error(self, "forward", "input(s)", len(inputs))
-        dtype = _ready_dtype(inputs) if self.differentiable is None else None
-        if dtype is None:
-            inputs, dtype = _prepare(self, inputs)
-        elif self.input_ndims is not None:
-            _check_ndims(self, inputs)
-        elif n > 1 and (n > 2 or inputs[0].shape != inputs[1].shape):
-            _check_broadcast(self, inputs)
-        if self._checks_inputs:
-            self.check_inputs(*inputs)
-        # a forward that raises anywhere (check_inputs runs first, but numpy raises too
-        # under np.errstate(all="raise")) must leave the last run's cache, which backward
-        # still answers for, whole; the copy costs about 0.05 us a call
-        saved = self.__dict__.copy()
-        try:
-            out = forward(self, *inputs)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-        # the common case (a numpy scalar, or an array with axes, of the inputs' dtype)
-        # skips the cast: np.asarray and np.shape cost more than the scalar math itself
-        if type(out) is dtype.type or (type(out) is np.ndarray and out.dtype is dtype
-                                       and out.ndim):
-            self._run = (inputs, out.shape, dtype)
-            return out
-        out = _cast_output(out, dtype)
-        self._run = (inputs, np.shape(out), dtype)
-        return out
-    plumbed._plumbed = True
-    return plumbed
-
-
-def _plumbed_backward(backward):
-    @functools.wraps(backward)
-    def plumbed(self, dz):
-        try:
-            inputs, shape, dtype = self._run
-        except AttributeError:
-            raise self._error(GateStateError, "backward",
-                              "called before forward; run forward first") from None
-        if type(dz) not in _READY_TYPES or dz.dtype is not dtype or dz.shape != shape:
-            dz = _upstream(self, dz, shape, dtype)
-        grads = backward(self, dz)
-        if type(grads) is not tuple or len(grads) != len(inputs):
-            return grads        # not the contract: left for the caller (the checker) to judge
-        for g, x in zip(grads, inputs):
-            # identity of dtypes is the fast test; _fit_gradient compares them properly
-            if g is not None and (type(g) not in _READY_TYPES or g.dtype is not x.dtype
-                                  or g.shape != x.shape):
-                return tuple(_fit_gradient(g, x) for g, x in zip(grads, inputs))
-        return grads
-    return plumbed
-
-
-def _plumbed_jvp(jvp):
-    @functools.wraps(jvp)
-    def plumbed(self, *tangents):
-        try:
-            inputs, shape, dtype = self._run
-        except AttributeError:
-            raise self._error(GateStateError, "jvp",
-                              "called before forward; run forward first") from None
-        if len(tangents) != len(inputs):
-            raise _arity_error(self, "jvp", "tangent(s)", len(tangents))
-        flags = self.differentiable_inputs()
-        ready = [_tangent(self, name, t, x, d)
-                 for name, t, x, d in zip(self.input_names, tangents, inputs, flags)]
-        return _fit_tangent(jvp(self, *ready), shape, dtype)
-    return plumbed
-
-
-# -- what the wrappers check -------------------------------------------------------
-
-def _arity_error(gate, method, what, got):
-    names = gate.input_names
+def _arity_error(gate, names, method, what, got):
     return gate._error(GateArityError, method,
                        f"takes {len(names)} {what} ({', '.join(names)}), got {got}")
 
@@ -371,13 +357,12 @@ def _ready_dtype(inputs):
     return dtype
 
 
-def _prepare(gate, inputs):
+def _prepare(gate, names, inputs):
     """The inputs as forward takes them, and the common float dtype of the
     differentiable ones: each converted (floats, or integers for labels), then
     checked against ``input_ndims``, or else for broadcasting."""
     arrays, weak, dtype = [], [], None
-    for i, (name, v, d) in enumerate(zip(gate.input_names, inputs,
-                                         gate.differentiable_inputs())):
+    for i, (name, v, d) in enumerate(zip(names, inputs, gate.differentiable_inputs())):
         if not d:
             v = _as_integers(gate, name, v)
         elif type(v) not in _READY_TYPES and isinstance(v, numbers.Real) \
@@ -395,9 +380,9 @@ def _prepare(gate, inputs):
     for i in weak:
         arrays[i] = dtype.type(arrays[i])
     if gate.input_ndims is not None:
-        _check_ndims(gate, arrays)
+        _check_ndims(gate, names, arrays)
     elif len(arrays) > 1 and gate.differentiable is None:
-        _check_broadcast(gate, arrays)
+        _check_broadcast(gate, names, arrays)
     return tuple(arrays), dtype
 
 
@@ -437,17 +422,17 @@ def _as_integers(gate, name, value):
     return labels
 
 
-def _check_ndims(gate, inputs):
-    for name, a, ndim in zip(gate.input_names, inputs, gate.input_ndims):
+def _check_ndims(gate, names, inputs):
+    for name, a, ndim in zip(names, inputs, gate.input_ndims):
         if ndim is not None and a.ndim != ndim:
             raise gate._error(GateShapeError, "forward", f"input '{name}' must be {ndim}-D, "
                                                          f"got shape {shape_text(a.shape)}")
 
 
-def _check_broadcast(gate, inputs):
+def _check_broadcast(gate, names, inputs):
     """Inputs of no fixed rank (an elementwise gate's) must broadcast together."""
     first = inputs[0].shape
-    for name, a in zip(gate.input_names[1:], inputs[1:]):
+    for name, a in zip(names[1:], inputs[1:]):
         if a.shape == first:
             continue
         try:
@@ -455,7 +440,7 @@ def _check_broadcast(gate, inputs):
         except ValueError:
             raise gate._error(
                 GateShapeError, "forward",
-                f"input '{gate.input_names[0]}' of shape {shape_text(first)} and input "
+                f"input '{names[0]}' of shape {shape_text(first)} and input "
                 f"'{name}' of shape {shape_text(a.shape)} do not broadcast together") from None
 
 
@@ -542,3 +527,50 @@ def _fit_tangent(out, shape, dtype):
     if array.dtype != dtype:
         array = array.astype(dtype)
     return array[()] if array.ndim == 0 else array
+
+
+# -- reading any gate, built-in or a student's: the names of its inputs (for
+# Gate.__init_subclass__, the checker and the graph) and a hint for a jvp that fails
+# on a None tangent (for the checker and the graph) ---------------------------------
+
+def jvp_none_hint(exc: BaseException, tangents) -> str | None:
+    """What to write when a hand-written ``jvp`` fails on a ``None`` tangent (the
+    contract's "no tangent", i.e. zero), else None: the common mistake ``tx * dzdx``
+    gives Python's "unsupported operand type(s) ... 'NoneType'"."""
+    if isinstance(exc, TypeError) and "NoneType" in str(exc) and any(
+            t is None for t in tangents):
+        return ("jvp receives None for an input without a tangent (a zero tangent): "
+                "skip it or treat it as 0, e.g. `tx = 0 if tx is None else tx`")
+    return None
+
+
+def _positional_names(forward, drop_first: bool = False) -> tuple[str, ...] | None:
+    """The names of ``forward``'s positional parameters (without the first, ``self``, of
+    a function read off a class), or None for ``*args``, repeats, none at all, or a
+    signature Python cannot tell."""
+    try:
+        params = list(inspect.signature(forward).parameters.values())[int(drop_first):]
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
+                                                         p.POSITIONAL_OR_KEYWORD))
+    return names if names and len(set(names)) == len(names) else None
+
+
+def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
+    """The names of a gate's ``n`` inputs: its ``input_names``, else the parameters of
+    its ``forward`` (a hand-written ``forward(self, x, y)`` gives ('x', 'y')), or None
+    when neither gives ``n`` distinct names."""
+    names = getattr(gate, "input_names", None)
+    try:
+        names = tuple(str(s) for s in names) if names is not None else None
+    except TypeError:
+        names = None
+    if names is None:
+        forward = getattr(gate, "forward", None)
+        names = _positional_names(forward) if callable(forward) else None
+    if names is None or len(names) != n or len(set(names)) != n:
+        return None
+    return names

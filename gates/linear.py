@@ -1,7 +1,9 @@
 """Linear gates: matrix-vector, matrix-matrix, and affine (x W + b over a batch).
 
-The lecture's rule: the shapes alone tell where the transposes go. Each input has a
-fixed rank (``input_ndims``); ``check_inputs`` says which sizes must agree.
+The lecture's rule: the shapes alone tell where the transposes go. :class:`Gate` wraps
+each gate's ``forward``, ``backward`` and ``jvp`` with the conversion and the checks
+(see gates.base.Gate): each input has a fixed rank (``input_ndims``), and each gate's
+``check_inputs``, after its math, says which sizes must agree.
 """
 
 from __future__ import annotations
@@ -26,11 +28,6 @@ class MatVecGate(Gate):
 
     input_ndims = (2, 1)
 
-    def check_inputs(self, W, x):
-        if W.shape[1] != x.shape[0]:
-            raise _mismatch(self, "W", W.shape, "x", x.shape,
-                            f"W has {W.shape[1]} columns, x has {x.shape[0]} entries")
-
     def forward(self, W, x):
         self.W = W
         self.x = x
@@ -41,6 +38,11 @@ class MatVecGate(Gate):
 
     def jvp(self, tW, tx):
         return tW @ self.x + self.W @ tx
+
+    def check_inputs(self, W, x):
+        if W.shape[1] != x.shape[0]:
+            raise _mismatch(self, "W", W.shape, "x", x.shape,
+                            f"W has {W.shape[1]} columns, x has {x.shape[0]} entries")
 
     @classmethod
     def example_inputs(cls, rng):
@@ -56,11 +58,6 @@ class MatMulGate(Gate):
 
     input_ndims = (2, 2)
 
-    def check_inputs(self, A, B):
-        if A.shape[1] != B.shape[0]:
-            raise _mismatch(self, "A", A.shape, "B", B.shape,
-                            f"A has {A.shape[1]} columns, B has {B.shape[0]} rows")
-
     def forward(self, A, B):
         self.A = A
         self.B = B
@@ -71,6 +68,11 @@ class MatMulGate(Gate):
 
     def jvp(self, tA, tB):
         return tA @ self.B + self.A @ tB
+
+    def check_inputs(self, A, B):
+        if A.shape[1] != B.shape[0]:
+            raise _mismatch(self, "A", A.shape, "B", B.shape,
+                            f"A has {A.shape[1]} columns, B has {B.shape[0]} rows")
 
     @classmethod
     def example_inputs(cls, rng):
@@ -86,14 +88,6 @@ class AffineGate(Gate):
 
     input_ndims = (2, 2, 1)
 
-    def check_inputs(self, x, W, b):
-        if x.shape[1] != W.shape[0]:
-            raise _mismatch(self, "x", x.shape, "W", W.shape,
-                            f"x has {x.shape[1]} features, W has {W.shape[0]} rows")
-        if b.shape[0] != W.shape[1]:
-            raise _mismatch(self, "W", W.shape, "b", b.shape,
-                            f"W has {W.shape[1]} columns, b has {b.shape[0]} entries")
-
     def forward(self, x, W, b):
         self.x = x
         self.W = W
@@ -108,6 +102,14 @@ class AffineGate(Gate):
 
     def jvp(self, tx, tW, tb):
         return tx @ self.W + self.x @ tW + tb
+
+    def check_inputs(self, x, W, b):
+        if x.shape[1] != W.shape[0]:
+            raise _mismatch(self, "x", x.shape, "W", W.shape,
+                            f"x has {x.shape[1]} features, W has {W.shape[0]} rows")
+        if b.shape[0] != W.shape[1]:
+            raise _mismatch(self, "W", W.shape, "b", b.shape,
+                            f"W has {W.shape[1]} columns, b has {b.shape[0]} entries")
 
     @classmethod
     def example_inputs(cls, rng):

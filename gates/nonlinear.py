@@ -2,6 +2,8 @@
 
 Each ``forward`` caches the local gradient ``self.dzdx`` (for max also ``self.dzdy``);
 ``backward`` multiplies it by the upstream gradient ``dz``, ``jvp`` by the tangent.
+:class:`Gate` wraps these three methods with the conversion, the checks and the
+summing back (see gates.base.Gate).
 """
 
 from __future__ import annotations
@@ -183,13 +185,6 @@ class ExpGate(Gate):
     float64, x > 88.72 in float32) instead of returning inf.
     """
 
-    def check_inputs(self, x):
-        limit = _EXP_LIMIT[x.dtype.itemsize]
-        if np.any(x > limit):
-            raise self._error(GateDomainError, "forward",
-                              f"exp overflows {x.dtype}: max x = {np.max(x)} > {limit:.2f} "
-                              f"(shape {x.shape})")
-
     def forward(self, x):
         z = np.exp(x)
         self.dzdx = z
@@ -200,6 +195,13 @@ class ExpGate(Gate):
 
     def jvp(self, tx):
         return self.dzdx * tx
+
+    def check_inputs(self, x):
+        limit = _EXP_LIMIT[x.dtype.itemsize]
+        if np.any(x > limit):
+            raise self._error(GateDomainError, "forward",
+                              f"exp overflows {x.dtype}: max x = {np.max(x)} > {limit:.2f} "
+                              f"(shape {x.shape})")
 
     @classmethod
     def example_inputs(cls, rng):
@@ -212,13 +214,6 @@ class LogGate(Gate):
     Raises GateDomainError when any entry of x is 0, negative or NaN.
     """
 
-    def check_inputs(self, x):
-        if not np.all(x > 0):
-            where = tuple(int(i) for i in np.argwhere(~(np.asarray(x) > 0))[0])
-            raise self._error(GateDomainError, "forward",
-                              f"log of a non-positive number: x is {np.asarray(x)[where]} "
-                              f"at index {where} (shape {x.shape})")
-
     def forward(self, x):
         self.dzdx = 1 / x
         return np.log(x)
@@ -228,6 +223,13 @@ class LogGate(Gate):
 
     def jvp(self, tx):
         return self.dzdx * tx
+
+    def check_inputs(self, x):
+        if not np.all(x > 0):
+            where = tuple(int(i) for i in np.argwhere(~(np.asarray(x) > 0))[0])
+            raise self._error(GateDomainError, "forward",
+                              f"log of a non-positive number: x is {np.asarray(x)[where]} "
+                              f"at index {where} (shape {x.shape})")
 
     @classmethod
     def example_inputs(cls, rng):

@@ -2,7 +2,8 @@
 
 Sum and mean reduce over ``axis`` (None = every axis); their ``backward`` spreads the
 upstream gradient back over the reduced axes, so each entry of x gets the gradient of
-the sum (or mean) it went into.
+the sum (or mean) it went into. :class:`Gate` wraps each gate's ``forward``,
+``backward`` and ``jvp`` with the conversion and the checks (see gates.base.Gate).
 """
 
 from __future__ import annotations
@@ -91,12 +92,6 @@ class MeanGate(_Reduction):
     Raises GateShapeError for an axis out of range or a mean over zero entries.
     """
 
-    def check_inputs(self, x):
-        super().check_inputs(x)
-        if math.prod(x.shape[a] for a in self._axes(x)) == 0:
-            raise self._error(GateShapeError, "forward",
-                              f"mean over an empty axis of input 'x' of shape {x.shape}")
-
     def forward(self, x):
         self.axes = self._axes(x)
         self.x_shape = x.shape
@@ -109,6 +104,12 @@ class MeanGate(_Reduction):
 
     def jvp(self, tx):
         return tx.sum(axis=self.axes) * self.dzdx
+
+    def check_inputs(self, x):
+        super().check_inputs(x)
+        if math.prod(x.shape[a] for a in self._axes(x)) == 0:
+            raise self._error(GateShapeError, "forward",
+                              f"mean over an empty axis of input 'x' of shape {x.shape}")
 
     @classmethod
     def example_gate(cls):

@@ -1,4 +1,8 @@
-"""Softmax, and softmax fused with the cross-entropy loss."""
+"""Softmax, and softmax fused with the cross-entropy loss.
+
+:class:`Gate` wraps each gate's ``forward``, ``backward`` and ``jvp`` with the
+conversion and the checks (see gates.base.Gate).
+"""
 
 from __future__ import annotations
 
@@ -16,14 +20,6 @@ class SoftmaxGate(Gate):
     The row maximum is subtracted before exp, so logits of +-1e4 are safe.
     """
 
-    def check_inputs(self, x):
-        if x.ndim == 0:
-            raise self._error(GateShapeError, "forward",
-                              f"input 'x' must be at least 1-D, got shape {shape_text(x.shape)}")
-        if x.shape[-1] == 0:
-            raise self._error(GateShapeError, "forward",
-                              f"softmax over an empty last axis (input 'x' of shape {x.shape})")
-
     def forward(self, x):
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         self.p = e / e.sum(axis=-1, keepdims=True)
@@ -36,6 +32,14 @@ class SoftmaxGate(Gate):
     def jvp(self, tx):
         p = self.p
         return p * (tx - (tx * p).sum(axis=-1, keepdims=True))
+
+    def check_inputs(self, x):
+        if x.ndim == 0:
+            raise self._error(GateShapeError, "forward",
+                              f"input 'x' must be at least 1-D, got shape {shape_text(x.shape)}")
+        if x.shape[-1] == 0:
+            raise self._error(GateShapeError, "forward",
+                              f"softmax over an empty last axis (input 'x' of shape {x.shape})")
 
     @classmethod
     def example_inputs(cls, rng):
@@ -57,27 +61,7 @@ class SoftmaxCrossEntropyGate(Gate):
 
     input_names = ("logits", "labels")
     differentiable = (True, False)
-
-    def check_inputs(self, logits, labels):
-        if logits.ndim != 2:
-            raise self._error(GateShapeError, "forward",
-                              f"input 'logits' must be 2-D (N, C), got shape "
-                              f"{shape_text(logits.shape)}")
-        n, c = logits.shape
-        if n == 0 or c == 0:
-            raise self._error(GateShapeError, "forward",
-                              f"input 'logits' of shape {logits.shape} is empty")
-        if labels.shape != (n,):
-            raise self._error(GateShapeError, "forward",
-                              f"input 'labels' has shape {shape_text(labels.shape)} but "
-                              f"input 'logits' of shape {logits.shape} needs ({n},)")
-        # one pass finds labels below 0 too: as unsigned numbers they are huge
-        as_unsigned = labels if labels.dtype.kind == "u" else labels.astype(np.uintp)
-        if as_unsigned.max() >= c:
-            bad = labels[(labels < 0) | (labels >= c)][0]
-            raise self._error(GateDomainError, "forward",
-                              f"input 'labels' holds class {bad}, outside [0, {c}) for "
-                              f"logits with {c} classes")
+    input_ndims = (2, None)      # labels of any rank here: check_inputs wants (N,)
 
     def forward(self, logits, labels):
         n = logits.shape[0]
@@ -97,6 +81,23 @@ class SoftmaxCrossEntropyGate(Gate):
 
     def jvp(self, tlogits, tlabels):
         return np.sum(self.dlogits * tlogits)
+
+    def check_inputs(self, logits, labels):
+        n, c = logits.shape
+        if n == 0 or c == 0:
+            raise self._error(GateShapeError, "forward",
+                              f"input 'logits' of shape {logits.shape} is empty")
+        if labels.shape != (n,):
+            raise self._error(GateShapeError, "forward",
+                              f"input 'labels' has shape {shape_text(labels.shape)} but "
+                              f"input 'logits' of shape {logits.shape} needs ({n},)")
+        # one pass finds labels below 0 too: as unsigned numbers they are huge
+        as_unsigned = labels if labels.dtype.kind == "u" else labels.astype(np.uintp)
+        if as_unsigned.max() >= c:
+            bad = labels[(labels < 0) | (labels >= c)][0]
+            raise self._error(GateDomainError, "forward",
+                              f"input 'labels' holds class {bad}, outside [0, {c}) for "
+                              f"logits with {c} classes")
 
     @classmethod
     def example_inputs(cls, rng):

@@ -220,14 +220,44 @@ def test_a_gate_that_takes_star_inputs_does_its_own_checks():
     assert not hasattr(Variadic.forward, "__wrapped__")
 
 
-def test_an_override_of_a_built_in_gate_reaches_the_caller_as_written():
+def test_a_subclass_of_a_built_in_gate_gets_the_plumbing_for_the_methods_it_writes():
+    class MyMultiply(gates.MultiplyGate):
+        def backward(self, dz):               # the slide again, no super(), no summing
+            return dz * self.dzdx, dz * self.dzdy
+
+    class Three(gates.AddGate):
+        def forward(self, x, y):              # no super(), and a Python int out
+            self.dzdx = self.dzdy = 1
+            return 3
+
+    class CountingAdd(gates.AddGate):         # forward(*inputs): the inputs of AddGate's
+        def forward(self, *inputs):
+            return super().forward(*inputs)
+
+    gate = MyMultiply()
+    gate.forward(np.ones((3, 4)), np.full(4, 2.0))
+    dx, dy = gate.backward(np.ones((3, 4)))
+    np.testing.assert_array_equal(dy, [3, 3, 3, 3])      # summed back over the 3 rows
+    three = Three()
+    assert type(three.forward(1.0, np.float32(2))) is np.float32
+    assert three.backward(1.0) == (1.0, 1.0)
+    with pytest.raises(GateArityError, match=r"^CountingAdd\.forward: takes 2 input\(s\) "
+                                             r"\(x, y\), got 3"):
+        CountingAdd().forward(1.0, 2.0, 3.0)
+
+
+def test_plumbing_false_lets_a_wrong_gate_show_its_mistakes_to_a_checker():
     # the checker's mutants rely on it: a wrong gradient must not be "repaired"
     class BiasNotSummed(gates.AffineGate):
-        def backward(self, dZ):
-            dx, dW, _ = super().backward(dZ)
-            return dx, dW, dZ
+        plumbing = False
+
+        def backward(self, dz):
+            dx, dW, _ = super().backward(dz)   # AffineGate's own backward keeps its wrapper
+            return dx, dW, dz
 
     class Float64Out(gates.SigmoidGate):
+        plumbing = False
+
         def forward(self, x):
             return super().forward(np.asarray(x, dtype=np.float64))
 
@@ -235,6 +265,38 @@ def test_an_override_of_a_built_in_gate_reaches_the_caller_as_written():
     gate.forward(np.ones((5, 2)), np.ones((2, 3)), np.ones(3))
     assert gate.backward(np.ones((5, 3)))[2].shape == (5, 3)
     assert Float64Out().forward(np.ones(2, np.float32)).dtype == np.float64
+    assert not hasattr(BiasNotSummed.backward, "__wrapped__")
+
+
+def test_input_names_that_forward_does_not_take_are_refused_when_the_class_is_defined():
+    with pytest.raises(TypeError, match=r"^OneName: input_names \('x',\) names 1 input\(s\) "
+                                        r"but forward takes 2 \(x, y\)"):
+        class OneName(gates.MultiplyGate):
+            input_names = ("x",)
+
+    with pytest.raises(TypeError, match=r"^ThreeNames: .* but forward takes 1 \(x\)"):
+        class ThreeNames(Gate):
+            input_names = ("a", "b", "c")
+
+            def forward(self, x):
+                return x
+
+
+def test_a_backward_may_return_a_list_and_is_summed_back_all_the_same():
+    class ListAdd(Gate):
+        def forward(self, x, y):
+            return x + y
+
+        def backward(self, dz):
+            return [dz, dz]
+
+    gate = ListAdd()
+    gate.forward(np.ones((3, 4), np.float32), np.ones(4, np.float32))
+    grads = gate.backward(np.ones((3, 4)))
+    assert type(grads) is tuple
+    dx, dy = grads
+    assert dx.shape == (3, 4) and dy.shape == (4,) and dy.dtype == np.float32
+    np.testing.assert_array_equal(dy, [3, 3, 3, 3])
 
 
 def test_labels_are_taken_as_integers_and_get_no_gradient():

@@ -9,9 +9,10 @@ gradients are the student's job), what to cache on ``self`` (input shapes includ
 where an input may be broadcast or reduced), the shape rules, and bodies that raise
 ``NotImplementedError``. It imports only numpy and runs as is.
 
-:func:`solution_source` concatenates the reference modules (base, arithmetic, ...)
-into one standalone file, relative imports removed: a submission that imports only
-numpy and deserves 100%.
+:func:`solution_source` writes the reference modules (base, arithmetic, ...) out as one
+standalone file that reads as the teachers' model answer: a header saying what it is,
+one import block, then the ``Gate`` base class and each gate family under a heading,
+as written in the package: a submission that imports only numpy and deserves 100%.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
+import sys
 import textwrap
 
 import numpy as np
@@ -187,29 +190,121 @@ def _module_order(classes) -> list:
     return order
 
 
+SOLUTION_HEADER = """\
+# compgraph's reference gates written out as one submission: the teachers' model
+# answer. It imports only numpy and the standard library, and the grader gives it 100%.
+#
+# Each gate below writes only the slide's math: forward caches the local gradients,
+# backward multiplies them by the upstream gradient dz, jvp by the tangents. The gates
+# rely on the Gate base class (the first section) for the rest: converting the inputs,
+# checking their shapes and domains, casting to the inputs' dtype, and summing each
+# gradient back to its input's shape where the input was broadcast (unbroadcast).
+"""
+
+#: Sphinx roles (:class:`gates.base.Gate`) and double backticks, as plain comment text
+_MARKUP = re.compile(r":\w+:`~?(?:gates\.base\.)?([^`]+)`|``([^`]+)``")
+
+
+def _comment(text: str) -> list[str]:
+    """A docstring as comment lines, its reST markup made plain and its paragraphs
+    refilled (indented blocks are kept as they are)."""
+    text = _MARKUP.sub(lambda m: f"`{m.group(1) or m.group(2)}`", text)
+    text = text.replace("gates.base.Gate", "the Gate class above").replace("gates.base.", "")
+    text = re.sub(r"::$", ":", text, flags=re.M)
+    paragraphs = [p if p.startswith(" ") else textwrap.fill(" ".join(p.split()), 86)
+                  for p in text.split("\n\n")]
+    return [f"# {line}".rstrip() for line in "\n\n".join(paragraphs).splitlines()]
+
+
+def _bound_names(node) -> set[str]:
+    """The names a top-level statement defines."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in node.names}
+    targets = node.targets if isinstance(node, ast.Assign) else \
+        [node.target] if isinstance(node, ast.AnnAssign) else []
+    return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def _used_names(node) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)}
+
+
+def _import_lines(imports) -> list[str]:
+    """Imports merged and deduplicated, standard library first, then the others (numpy),
+    as PEP 8 groups them."""
+    plain, froms = set(), {}
+    for node in imports:
+        if isinstance(node, ast.Import):
+            plain.update((a.name, a.asname) for a in node.names)
+        else:
+            froms.setdefault(node.module, set()).update((a.name, a.asname) for a in node.names)
+
+    def spelled(name, alias):
+        return f"{name} as {alias}" if alias else name
+
+    groups = {True: [], False: []}         # standard library or not
+    for name, alias in sorted(plain):
+        groups[name.split(".")[0] in sys.stdlib_module_names].append(
+            f"import {spelled(name, alias)}")
+    for module, names in sorted(froms.items()):
+        groups[module.split(".")[0] in sys.stdlib_module_names].append(
+            f"from {module} import {', '.join(spelled(*n) for n in sorted(names))}")
+    return groups[True] + ([""] if groups[True] and groups[False] else []) + groups[False]
+
+
 def solution_source(classes=None) -> str:
     """The reference gates as one standalone submission (imports numpy and stdlib only).
 
-    Each module's docstring (but its first line, kept as the module's heading: the
-    plumbing of ``gates.base`` comes first, then the gates) and its ``from __future__``
-    and relative imports are dropped; everything else is kept as written, module after
-    module.
+    A header says what the file is; then one import block, every module's imports
+    merged; then one section per module, the base class first, each headed by the
+    module's docstring as a comment and holding the module's code as written, its
+    imports and ``__all__`` left out, and of ``gates.base`` only what the file uses
+    (not the helpers it keeps for the checker and the graph).
     """
     classes = list(classes or reference.ALL_GATES)
-    out = ["from __future__ import annotations"]
+    parsed = []
     for module in _module_order(classes):
         source = inspect.getsource(module)
-        tree = ast.parse(source)
-        drop = set()
+        parsed.append((module, source.splitlines(), ast.parse(source)))
+    imports, kept = [], {}
+    for _, _, tree in parsed:
         for k, node in enumerate(tree.body):
-            docstring = (k == 0 and isinstance(node, ast.Expr)
-                         and isinstance(node.value, ast.Constant))
-            local = isinstance(node, ast.ImportFrom) and (node.level > 0
-                                                          or node.module == "__future__")
-            if docstring or local:
-                drop.update(range(node.lineno - 1, node.end_lineno))
-        summary = (ast.get_docstring(tree) or "").split("\n", 1)[0]
-        out.append(f"\n# ---- {module.__name__}: {summary}" if summary
-                   else f"\n# ---- {module.__name__} ----")
-        out += [line for k, line in enumerate(source.splitlines()) if k not in drop]
-    return "\n".join(out) + "\n"
+            if k == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                continue                                     # the docstring: the heading
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                if isinstance(node, ast.Import) or (node.level == 0
+                                                    and node.module != "__future__"):
+                    imports.append(node)
+                continue
+            if _bound_names(node) == {"__all__"}:
+                continue
+            kept[id(node)] = node
+    # the functions and classes of gates.base that nothing in the file uses (the helpers
+    # for the checker and the graph), dropped until none is left
+    base = [node for module, _, tree in parsed if module is reference.base
+            for node in tree.body if isinstance(node, ast.FunctionDef | ast.ClassDef)]
+    while True:
+        used = {name for node in kept.values() for name in _used_names(node)}
+        unused = [node for node in base if id(node) in kept and not _bound_names(node) & used]
+        if not unused:
+            break
+        for node in unused:
+            del kept[id(node)]
+    used = {name for node in kept.values() for name in _used_names(node)}
+    imports = [node for node in imports if _bound_names(node) & used]
+    out = SOLUTION_HEADER.splitlines() + ["", "from __future__ import annotations", ""]
+    out += _import_lines(imports)
+    for module, lines, tree in parsed:
+        doc = f"{module.__name__}: {ast.get_docstring(tree) or ''}".strip()
+        out += ["", "", "# " + "=" * 86, *_comment(doc), "# " + "=" * 86]
+        previous_end = 0
+        for node in tree.body:
+            if id(node) in kept:
+                # a statement keeps the comments and blank lines written just above it
+                out += lines[previous_end:node.end_lineno]
+            previous_end = node.end_lineno
+    text = "\n".join(out).strip("\n") + "\n"
+    return re.sub(r"\n{4,}", "\n\n\n", text)
