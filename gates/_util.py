@@ -1,6 +1,6 @@
 """Small utilities every package may import (``gates`` is the bottom of the dependency
 order ``experiments -> graph -> gates``): atomic file writes, the rule against replacing
-a file the user named, and printable text.
+a file the user named, printable text, and counted nouns.
 
 Atomic output writes beside the target, then renames over it: one writer for the whole
 project (the grader's reports, a graph's parameter files, training outputs, downloads).
@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "OverwriteError",
-           "refuse_overwrite", "printable"]
+           "refuse_overwrite", "printable", "plural"]
 
 
 @contextlib.contextmanager
@@ -89,3 +89,9 @@ def printable(text: str) -> str:
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return _CONTROL.sub(lambda m: (f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                                    else f"\\u{ord(m.group()):04x}"), text)
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 run"``, ``"4 runs"``: the count and the noun, plural when not 1 (nouns whose
+    plural adds an s: gate, run, input)."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

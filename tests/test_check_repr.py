@@ -62,7 +62,7 @@ def test_a_suite_is_a_row_per_gate_with_the_tally_as_caption():
     assert html.count("<tr>") == 3 and html.count(">PASS</td>") == 2
     assert "<code>AddGate</code>" in html and "<code>SinGate</code>" in html
     assert "3 (float32, float64)" in html                 # 2 seeds and the float32 run
-    assert "<caption>2 of 2 gate(s) passed in " in html
+    assert "<caption>2 of 2 gates passed in " in html
 
 
 def test_a_suite_with_failures_lists_each_failing_runs_problems_once():
@@ -80,7 +80,7 @@ def test_a_suite_with_failures_lists_each_failing_runs_problems_once():
     assert "seed 0, float64: input &#x27;x&#x27;: backward: disagrees" in rows[1]
     assert "seed 1, float64: input &#x27;x&#x27;: backward: disagrees" in rows[1]
     assert "HalfGate" in rows[2] and ">FAIL</td>" in rows[2] and "not checked" in rows[2]
-    assert "1 of 2 gate(s) passed, 1 incomplete" in html
+    assert "1 of 2 gates passed, 1 incomplete" in html
 
 
 def test_many_problems_are_cut_with_a_count():

@@ -18,6 +18,7 @@ import pytest
 from experiments.cli import main
 from gates import ALL_GATES, MaxGate, ReLUGate, contract
 from gates.check import check_gate
+from gates.grade import grade_submission
 from honest_gates import HELPERS, HONEST, NAMES, with_mistakes
 
 # -- the rules, as examples --------------------------------------------------------------
@@ -203,7 +204,8 @@ def source(name):
 
 
 def lost_checks(gate: dict) -> set:
-    return {c["name"] for c in gate["checks"] if c["points"] < c["max_points"] - 1e-9}
+    return {c["name"] for c in gate["checks"]
+            if not contract.full_marks(c["points"], c["max_points"])}
 
 
 @pytest.mark.parametrize("name", list(FILES))
@@ -221,7 +223,7 @@ def test_check_and_grade_agree_gate_by_gate(name, tmp_path, capsys):
     assert sorted(checked) == sorted(graded) == sorted(GATES)
     for gate in GATES:
         c, g = checked[gate], graded[gate]
-        assert c["ok"] == (g["score"] >= g["max_score"] - 1e-9), (gate, c, g)
+        assert c["ok"] == contract.full_marks(g["score"], g["max_score"]), (gate, c, g)
         assert lost_checks(c) == lost_checks(g), gate
         assert [ch["reasons"] for ch in c["checks"]] == [ch["reasons"] for ch in g["checks"]]
     # and the mistake costs what it breaks, once
@@ -257,3 +259,52 @@ def test_the_numerical_checker_fails_the_gates_the_grader_does(name, tmp_path):
             if not check_gate(getattr(module, gate)(), *inputs, seed=seed).ok:
                 failed.add(gate)
     assert failed == set(FILES[name][1])
+
+
+#: What both front ends (and a Graph) add when a gradient kept the broadcast shape.
+SUM_BACK = "(sum the upstream over the axes broadcasting added)"
+
+
+def test_a_gradient_not_summed_back_gets_the_same_hint_from_the_checker_and_the_grader(
+        tmp_path):
+    path = tmp_path / "hw.py"
+    path.write_text(source("no unbroadcast"), encoding="utf-8")
+    add = _module(source("no unbroadcast"), tmp_path).AddGate
+    x, y = np.ones((3, 4)), np.arange(4.0)           # y broadcast over the 3 rows
+    report = check_gate(add(), x, y)
+    (problem,) = [p for p in report.problems if p.input == "y"]
+    assert problem.text == ("returned a gradient of shape (3, 4), but the input has shape "
+                            "(4,) " + SUM_BACK)
+    graded = grade_submission(path, gates=["AddGate"], seed=0, run_seed=1,
+                              isolation="process only").gates[0]
+    (gradients,) = [c for c in graded.checks if c.name == "gradients"]
+    assert gradients.reasons and all(r.endswith(SUM_BACK) for r in gradients.reasons)
+
+
+def test_a_gradient_of_another_wrong_shape_gets_no_hint_about_broadcasting():
+    class Transposed:
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dz):
+            return (2 * dz.T,)
+
+    (problem,) = check_gate(Transposed(), np.ones((2, 3))).problems
+    assert problem.text == ("returned a gradient of shape (3, 2), but the input has shape "
+                            "(2, 3)")
+
+
+def test_a_tolerance_override_is_the_one_judged_by_and_the_one_the_report_shows():
+    class OffBy1e4:                      # d(2x)/dx = 2, answered as 2.0001
+        def forward(self, x):
+            return 2 * x
+
+        def backward(self, dz):
+            return (2.0001 * dz,)
+
+    x = np.array([0.5, -1.0, 2.0])
+    assert not check_gate(OffBy1e4(), x, jvp=False).ok
+    report = check_gate(OffBy1e4(), x, jvp=False, atol=1e-3)
+    assert report.ok
+    assert report.tolerances == {"float64": {"rtol": 1e-6, "atol": 1e-3}}
+    assert contract.TOLERANCES["float64"] == contract.Tolerance(rtol=1e-6, atol=1e-8)

@@ -16,6 +16,7 @@ import zipfile
 
 import pytest
 
+from gates.contract import full_marks
 from gates.grade import grade_submission, skeleton_source
 from gates.grade.submission import (SubmissionError, assemble, decode_source,
                                     notebook_source)
@@ -37,7 +38,7 @@ def lost(result, gate):
     """check name -> points lost, for the checks of ``gate`` that lost any."""
     g = {g.name: g for g in result.gates}[gate]
     return {c.name: round(c.max_points - c.points, 6) for c in g.checks
-            if c.points < c.max_points - 1e-9}
+            if not full_marks(c.points, c.max_points)}
 
 
 def test_the_hand_written_gates_score_full_marks(tmp_path):

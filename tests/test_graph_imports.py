@@ -13,6 +13,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from test_layout import cycle     # the cycle finder every package's test shares
+
 GRAPH = Path(__file__).resolve().parent.parent / "graph"
 #: the textbook core: building, feeding, forward, reverse and forward mode
 CORE_MAX_LINES = 400
@@ -53,30 +55,6 @@ def import_graph() -> dict[str, set[str]]:
             for name in known}
 
 
-def cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle as a list of modules, or None (depth-first search)."""
-    state: dict[str, int] = {}       # 1: on the current path, 2: done
-
-    def visit(name, path):
-        state[name] = 1
-        for dep in sorted(graph.get(name, ())):
-            if state.get(dep) == 1:
-                return path[path.index(dep):] + [dep] if dep in path else path + [dep]
-            if dep not in state:
-                found = visit(dep, path + [dep])
-                if found:
-                    return found
-        state[name] = 2
-        return None
-
-    for start in sorted(graph):
-        if start not in state:
-            found = visit(start, [start])
-            if found:
-                return found
-    return None
-
-
 def test_the_scan_sees_every_kind_of_import():
     known = {"core", "paths", "dot", "node"}
     source = ("from .paths import fmt\n"
@@ -85,11 +63,6 @@ def test_the_scan_sees_every_kind_of_import():
               "def f():\n    from graph.core import Graph\n"
               "import numpy as np\nfrom gates import AddGate\n")
     assert imports(source, known) == {"paths", "dot", "node", "core"}
-
-
-def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import():
-    assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
-    assert cycle({"a": {"b"}, "b": set()}) is None
 
 
 def test_graph_has_no_import_cycle():

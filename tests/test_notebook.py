@@ -173,7 +173,7 @@ def test_the_slide_gate_is_checked_and_the_reports_display_as_html(executed):
                              ("check-all", "PASS")):
         (out,) = [o for o in outputs(nb, cell_id) if o.output_type == "execute_result"]
         assert verdict in out.data["text/html"], cell_id
-    assert "6 of 6 gate(s) passed" in [o for o in outputs(nb, "check-all")
+    assert "6 of 6 gates passed" in [o for o in outputs(nb, "check-all")
                                        if o.output_type == "execute_result"][0].data["text/html"]
 
 

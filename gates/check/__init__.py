@@ -17,16 +17,17 @@ grader does; ``compgraph check`` (:mod:`.command`) grades a student's gates name
 built-in ones with the grader itself (:mod:`.graded`). Each problem of a report has a
 kind (:data:`KINDS`: structure, gradient, jvp, adjoint), which orders the report.
 
-The numerical core is public too, for code that needs derivatives of a function it
-trusts rather than a verdict on a gate (the grader, :mod:`gates.grade.numeric`):
+The numerical core (:mod:`gates.numeric`, below both the checker and the grader) is
+re-exported here, for code that needs derivatives of a function it trusts rather than
+a verdict on a gate (the grader, :mod:`gates.grade.numeric`):
 :func:`directional_derivatives` gives ``J d`` for each :class:`Probe` (an entry or a
 direction of one input) as a :class:`Derivatives`, whose ``row(p)`` is probe p's
 (estimate, error, status) and whose ``failed`` maps probes to the error that stopped them.
 """
 
 from ..contract import TOLERANCES
+from ..numeric import Derivatives, Probe, directional_derivatives
 from .gate_check import check_gate
-from .numeric import Derivatives, Probe, directional_derivatives
 from .report import KINDS, Comparison, GateReport, InputReport, Problem, Worst, rel_error
 from .suite import SuiteReport, check_all, check_example, gate_classes
 

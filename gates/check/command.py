@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 from .. import ALL_GATES
-from .._util import printable
+from .._util import plural, printable
+from ..grade.request import gate_list
 from . import graded as grading
 from .suite import check_all, gate_classes
 
@@ -59,12 +60,6 @@ def configure(parser, command):
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="after the summary, every report in full, passing ones too")
     parser.set_defaults(command=command)
-
-
-def gate_list(text):
-    """``"AddGate, MaxGate"`` -> ``['AddGate', 'MaxGate']`` (repeats dropped); blank means
-    every gate (None). The ``--gates`` of check, skeleton, grade and autograder."""
-    return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip())) or None
 
 
 def run(args, blocks=()) -> int:
@@ -114,9 +109,10 @@ def run(args, blocks=()) -> int:
         suite.graded, notes = grading.grade_like_the_grader(module.__file__, graded,
                                                             with_jvp)
         suite.notes.extend(notes)
-        suite.notes.append(f"graded as compgraph grade will grade them, on its cases drawn "
-                           f"from the public seeds {grading.PUBLIC_SEED} and "
-                           f"{grading.PUBLIC_RUN_SEED}: {', '.join(graded)}")
+        suite.notes.append(f"graded the way compgraph grade will, on its cases drawn from "
+                           f"the public seeds {grading.PUBLIC_SEED} and "
+                           f"{grading.PUBLIC_RUN_SEED} ({plural(len(graded), 'gate')}): "
+                           f"{', '.join(graded)}")
     suite.seconds = time.perf_counter() - start
     if args.json:
         print(json.dumps(suite.to_dict(), indent=1))

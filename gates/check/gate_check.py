@@ -68,12 +68,8 @@ def check_gate(gate, *inputs, rtol=None, atol=None, seed=0, jvp=None, kinks=None
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    run = Run(gate, inputs, name, seed)
+    run = Run(gate, inputs, name, seed, rtol=rtol, atol=atol)
     rep = run.report
-    if rtol is not None or atol is not None:
-        for tol in rep.tolerances.values():
-            tol["rtol"] = tol["rtol"] if rtol is None else float(rtol)
-            tol["atol"] = tol["atol"] if atol is None else float(atol)
     if kinks is None:
         kinks = contract.near_kink(gate, inputs, bool(getattr(gate, "kinks", False)))
     # a gate whose forward changes state outside itself (a block feeds its graph) may

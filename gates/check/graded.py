@@ -15,7 +15,10 @@ a gate that hangs is stopped by the grader's time limit, not by the student.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from ..contract import full_marks
+from ..grade.grader import grade_submission
 
 #: The seeds of the two draws of every case: ``--seed`` and the run seed of ``grade``.
 PUBLIC_SEED = 0
@@ -29,8 +32,6 @@ def grade_like_the_grader(path, names, with_jvp=()) -> tuple[list, list]:
 
     jvp is graded for the gates in ``with_jvp`` (those that define one: the teacher's
     ``--jvp`` cannot be known here, and a gate without jvp was not asked for one)."""
-    from ..grade.grader import grade_submission
-
     results, notes = {}, []
     for group, jvp in (([n for n in names if n in with_jvp], True),
                        ([n for n in names if n not in with_jvp], False)):
@@ -74,8 +75,6 @@ def summary_line(result, width: int) -> str:
 
 def to_dict(result) -> dict:
     """JSON-ready, as in the grader's ``--json`` report, with ``ok``."""
-    from dataclasses import asdict
-
     data = asdict(result)
     data.update(ok=passed(result), score=round(result.score, 4),
                 max_score=round(result.max_score, 4))

@@ -22,9 +22,9 @@ import numpy as np
 
 from .. import contract
 from ..base import jvp_none_hint
-from .numeric import directional_derivatives
+from ..numeric import GATE_ERRORS, directional_derivatives, exception_text
 from .probes import Perturbed, random_tangents, tangent
-from .report import GATE_ERRORS, Comparison, exception_text
+from .report import Comparison
 from .structure import Run, index_text
 
 #: The one-sided retries of a failed probe: the step shrinks by these factors.

@@ -1,6 +1,6 @@
 """Stage 2 of :func:`gates.check.check_gate`: where to look, and how to move the inputs.
 
-A :class:`~gates.check.numeric.Probe` perturbs one differentiable input: along one
+A :class:`~gates.numeric.Probe` perturbs one differentiable input: along one
 entry (a column of the Jacobian) or along a random direction. Small inputs are probed
 entry by entry; large ones on a few sampled entries and random directions, so a
 (256, 784) matrix never costs its full Jacobian. The tangents given to ``jvp`` and
@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from .. import contract
-from .numeric import Probe
+from ..numeric import Probe
 from .structure import Run, index_text
 
 

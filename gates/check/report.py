@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._util import plural
+
 #: The floor of the relative error |a - n| / max(|a| + |n|, floor), as in CS231n's
 #: rel_error, so two values that are both (nearly) zero do not divide by zero.
 REL_FLOOR = 1e-8
@@ -24,17 +26,6 @@ REL_FLOOR = 1e-8
 def rel_error(a: float, n: float) -> float:
     """CS231n's relative error |a - n| / max(|a| + |n|, 1e-8); 0 when equal, at most 1."""
     return abs(a - n) / max(abs(a) + abs(n), REL_FLOOR)
-
-
-#: What a gate may raise that the checker reports instead of passing on: any error,
-#: and SystemExit (a student's sys.exit() in forward). KeyboardInterrupt still stops.
-GATE_ERRORS = (Exception, SystemExit)
-
-
-def exception_text(exc: BaseException) -> str:
-    """``'ValueError: bad shape'``, or just ``'NotImplementedError'`` without a message."""
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _num(value):
@@ -202,7 +193,7 @@ class Comparison:
         if self.subgradients:
             extra.append(f"{self.subgradients} at a kink (subgradient accepted)")
         if self.unconverged:
-            extra.append(f"{self.unconverged} numerical estimate(s) not converged")
+            extra.append(f"{plural(self.unconverged, 'numerical estimate')} not converged")
         tail = f"; {', '.join(extra)}" if extra else ""
         verdict = "ok" if self.ok else f"FAIL ({self.failures} of {self.count})"
         return (f"{self.kind:8s} {verdict:14s} {self.count:4d} compared, max abs error "
@@ -380,6 +371,6 @@ def assemble(report: GateReport, comparisons: dict, problems: list) -> None:
     kinks = sum(c.subgradients for c in comparisons.values())
     if kinks:
         report.notes.append(
-            f"{kinks} comparison(s) at a kink: the one-sided derivatives differ there, "
-            f"and any analytic value between them (a subgradient) was accepted")
+            f"{plural(kinks, 'comparison')} at a kink: the one-sided derivatives differ "
+            f"there, and any analytic value between them (a subgradient) was accepted")
     problems.sort(key=lambda p: KINDS.index(p.kind))

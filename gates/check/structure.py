@@ -17,9 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import contract
+from .._util import plural
 from ..base import forward_input_names
-from .report import (GATE_ERRORS, Comparison, GateReport, InputReport, Problem,
-                     exception_text)
+from ..numeric import GATE_ERRORS, exception_text
+from .report import Comparison, GateReport, InputReport, Problem
 
 #: What a guarded call returns when the gate raised (the problem is recorded).
 MISSING = object()
@@ -28,7 +29,7 @@ MISSING = object()
 class Run:
     """The state of one check: the gate, its inputs, and what has been found so far."""
 
-    def __init__(self, gate, inputs, name, seed):
+    def __init__(self, gate, inputs, name, seed, rtol=None, atol=None):
         self.gate = gate
         self.inputs = inputs
         self.n = len(inputs)
@@ -38,19 +39,17 @@ class Run:
         self.flags = self._differentiable()
         dtype = "float32" if contract.output_dtype(inputs, self.flags) == np.float32 \
             else "float64"
-        self.report = GateReport(self.label, seed, dtype,
-                                 {dtype: contract.TOLERANCES[dtype].as_dict()},
+        # every comparison uses this tolerance: the dtype's, or the caller's override;
+        # the report only shows it
+        tol = contract.TOLERANCES[dtype]
+        self.tol = contract.Tolerance(rtol=tol.rtol if rtol is None else float(rtol),
+                                      atol=tol.atol if atol is None else float(atol))
+        self.report = GateReport(self.label, seed, dtype, {dtype: self.tol.as_dict()},
                                  problems=self.problems)
         self.grads = [None] * self.n        # float64 copies of valid analytic gradients
         self.jvps: dict = {}                # probe position -> flat float64 jvp
         self.comparisons: dict = {}         # (input, kind) -> Comparison
         self.out = self.u = None
-
-    @property
-    def tol(self) -> contract.Tolerance:
-        """The tolerance the report states (the dtype's, or the caller's override)."""
-        tol = self.report.tolerances[self.report.dtype]
-        return contract.Tolerance(rtol=tol["rtol"], atol=tol["atol"])
 
     def problem(self, method, text, i=None, kind="structure"):
         """Record a problem of ``method`` about input ``i`` (or the gate)."""
@@ -85,7 +84,8 @@ class Run:
             if len(flags) == self.n:
                 return flags
             self.problem("differentiable_inputs",
-                         f"gives {len(flags)} flag(s) for {self.n} input(s)")
+                         f"gives {plural(len(flags), 'flag')} for "
+                         f"{plural(self.n, 'input')}")
         return tuple(np.asarray(x).dtype.kind not in "iub" for x in self.inputs)
 
 
@@ -205,9 +205,9 @@ def _gradient_list(run: Run, grads) -> list:
         wrong = contract.gradient_count(True, 1, run.n)
     if wrong == "too few":
         i = len(grads)
-        run.problem("backward", f"returned {len(grads)} gradient(s) for {run.n} inputs "
-                                f"({names}): the gradient for input '{run.names[i]}' is "
-                                f"missing", i)
+        run.problem("backward", f"returned {plural(len(grads), 'gradient')} for {run.n} "
+                                f"inputs ({names}): the gradient for input "
+                                f"'{run.names[i]}' is missing", i)
     elif wrong == "too many":
         run.problem("backward", f"returned {len(grads)} gradients for {run.n} inputs "
                                 f"({names})")
@@ -238,9 +238,12 @@ def _check_gradient(run: Run, i, g) -> None:
     if g.dtype.kind != "f":
         run.problem("backward", f"returned a gradient of dtype {g.dtype}", i)
         return
-    if contract.gradient_shape(g.shape, np.shape(x)):
+    wrong = contract.gradient_shape(g.shape, np.shape(x))
+    if wrong:
+        hint = (" (sum the upstream over the axes broadcasting added)"
+                if wrong == "not summed back" else "")
         run.problem("backward", f"returned a gradient of shape {g.shape}, but the input "
-                                f"has shape {np.shape(x)}", i)
+                                f"has shape {np.shape(x)}{hint}", i)
         return
     want = contract.gradient_dtype(x)
     if want is not None and g.dtype != want:

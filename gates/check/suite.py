@@ -12,16 +12,24 @@ for that run, and its float64 twin gives the numerical derivatives.
 from __future__ import annotations
 
 import inspect
+import textwrap
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import ALL_GATES
+from .._util import plural
 from ..base import Gate
+from ..numeric import GATE_ERRORS, exception_text
 from . import graded as grading
 from .gate_check import check_gate
-from .report import GATE_ERRORS, GateReport, Problem, exception_text, html_report_table
+from .report import GateReport, Problem, html_report_table
 from .structure import gate_name
+
+#: The summary's notes are wrapped at this many columns: the note naming a student's
+#: 24 graded gates stays readable in a terminal.
+WIDTH = 88
 
 
 @dataclass
@@ -46,12 +54,12 @@ class SuiteReport:
                 and all(grading.passed(g) for g in self.graded))
 
     def _tally(self) -> str:
-        """``3 of 4 gate(s) passed, 1 incomplete in 0.52 s``."""
+        """``3 of 4 gates passed, 1 incomplete in 0.52 s``."""
         by_gate = self.by_gate()
         n_bad = sum(1 for reports in by_gate.values() if not all(r.ok for r in reports))
         n_bad += sum(1 for g in self.graded if not grading.passed(g))
         total = len(by_gate) + len(self.graded)
-        return (f"{total - n_bad} of {total} gate(s) passed"
+        return (f"{total - n_bad} of {plural(total, 'gate')} passed"
                 + (f", {len(self.incomplete)} incomplete" if self.incomplete else "")
                 + f" in {self.seconds:.2f} s")
 
@@ -70,7 +78,7 @@ class SuiteReport:
         return "\n\n".join([self.summary(), *self.details()])
 
     def summary(self) -> str:
-        """One line per gate: ``PASS name  runs  time`` or ``FAIL name  k of n run(s)
+        """One line per gate: ``PASS name  runs  time`` or ``FAIL name  k of n runs
         failed: <the first problem>``; then the incomplete gates, the notes and the tally."""
         by_gate = self.by_gate()
         width = max(map(len, [*by_gate, *(name for name, _ in self.incomplete),
@@ -81,16 +89,18 @@ class SuiteReport:
             if not bad:
                 ms = sum(r.seconds for r in reports) * 1000
                 runs = ", ".join(sorted({r.dtype for r in reports}))
-                lines.append(f"PASS {target:{width}}  {len(reports)} run(s) ({runs}) "
+                lines.append(f"PASS {target:{width}}  {plural(len(reports), 'run')} ({runs}) "
                              f"{ms:5.0f} ms")
                 continue
             first, *more = bad[0].problems[0].line().splitlines() or [""]
-            lines.append(f"FAIL {target:{width}}  {len(bad)} of {len(reports)} run(s) "
-                         f"failed: {first}{' …' if more else ''}")
+            lines.append(f"FAIL {target:{width}}  {len(bad)} of "
+                         f"{plural(len(reports), 'run')} failed: {first}"
+                         f"{' …' if more else ''}")
         lines.extend(grading.summary_line(g, width) for g in self.graded)
         for name, text in self.incomplete:
             lines.append(f"FAIL {name:{width}}  not checked: {text}")
-        lines.extend(f"note: {note}" for note in self.notes)
+        for note in self.notes:
+            lines.extend(_wrapped(f"note: {note}", indent=len("note: ")))
         lines.append(self._tally())
         return "\n".join(lines)
 
@@ -101,7 +111,8 @@ class SuiteReport:
         for target, reports in self.by_gate().items():
             bad = [r for r in reports if not r.ok]
             if bad:
-                lines = [f"FAIL {target}: {len(bad)} of {len(reports)} run(s) failed"]
+                lines = [f"FAIL {target}: {len(bad)} of {plural(len(reports), 'run')} "
+                         f"failed"]
                 lines.extend("  " + line for line in str(bad[0]).splitlines())
                 lines.extend(f"  {r.verdict}" for r in bad[1:])
                 blocks.append("\n".join(lines))
@@ -161,7 +172,6 @@ def check_all(targets=None, seeds=3, *, float32=True, **options) -> SuiteReport:
     whose ``example_inputs`` or ``example_gate`` raises gives a failing report.
     """
     if targets is None:
-        from .. import ALL_GATES
         targets = ALL_GATES
     start = time.perf_counter()
     suite = SuiteReport()
@@ -247,6 +257,16 @@ def contract_mistake(target) -> tuple[str, str] | None:
     return None
 
 
+def _wrapped(text: str, indent: int) -> list[str]:
+    """``text`` as lines of at most :data:`WIDTH` columns (the next ones indented by
+    ``indent``), its own line breaks kept; a word longer than a line is not cut."""
+    lines = []
+    for line in text.splitlines() or [""]:
+        lines += textwrap.wrap(line, WIDTH, subsequent_indent=" " * indent,
+                               break_long_words=False, break_on_hyphens=False) or [""]
+    return lines
+
+
 def _target_name(target) -> str:
     return getattr(target, "__name__", None) or gate_name(target)
 
@@ -280,7 +300,6 @@ def gate_classes(module, builtins=None):
     check gates.nonlinear``) are checked on their examples.
     """
     if builtins is None:
-        from .. import ALL_GATES
         builtins = {cls.__name__: cls for cls in ALL_GATES}
     classes = {name: cls for name, cls in vars(module).items()
                if inspect.isclass(cls) and cls.__module__ == module.__name__

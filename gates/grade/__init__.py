@@ -7,8 +7,9 @@ reference forward and numerical derivatives); ``grade_folder(dir)`` grades many;
 """
 
 from .batch import grade_folder
-from .grader import GradingError, grade_submission
+from .grader import grade_submission
 from .report import format_table, gradescope, write_json
+from .request import GradingError
 from .rubric import Rubric, RubricError, load_rubric
 from .skeleton import skeleton_source, solution_source
 

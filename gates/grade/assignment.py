@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+from .request import GradingError, gate_classes
 from .rubric import Rubric, RubricError, load_rubric, rubric_from_dict
 
 LANGUAGES = ("en", "vi")
@@ -104,8 +105,6 @@ class Assignment:
         """12 hex digits of the SHA-256 of what decides the points: the gates graded,
         whether jvp is, and the rubric. Two reports with the same fingerprint and seed
         were graded on the same terms."""
-        from .grader import gate_classes
-
         terms = {"gates": [c.__name__ for c in gate_classes(self.gates)], "jvp": self.jvp,
                  "rubric": asdict(self.rubric)}
         text = json.dumps(terms, sort_keys=True, separators=(",", ":"))
@@ -144,7 +143,6 @@ def load_assignment(path) -> Assignment:
         if not (isinstance(gates, list) and gates and all(isinstance(g, str) for g in gates)):
             raise AssignmentError(f"{where}: gates must be a list of gate class names, "
                                   f"e.g. [\"AddGate\", \"SigmoidGate\"], got {gates!r}")
-        from .grader import GradingError, gate_classes
         try:
             gate_classes(gates)
         except GradingError as exc:

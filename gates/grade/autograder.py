@@ -23,10 +23,17 @@ import sys
 import time
 import traceback
 import zipfile
+from dataclasses import asdict
 from pathlib import Path
 
 from gates import i18n
 from gates.i18n import set_language, tr
+
+from .grader import grade_submission
+from .report import gradescope, write_json
+from .request import GradingError, SetupError, check_settings, gate_classes
+from .rubric import Rubric
+from .submission import SubmissionError, load
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, while building the autograder image.
@@ -108,10 +115,6 @@ def build_zip(out, gates=None, rubric=None, seed: int = 0, timeout: float = 10.0
     (default: Gradescope's environment's, which is English). Raises GradingError for an unknown gate name, a negative
     seed or a timeout <= 0 (here, not on Gradescope for every student) and FileNotFoundError if compgraph's source is missing.
     """
-    from dataclasses import asdict
-
-    from .grader import check_settings, gate_classes
-
     gate_classes(gates)
     check_settings(seed, timeout)
     if language is not None and language not in i18n.LANGUAGES:
@@ -151,11 +154,6 @@ def run(config_path, submission_dir, results_path) -> int:
 
 
 def _run(config_path, submission_dir, results_path) -> int:
-    from .grader import GradingError, SetupError, gate_classes, grade_submission
-    from .report import gradescope, write_json
-    from .rubric import Rubric
-    from .submission import SubmissionError, load
-
     started = time.perf_counter()
     try:
         config = json.loads(Path(config_path).read_text(encoding="utf-8"))

@@ -9,7 +9,7 @@ time, each with one child at a time, so the machine runs at most ``jobs`` childr
 The export holds what students uploaded, so it is read as hostile too (:mod:`.archive`:
 no symlink followed, no FIFO read, sizes capped), and one student's failure, whatever
 it is, is that student's row; the outputs are always written. Only a
-:class:`~.grader.SetupError` (the same for everyone: no isolation, impossible limits)
+:class:`~.request.SetupError` (the same for everyone: no isolation, impossible limits)
 stops the batch.
 """
 
@@ -23,10 +23,13 @@ from pathlib import Path
 
 from gates.i18n import tr
 
-from .grader import SetupError, choose_isolation, gate_classes, grade_submission
+from .assignment import Scale
 from .exports import Student, read_export
+from .grader import choose_isolation, grade_submission
 from .._util import printable
+from ..contract import full_marks
 from .report import SubmissionResult, status_text, write_text
+from .request import SetupError, gate_classes
 from .rubric import Rubric, check_title
 from .scoring import ungraded
 from .submission import SubmissionError, assemble
@@ -107,8 +110,6 @@ def write_csv(path, graded, gate_names, scale=None) -> Path:
     a one-line summary of what was lost, the notes (cut at 500 characters), and the
     stamp (seed, run seed to replay that student's fresh cases, rubric fingerprint,
     versions); written atomically. ``graded`` holds :class:`Graded` or (name, result)."""
-    from .assignment import Scale
-
     scale = scale or Scale()
     f = io.StringIO(newline="")
     w = csv.writer(f)
@@ -143,14 +144,14 @@ def lost_summary(result: SubmissionResult, lang: str | None = None) -> str:
     language)."""
     parts = []
     for g in result.gates:
-        missing = g.max_score - g.score
-        if missing < 1e-9:
+        if full_marks(g.score, g.max_score):
             continue
+        missing = g.max_score - g.score
         if g.status not in ("graded", "framework"):
             why = status_text(g.status, lang)
         else:
             why = ", ".join(check_title(c.name, lang) for c in g.checks
-                            if c.points < c.max_points - 1e-9)
+                            if not full_marks(c.points, c.max_points))
             if g.status == "framework":
                 why = tr("autodiff framework: {checks}", lang).format(checks=why)
         parts.append(f"{g.name} -{missing:.4g} ({why})")

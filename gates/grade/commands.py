@@ -26,7 +26,6 @@ from pathlib import Path
 
 from gates import i18n
 from gates._util import printable, refuse_overwrite
-from gates.check.command import gate_list
 from gates.i18n import LANGUAGES, language, tr
 
 from . import isolation
@@ -35,10 +34,11 @@ from .assignment import Assignment, AssignmentError, load_assignment
 from .autograder import build_zip
 from .batch import grade_students, write_csv
 from .exports import find_student, read_export
-from .grader import GradingError, choose_isolation, gate_classes, grade_submission
+from .grader import choose_isolation, grade_submission
 from .lms import GradebookError, WorksheetError
 from .outputs import grade_line, read_stored, write_outputs
 from .report import format_table, gradescope, write_json
+from .request import GradingError, gate_classes, gate_list
 from .rubric import RubricError, load_rubric
 from .skeleton import skeleton_source, solution_source
 

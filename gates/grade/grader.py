@@ -16,8 +16,8 @@ Design (fast, and the child cannot fool it):
    numbers, which are judged here, once everything it started has been killed.
 3. Meanwhile the grader computes the expectations itself, in its own process, from the
    trusted reference gate: the forward output, and one numerical Jacobian J_j per
-   input and case from the checker's numerical core
-   (:func:`gates.check.directional_derivatives`, on ``scipy.differentiate``) over calls
+   input and case from the numerical core the checker uses too
+   (:func:`gates.numeric.directional_derivatives`, on ``scipy.differentiate``) over calls
    of the reference *forward* (:mod:`.numeric`). Expected backward = J_j^T u, expected
    jvp = sum_j J_j t_j. So a backward is graded against the derivative of the true
    function, not against how the reference happens to write it, and the only way to
@@ -40,10 +40,8 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-import numbers
 import os
 import secrets
-import stat
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -52,7 +50,6 @@ from pathlib import Path
 
 import numpy as np
 
-import gates as reference
 from gates.i18n import tr
 
 from . import isolation as iso
@@ -61,70 +58,13 @@ from .cases import add_directions, build_cases, directions_rng
 from .numeric import NumericalDerivativeError, jacobians
 from .assignment import Assignment
 from .report import GateResult, SubmissionResult, stamp
+from .request import GradingError, SetupError, check_settings, gate_classes
 from .rubric import Rubric
 from .scan import FRAMEWORKS, REFERENCE, Scan, scan_submission
 from .submission import Submission, SubmissionError
 from .submission import load as load_submission
 from .scoring import error_text, float64, score_gate, ungraded
 from .trees import remove_tree
-
-
-class GradingError(ValueError):
-    """Bad grading request: unknown gate names, an unreadable submission file, or limits
-    under which the grading child cannot even start."""
-
-
-class SetupError(GradingError):
-    """A problem of the grading machine or settings, the same for every student (no
-    isolation as asked, limits too tight for the child to start): a batch stops."""
-
-
-#: A submission larger than this is not graded (a gate file is a few kB).
-MAX_SUBMISSION_BYTES = 2 << 20
-
-
-def check_settings(seed: int, timeout: float, what: str = "seed") -> None:
-    """GradingError unless ``seed`` >= 0 (numpy seeds; ``what`` names it in the message)
-    and ``timeout`` > 0 seconds."""
-    if not isinstance(seed, numbers.Integral) or seed < 0:
-        raise GradingError(f"the {what} must be an integer >= 0, got {seed!r}")
-    if not timeout > 0:
-        raise GradingError(f"the timeout must be more than 0 seconds, got {timeout!r}")
-
-
-def gate_classes(names=None) -> list:
-    """Reference classes to grade: all of ``gates.ALL_GATES``, or those named."""
-    by_name = {cls.__name__: cls for cls in reference.ALL_GATES}
-    if not names:
-        return list(reference.ALL_GATES)
-    unknown = [n for n in names if n not in by_name]
-    if unknown:
-        raise GradingError(f"unknown gate(s) {', '.join(unknown)}; known gates: "
-                           f"{', '.join(by_name)}")
-    return [by_name[n] for n in names]
-
-
-def read_submission(path) -> bytes:
-    """The bytes of a submission file: a regular file (never a FIFO or a device, which
-    could block or never end, nor a symlink, which could point at the teacher's files)
-    of at most :data:`MAX_SUBMISSION_BYTES`. GradingError otherwise."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError as exc:
-        if os.path.islink(path):
-            raise GradingError(tr("submission {path} is a symbolic link; grade the file it "
-                                  "points to").format(path=path)) from None
-        raise GradingError(tr("cannot read submission {path}: {error}").format(
-            path=path, error=exc.strerror)) from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise GradingError(tr("submission {path} is not a regular file").format(path=path))
-        if info.st_size > MAX_SUBMISSION_BYTES:
-            raise GradingError(tr("submission {path} is {size} bytes; more than {mb} MB is "
-                                  "not a gate file").format(
-                path=path, size=info.st_size, mb=MAX_SUBMISSION_BYTES >> 20))
-        return f.read(MAX_SUBMISSION_BYTES + 1)[:MAX_SUBMISSION_BYTES]
 
 
 def choose_isolation(isolation: str | iso.Isolation | None = None,

@@ -1,8 +1,9 @@
-"""Numerical Jacobians of a reference gate's forward, from the checker's numerical core.
+"""Numerical Jacobians of a reference gate's forward, from the numerical core the checker
+shares (:mod:`gates.numeric`).
 
 For input j with n_j entries and an output with m entries, column k of J_j is the
 derivative of the whole output as entry k of input j moves:
-:func:`gates.check.directional_derivatives` with one unit probe per entry
+:func:`gates.numeric.directional_derivatives` with one unit probe per entry
 (``scipy.differentiate.derivative`` underneath, central differences from the
 contract's step :data:`gates.contract.STEP`, refined until SciPy's error estimate is
 below :data:`gates.contract.SCIPY_TOLERANCES`), over calls of the *reference forward
@@ -16,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gates.check import Probe, directional_derivatives
-from gates.contract import STEP
+from ..contract import STEP
+from ..numeric import Probe, directional_derivatives
 
 
 class NumericalDerivativeError(RuntimeError):

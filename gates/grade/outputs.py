@@ -28,7 +28,9 @@ from .exports import Student
 from .assignment import Assignment
 from .batch import Graded, lost_summary, write_csv
 from .._util import printable
+from ..contract import full_marks
 from .report import SubmissionResult, stamp_line, write_json, write_text
+from .request import gate_classes
 
 # The frame of the feedback a student reads is in the assignment's language (the
 # ``lang`` each tr() here is given), whatever the language of the process writing it.
@@ -57,8 +59,8 @@ def feedback_text(student: Student, result: SubmissionResult | None,
     lines.append(tr("File graded: {file}", lang).format(file=result.submission))
     if result.notes:
         lines += ["", tr("Notes:", lang), *[f"- {n}" for n in result.notes]]
-    full = [g for g in result.gates if g.score >= g.max_score - 1e-9]
-    partial = [g for g in result.gates if g.score < g.max_score - 1e-9]
+    full = [g for g in result.gates if full_marks(g.score, g.max_score)]
+    partial = [g for g in result.gates if not full_marks(g.score, g.max_score)]
     lines += ["", tr("What was lost, and why:", lang) if partial
               else tr("Every gate got full marks.", lang)]
     for g in partial:
@@ -135,8 +137,6 @@ def write_outputs(out_dir, graded: list[Graded], assignment: Assignment, *,
 
 
 def _gate_names(assignment) -> list[str]:
-    from .grader import gate_classes
-
     return [c.__name__ for c in gate_classes(assignment.gates)]
 
 

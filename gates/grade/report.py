@@ -15,6 +15,7 @@ from pathlib import Path
 from gates.i18n import tr
 
 from .._util import atomic_write_text, printable
+from ..contract import full_marks
 from .rubric import check_title
 
 #: Reasons kept per check (the rest are counted), so a report stays readable.
@@ -75,7 +76,7 @@ class GateResult:
         explained; its words in ``lang`` (default: the current language)."""
         lines = list(self.notes)
         for c in self.checks:
-            mark = tr("ok", lang) if c.points >= c.max_points - 1e-9 else tr("LOST", lang)
+            mark = tr("ok", lang) if full_marks(c.points, c.max_points) else tr("LOST", lang)
             line = f"[{mark:<4}] {check_title(c.name, lang)}: {c.points:.2f}/{c.max_points:.2f}"
             if c.total:
                 line += " " + tr("(passed {passed} of {total})", lang).format(
@@ -159,14 +160,15 @@ class SubmissionResult:
         rows = []
         for g in self.gates:
             cells = "".join(
-                f'<td style="text-align:right;color:{"#15803d" if c.points >= c.max_points - 1e-9 else "#dc2626"}">'
+                f'<td style="text-align:right;color:'
+                f'{"#15803d" if full_marks(c.points, c.max_points) else "#dc2626"}">'
                 f"{c.points:.2f}/{c.max_points:.2f}</td>" for c in g.checks)
             rows.append(f"<tr><td><b>{e(g.name)}</b></td>{cells}<td style=\"text-align:right\">"
                         f"{g.score:.2f}/{g.max_score:.2f}</td><td>{e(status_text(g.status))}"
                         f"</td></tr>")
         lost = "".join(f"<details><summary>{e(g.name)}: {g.score:.2f}/{g.max_score:.2f}"
                        f"</summary><pre>{e(g.text())}</pre></details>"
-                       for g in self.gates if g.score < g.max_score - 1e-9)
+                       for g in self.gates if not full_marks(g.score, g.max_score))
         notes = "".join(f"<li>{e(n)}</li>" for n in self.notes)
         return (f"<div><b>{e(self.submission)}</b>: {self.score:.2f}/{self.max_score:.2f} "
                 f"({self.percent:.1f}%)" + (f"<ul>{notes}</ul>" if notes else "")
@@ -247,7 +249,7 @@ def format_table(result: SubmissionResult, details: bool = True) -> str:
                 continue     # the one reason is said once, at the top
             if g.status in _ONE_REASON and g.score == 0 and len(g.notes) == 1:
                 lines.append(f"== {g.name}: 0/{g.max_score:.2f}: {g.notes[0]}")
-            elif g.score < g.max_score - 1e-9 or g.notes:
+            elif not full_marks(g.score, g.max_score) or g.notes:
                 lines += ["", f"== {g.name}: {g.score:.2f}/{g.max_score:.2f}", g.text()]
     return printable("\n".join(lines))
 
@@ -260,7 +262,7 @@ def gradescope(result: SubmissionResult) -> dict:
         tests.append({
             "name": g.name, "number": str(number),
             "score": round(g.score, 4), "max_score": round(g.max_score, 4),
-            "status": "passed" if g.score >= g.max_score - 1e-9 else "failed",
+            "status": "passed" if full_marks(g.score, g.max_score) else "failed",
             "output": g.text(), "visibility": "visible"})
     summary = [tr("{score}/{max_score} points ({percent}%)").format(
                    score=f"{result.score:.2f}", max_score=f"{result.max_score:.2f}",

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 from gates.i18n import tr
 
 from .archive import ArchiveError, SubmittedFile, read_folder, read_zip
+from .request import read_submission
 from .scan import FRAMEWORKS as FRAMEWORK_NAMES
 from .scan import module_level
 
@@ -384,8 +385,6 @@ def load(path, gate_names, prefer: str | None = None) -> Submission:
     """The submission at ``path``: a ``.py`` file, a notebook, a zip, or a folder (the
     hostile-input rules of :mod:`.archive` apply: no symlink followed, no FIFO read).
     SubmissionError if nothing in it can be graded."""
-    from .grader import read_submission
-
     path = Path(path)
     if path.is_dir() and not path.is_symlink():
         files, notes = read_folder(path, keep=_is_source)

@@ -1,4 +1,6 @@
-"""Numerical directional derivatives of a gate's output, from ``scipy.differentiate``.
+"""Numerical directional derivatives of a gate's output, from ``scipy.differentiate``:
+the numerical core that the checker (:mod:`gates.check`, which re-exports it) and the
+grader (:mod:`gates.grade.numeric`) both build on, so it sits below both.
 
 A *probe* perturbs one input along a direction ``d``: a single entry (``d`` = a unit
 vector e_k, giving column k of the Jacobian) or a random dense direction. For each
@@ -21,8 +23,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.differentiate import derivative
 
-from .. import contract
-from .report import GATE_ERRORS, exception_text
+from . import contract
+
+__all__ = ["Probe", "Derivatives", "directional_derivatives", "GATE_ERRORS",
+           "exception_text"]
+
+#: What a gate may raise that the checker reports instead of passing on: any error,
+#: and SystemExit (a student's sys.exit() in forward). KeyboardInterrupt still stops.
+GATE_ERRORS = (Exception, SystemExit)
+
+
+def exception_text(exc: BaseException) -> str:
+    """``'ValueError: bad shape'``, or just ``'NotImplementedError'`` without a message."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
 
 #: Largest number of elements (output entries times sides) one ``derivative`` call
 #: handles; more probes are split into several calls so big outputs stay in memory.
