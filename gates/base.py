@@ -33,8 +33,6 @@ __all__ = [
     "GateTypeError",
     "unbroadcast",
     "shape_text",
-    "jvp_none_hint",
-    "forward_input_names",
     "finite_parameter",
 ]
 
@@ -114,7 +112,8 @@ class Gate:
     #: ``False``: the methods this class writes run exactly as written, without the
     #: wrappers, for gates that must show their mistakes to a checker (the wrappers
     #: would sum a wrong-shaped bias gradient back, or cast a wrong dtype, and so repair
-    #: it). Methods it inherits keep their wrappers. Inherited by subclasses.
+    #: it). An inherited forward keeps its wrapper, and so do an inherited backward and
+    #: jvp unless the class writes its own forward. Inherited by subclasses.
     plumbing: bool = True
     #: Set by a caller that needs only some gradients (a graph whose data input needs
     #: none): one flag per input. A gate may then return ``None`` where the flag is
@@ -142,7 +141,17 @@ class Gate:
             raise TypeError(f"{cls.__name__}: input_names {tuple(cls.input_names)} names "
                             f"{len(cls.input_names)} input(s) but forward takes "
                             f"{len(names)} ({', '.join(names)})")
+        # the messages name the inputs as the checker and the graph do
+        names = tuple(cls.input_names)
+        _check_fits(cls, names)
         if not cls.plumbing:
+            if "forward" in cls.__dict__:
+                # an inherited wrapped backward or jvp would wait for the record of the
+                # run that only a wrapped forward makes: they run as written too
+                for method in ("backward", "jvp"):
+                    inherited = getattr(cls, method)
+                    if method not in cls.__dict__ and hasattr(inherited, "gate_inputs"):
+                        setattr(cls, method, inherited.__wrapped__)
             return
         for method, wrap in (("forward", _plumbed_forward), ("backward", _plumbed_backward),
                              ("jvp", _plumbed_jvp)):
@@ -182,16 +191,16 @@ class Gate:
 
     def forward(self, *inputs):
         """The output for ``inputs``, caching on ``self`` what backward and jvp need."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
 
     def backward(self, dz):
         """One gradient per input for the upstream gradient ``dz`` (the gradient of the
         final scalar with respect to this gate's output): local gradient times ``dz``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
 
     def jvp(self, *tangents):
         """Forward mode: the output's tangent for one tangent per input."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not define jvp")
 
     def check_inputs(self, *inputs):
         """The gate's own shape and domain rules, run on the converted inputs before
@@ -203,8 +212,33 @@ class Gate:
         return cls(f"{type(self).__name__}.{method}: {text}")
 
 
-# -- the wrappers: each keeps the names of the inputs of the forward it belongs with,
-# which an instance or a subclass cannot change under it ---------------------------
+def _check_fits(cls, names):
+    """TypeError at class definition where what a class declares or inherits does not
+    fit the number of inputs its forward takes: ``input_ndims`` or ``differentiable`` of
+    another length, or an inherited ``jvp``/``check_inputs`` written for other inputs
+    (a subclass that changed forward's inputs must write those too)."""
+    for attribute in ("input_ndims", "differentiable"):
+        value = getattr(cls, attribute)
+        if value is not None and len(value) != len(names):
+            raise TypeError(f"{cls.__name__}: {attribute} {tuple(value)} has {len(value)} "
+                            f"entries but forward takes {len(names)} ({', '.join(names)})")
+    for method in ("jvp", "check_inputs"):
+        if method in cls.__dict__:
+            continue
+        owner = next(k for k in cls.__mro__ if method in k.__dict__)
+        function = owner.__dict__[method]
+        if owner is Gate or not inspect.isfunction(function):
+            continue
+        takes = _positional_names(getattr(function, "__wrapped__", function), True)
+        if takes is not None and len(takes) != len(names):
+            raise TypeError(f"{cls.__name__}: forward takes {len(names)} input(s) "
+                            f"({', '.join(names)}) but {method}, inherited from "
+                            f"{owner.__name__}, takes {len(takes)} ({', '.join(takes)}); "
+                            f"write {method} for {cls.__name__} too")
+
+
+# -- the wrappers: each keeps the names of its class's inputs (input_names when the
+# class was defined), which an instance or a subclass cannot change under it --------
 
 def _plumbed_forward(forward, names):
     n = len(names)
@@ -529,20 +563,7 @@ def _fit_tangent(out, shape, dtype):
     return array[()] if array.ndim == 0 else array
 
 
-# -- reading any gate, built-in or a student's: the names of its inputs (for
-# Gate.__init_subclass__, the checker and the graph) and a hint for a jvp that fails
-# on a None tangent (for the checker and the graph) ---------------------------------
-
-def jvp_none_hint(exc: BaseException, tangents) -> str | None:
-    """What to write when a hand-written ``jvp`` fails on a ``None`` tangent (the
-    contract's "no tangent", i.e. zero), else None: the common mistake ``tx * dzdx``
-    gives Python's "unsupported operand type(s) ... 'NoneType'"."""
-    if isinstance(exc, TypeError) and "NoneType" in str(exc) and any(
-            t is None for t in tangents):
-        return ("jvp receives None for an input without a tangent (a zero tangent): "
-                "skip it or treat it as 0, e.g. `tx = 0 if tx is None else tx`")
-    return None
-
+# -- the names of a forward's inputs, read from its signature ----------------------
 
 def _positional_names(forward, drop_first: bool = False) -> tuple[str, ...] | None:
     """The names of ``forward``'s positional parameters (without the first, ``self``, of
@@ -557,20 +578,3 @@ def _positional_names(forward, drop_first: bool = False) -> tuple[str, ...] | No
     names = tuple(p.name for p in params if p.kind in (p.POSITIONAL_ONLY,
                                                          p.POSITIONAL_OR_KEYWORD))
     return names if names and len(set(names)) == len(names) else None
-
-
-def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
-    """The names of a gate's ``n`` inputs: its ``input_names``, else the parameters of
-    its ``forward`` (a hand-written ``forward(self, x, y)`` gives ('x', 'y')), or None
-    when neither gives ``n`` distinct names."""
-    names = getattr(gate, "input_names", None)
-    try:
-        names = tuple(str(s) for s in names) if names is not None else None
-    except TypeError:
-        names = None
-    if names is None:
-        forward = getattr(gate, "forward", None)
-        names = _positional_names(forward) if callable(forward) else None
-    if names is None or len(names) != n or len(set(names)) != n:
-        return None
-    return names

@@ -14,7 +14,10 @@ first did not know:
   :data:`KINK_MARGIN` from them, or else are differentiated one-sided;
 - the rules of ``backward`` and ``forward``: how many gradients, ``None`` exactly for
   inputs that are not differentiable, each gradient of its input's shape and dtype,
-  inputs unchanged, and the same answer from a second call.
+  inputs unchanged, and the same answer from a second call;
+- reading any gate, a student's too: the names of its inputs
+  (:func:`forward_input_names`) and the hint for a ``jvp`` that multiplies a ``None``
+  tangent (:func:`jvp_none_hint`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .base import _positional_names
 from .facts import facts_of
 
-__all__ = ["Tolerance", "TOLERANCES", "tolerance", "magnitude", "agree", "STEP",
+__all__ = ["forward_input_names", "jvp_none_hint", "Tolerance", "TOLERANCES", "tolerance", "magnitude", "agree", "STEP",
            "PROBE_STEP", "SCIPY_TOLERANCES", "KINK_MARGIN", "near_kink", "full_marks",
            "gradient_count", "gradient_presence", "gradient_shape", "output_dtype",
            "gradient_dtype", "unchanged", "same_answer"]
@@ -191,3 +195,34 @@ def same_answer(first, second) -> bool:
     first, second = np.asarray(first), np.asarray(second)
     return first.shape == second.shape and bool(np.array_equal(first, second,
                                                                equal_nan=True))
+
+
+# -- reading any gate, built-in or a student's: the names of its inputs, and a hint
+# for a jvp that fails on a None tangent (for the checker and the graph) -----------
+
+def jvp_none_hint(exc: BaseException, tangents) -> str | None:
+    """What to write when a hand-written ``jvp`` fails on a ``None`` tangent (the
+    contract's "no tangent", i.e. zero), else None: the common mistake ``tx * dzdx``
+    gives Python's "unsupported operand type(s) ... 'NoneType'"."""
+    if isinstance(exc, TypeError) and "NoneType" in str(exc) and any(
+            t is None for t in tangents):
+        return ("jvp receives None for an input without a tangent (a zero tangent): "
+                "skip it or treat it as 0, e.g. `tx = 0 if tx is None else tx`")
+    return None
+
+
+def forward_input_names(gate, n: int) -> tuple[str, ...] | None:
+    """The names of a gate's ``n`` inputs: its ``input_names``, else the parameters of
+    its ``forward`` (a hand-written ``forward(self, x, y)`` gives ('x', 'y')), or None
+    when neither gives ``n`` distinct names."""
+    names = getattr(gate, "input_names", None)
+    try:
+        names = tuple(str(s) for s in names) if names is not None else None
+    except TypeError:
+        names = None
+    if names is None:
+        forward = getattr(gate, "forward", None)
+        names = _positional_names(forward) if callable(forward) else None
+    if names is None or len(names) != n or len(set(names)) != n:
+        return None
+    return names

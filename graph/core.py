@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from gates.base import jvp_none_hint
+from gates.contract import jvp_none_hint
 
 from .blocks import BackwardPass, GraphGate
 from .checks import (Names, check_apply, check_fed, checked_feeds, claim, constant_value,

@@ -304,3 +304,60 @@ def test_labels_are_taken_as_integers_and_get_no_gradient():
     gate.forward(np.zeros((2, 3)), [1.0, 2.0])
     assert gate.backward(1.0)[1] is None
     assert gate.jvp(None, None) == 0.0
+
+
+def test_plumbing_false_with_its_own_forward_runs_the_inherited_backward_as_written():
+    class RawMul(gates.MultiplyGate):
+        plumbing = False
+
+        def forward(self, x, y):            # no super(): nothing records the run
+            self.dzdx, self.dzdy = y, x
+            return x * y
+
+    gate = RawMul()
+    assert gate.forward(3.0, -4.0) == -12.0
+    assert gate.backward(2.0) == (-8.0, 6.0)             # the slide's numbers
+    assert gate.jvp(1.0, 0.0) == -4.0
+
+
+def test_a_subclass_that_changes_forwards_inputs_must_write_what_depends_on_them():
+    with pytest.raises(TypeError, match=r"^NoBias: input_ndims \(2, 2, 1\) has 3 entries "
+                                        r"but forward takes 2 \(x, W\)"):
+        class NoBias(gates.AffineGate):
+            input_names = ("x", "W")
+
+            def forward(self, x, W):
+                return super().forward(x, W, np.zeros(W.shape[1]))
+
+    with pytest.raises(TypeError, match=r"^Square: forward takes 1 input\(s\) \(x\) but jvp, "
+                                        r"inherited from MultiplyGate, takes 2 \(tx, ty\); "
+                                        r"write jvp for Square too"):
+        class Square(gates.MultiplyGate):
+            input_names = ("x",)
+
+            def forward(self, x):
+                return super().forward(x, x)
+
+            def backward(self, dz):
+                return (2 * self.dzdx * dz,)
+
+
+def test_the_wrappers_name_inputs_as_input_names_does():
+    class Renamed(gates.Gate):
+        input_names = ("p", "q")
+
+        def forward(self, x, y):
+            return x + y
+
+    with pytest.raises(GateShapeError, match=r"input 'p' of shape \(2,\) and input 'q' of "
+                                             r"shape \(3,\) do not broadcast"):
+        Renamed().forward(np.ones(2), np.ones(3))
+
+
+def test_a_gate_without_a_method_says_which():
+    class OnlyForward(gates.Gate):
+        def forward(self, x):
+            return x
+
+    with pytest.raises(NotImplementedError, match="OnlyForward does not define jvp"):
+        OnlyForward().jvp(1.0)

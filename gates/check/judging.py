@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import contract
-from ..base import jvp_none_hint
+from ..contract import jvp_none_hint
 from ..numeric import GATE_ERRORS, directional_derivatives, exception_text
 from .probes import Perturbed, random_tangents, tangent
 from .report import Comparison

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import contract
 from .._util import plural
-from ..base import forward_input_names
+from ..contract import forward_input_names
 from ..numeric import GATE_ERRORS, exception_text
 from .report import Comparison, GateReport, InputReport, Problem
 
