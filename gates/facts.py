@@ -179,7 +179,7 @@ def markdown_table() -> str:
     for f in FACTS.values():
         shown = f.symbol or {"ScaleGate": "×k", "PowerGate": "**n"}.get(f.name, f.short)
         # code spans: `**` and `_` in a formula would otherwise turn into emphasis
-        rows.append(f"| `{f.name}` | `graph.{f.function}` | {shown} | `{f.formula}` | "
+        rows.append(f"| `{f.name}` | `graph.{f.function}` | `{shown}` | `{f.formula}` | "
                     f"`{f.local_gradients}` |")
     return "\n".join(rows) + "\n"
 

@@ -54,7 +54,7 @@ _PARAM_PASS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 class GraphGate(Gate):
     """A graph seen as a gate: ``forward(*values)`` feeds the block's input nodes and
-    returns the output node's value; ``backward(upstream)`` runs the graph's reverse
+    returns the output node's value; ``backward(dz)`` runs the graph's reverse
     mode and returns one gradient per input (zeros for an input the output does not
     depend on, ``None`` for a non-differentiable one); ``jvp`` runs its forward mode.
 
@@ -140,23 +140,23 @@ class GraphGate(Gate):
         if self.graph.version != self._version:
             self.forward(*self._last)
 
-    def backward(self, upstream):
+    def backward(self, dz):
         """Reverse mode through the inner graph: one gradient per input, of its shape
         (zeros where the output does not depend on it, None for a non-differentiable
         input or one the outer graph does not need). The block's own parameters get
         their ``.grad`` in the inner graph. Raises GateStateError before any forward
-        and GateShapeError for an upstream not of the output's shape.
+        and GateShapeError for an upstream dz not of the output's shape.
         """
         self._replay("backward")
-        if np.shape(upstream) != self._out_shape:
+        if np.shape(dz) != self._out_shape:
             raise self._fail(GateShapeError, "backward",
-                             f"upstream gradient has shape {np.shape(upstream)} but the "
+                             f"upstream gradient has shape {np.shape(dz)} but the "
                              f"output '{self.output.name}' has shape {self._out_shape}")
         wanted = self.needs_input_grad or (True,) * len(self.block_inputs)
         wrt = [n for n, w, d in zip(self.block_inputs, wanted, self.differentiable) if w and d]
         this_pass = BackwardPass.current
         if this_pass is not None and this_pass.keep:
-            grads = self.graph.gradients(self.output, upstream, wrt=wrt)
+            grads = self.graph.gradients(self.output, dz, wrt=wrt)
         else:
             # the block's own parameters always get their gradients (an optimizer steps
             # them), summed over the uses of a shared graph within one outer pass
@@ -164,7 +164,7 @@ class GraphGate(Gate):
             adding = this_pass is not None and (this_pass.accumulate
                                                 or _PARAM_PASS.get(self.graph) is this_pass)
             earlier = [p.grad for p in params] if adding else ()
-            self.graph.backward(self.output, upstream, wrt=wrt + params)
+            self.graph.backward(self.output, dz, wrt=wrt + params)
             for p, old in zip(params, earlier):
                 if old is not None:
                     p.grad = old if p.grad is None else old + p.grad

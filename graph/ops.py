@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 import gates
 
 from .errors import GraphBuildError
@@ -80,8 +82,17 @@ class Operators:
 
 def _matmul(graph, x, y):
     """``x @ y``: W x (MatVecGate) for a vector y, A B (MatMulGate) for a matrix."""
+    # the ranks first, so a refused product leaves no constant behind
+    (left, a), (ndim, b) = ((n.known_ndim(), n.name) if isinstance(n, Operators)
+                            else (np.ndim(n), repr(n) if np.ndim(n) == 0
+                                  else f"array {np.shape(n)}") for n in (x, y))
+    if left not in (None, 2):
+        raise GraphBuildError(f"'{a}' @ '{b}': '{a}' is {left}-D; @ needs a matrix (2-D) "
+                              f"on the left (use * for numbers)")
+    if ndim not in (None, 1, 2):
+        raise GraphBuildError(f"'{a}' @ '{b}': '{b}' is {ndim}-D; @ needs a vector (1-D) "
+                              f"or a matrix (2-D) on the right (use * for numbers)")
     x, y = (n if isinstance(n, Operators) else graph.constant(n) for n in (x, y))
-    ndim = y.known_ndim()
     if ndim == 1:
         return graph.apply(gates.MatVecGate(), x, y)
     if ndim == 2:

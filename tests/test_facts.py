@@ -77,7 +77,7 @@ def test_the_readme_shows_the_table_the_facts_generate():
 
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme
-    assert "| `MultiplyGate` | `graph.multiply` | × | `z = x * y` | `dz/dx = y, dz/dy = x` |" \
+    assert "| `MultiplyGate` | `graph.multiply` | `×` | `z = x * y` | `dz/dx = y, dz/dy = x` |" \
         in readme
 
 

@@ -379,3 +379,19 @@ def test_a_jvp_of_the_wrong_shape_is_refused_naming_the_node():
                                               "shape \\(3, 4\\), but the node's value has "
                                               "shape \\(2,\\)"):
         g.jvp(z, {a: np.ones(2)})
+
+
+def test_matmul_with_a_known_rank_that_does_not_fit_says_so_and_adds_nothing():
+    g = Graph()
+    W = g.param("W", np.ones((2, 3)))
+    v = g.input("v", shape=(3,))
+    with pytest.raises(GraphBuildError, match="'W' @ '3': '3' is 0-D; @ needs a vector "
+                                              r"\(1-D\) or a matrix \(2-D\) on the right"):
+        W @ 3
+    with pytest.raises(GraphBuildError, match="'v' @ 'W': 'v' is 1-D; @ needs a matrix "
+                                              r"\(2-D\) on the left"):
+        v @ W
+    with pytest.raises(GraphBuildError, match=r"'array \(3,\)' @ 'W'"):
+        np.ones(3) @ W
+    assert [n.name for n in g.nodes] == ["W", "v"]
+    assert type((W @ v).gate).__name__ == "MatVecGate"

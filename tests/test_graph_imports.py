@@ -1,8 +1,9 @@
 """graph/ is layered: no module imports one that imports it back, and the core is small.
 
 Modules that only call a graph's public methods (paths, explain, dot, stepper, blocks,
-expression) receive the graph and never import the core; the core, at the top, imports
-them to offer ``g.paths()``, ``g.explain()``, ``g.as_gate()`` and the rest. The import
+expression) receive the graph and never import the core; ``views.Views``, which the
+core's Graph inherits, imports them to offer ``g.paths()``, ``g.explain()``,
+``g.as_gate()`` and the rest. The import
 graph is read from the source with :mod:`ast`: imports at the top of a module and inside
 functions, relative (``from .paths import fmt``, ``from . import dot``) and absolute
 (``import graph.paths``, ``from graph import dot``).
