@@ -164,7 +164,7 @@ class CosGate:
         return (dz * -np.sin(self.x),)
 ''' + SOFTMAX_CE
 
-#: file -> (source, {gate: the checks it loses}); the honest gates lose nothing.
+#: one mistake, as (old, new) in the honest file
 EXTRA = {"sigmoid without (1 - z)": [("dz * self.z * (1 - self.z),)", "dz * self.z,)")],
          "forgotten upstream": [("dz * self.z * (1 - self.z),)", "self.z * (1 - self.z),)")],
          "forward changes its input": [("out = x.copy()", "out = x")],
@@ -174,32 +174,38 @@ EXTRA = {"sigmoid without (1 - z)": [("dz * self.z * (1 - self.z),)", "dz * self
                               "return -np.sin(self.x) * dz")],
          "dz for the labels": [("return dlogits * dz / n, None",
                                 "return dlogits * dz / n, dz")]}
-
-FILES = {
-    "honest": (HONEST + SOFTMAX_CE, {}),
-    "restyled": (RESTYLED, {}),
-    "mutated cache": (with_mistakes("mutated cache") + SOFTMAX_CE,
-                      {"SigmoidGate": {"repeatable"}}),
-    "no unbroadcast": (with_mistakes("no unbroadcast") + SOFTMAX_CE,
-                       {"AddGate": {"gradients"}}),
-    "sigmoid without (1 - z)": (None, {"SigmoidGate": {"backward"}}),
-    "forgotten upstream": (None, {"SigmoidGate": {"backward"}}),
-    "forward changes its input": (None, {"ReLUGate": {"inputs_unchanged"}}),
-    "float64 for float32": (None, {"SigmoidGate": {"float32"}}),
-    "a bare gradient": (None, {"CosGate": {"gradients"}}),
-    "dz for the labels": (None, {"SoftmaxCrossEntropyGate": {"gradients"}}),
-}
 GATES = NAMES + ["SoftmaxCrossEntropyGate"]
+
+#: file -> (source, the gates graded, {gate: the checks it loses}). The grader judges each
+#: gate on its own, so mistakes in different gates share a file; the three that all sit
+#: in SigmoidGate each get a file of their own, where only that gate is graded.
+FILES = {
+    "honest": (HONEST + SOFTMAX_CE, GATES, {}),
+    "restyled": (RESTYLED, GATES, {}),
+    "a mistake in each gate but one": (
+        (with_mistakes("mutated cache", "no unbroadcast") + SOFTMAX_CE,
+         "forward changes its input", "a bare gradient", "dz for the labels"),
+        GATES, {"SigmoidGate": {"repeatable"}, "AddGate": {"gradients"},
+                "ReLUGate": {"inputs_unchanged"}, "CosGate": {"gradients"},
+                "SoftmaxCrossEntropyGate": {"gradients"}}),
+    "sigmoid without (1 - z)": ((HONEST + SOFTMAX_CE, "sigmoid without (1 - z)"),
+                                ["SigmoidGate"], {"SigmoidGate": {"backward"}}),
+    "forgotten upstream": ((HONEST + SOFTMAX_CE, "forgotten upstream"),
+                           ["SigmoidGate"], {"SigmoidGate": {"backward"}}),
+    "float64 for float32": ((HONEST + SOFTMAX_CE, "float64 for float32"),
+                            ["SigmoidGate"], {"SigmoidGate": {"float32"}}),
+}
 
 
 def source(name):
-    text, _ = FILES[name]
-    if text is not None:
+    text = FILES[name][0]
+    if isinstance(text, str):
         return text
-    text = HONEST + SOFTMAX_CE
-    for old, new in EXTRA[name]:
-        assert text.count(old) == 1, (name, old)
-        text = text.replace(old, new)
+    text, *mistakes = text
+    for mistake in mistakes:
+        for old, new in EXTRA[mistake]:
+            assert text.count(old) == 1, (name, old)
+            text = text.replace(old, new)
     return text
 
 
@@ -212,23 +218,23 @@ def lost_checks(gate: dict) -> set:
 def test_check_and_grade_agree_gate_by_gate(name, tmp_path, capsys):
     path = tmp_path / "hw.py"
     path.write_text(source(name), encoding="utf-8")
-    status = main(["check", str(path), "--json"])
+    _, gates, expected = FILES[name]
+    status = main(["check", str(path), "--gates", ",".join(gates), "--json"])
     checked = {g["name"]: g for g in json.loads(capsys.readouterr().out)["graded"]}
     report = tmp_path / "grade.json"
-    assert main(["grade", str(path), "--gates", ",".join(GATES), "--seed", "0",
+    assert main(["grade", str(path), "--gates", ",".join(gates), "--seed", "0",
                  "--run-seed", "1", "--json", str(report), "--quiet"]) == 0
     capsys.readouterr()
     graded = {g["name"]: g for g in json.loads(report.read_text())["gates"]}
 
-    assert sorted(checked) == sorted(graded) == sorted(GATES)
-    for gate in GATES:
+    assert sorted(checked) == sorted(graded) == sorted(gates)
+    for gate in gates:
         c, g = checked[gate], graded[gate]
         assert c["ok"] == contract.full_marks(g["score"], g["max_score"]), (gate, c, g)
         assert lost_checks(c) == lost_checks(g), gate
         assert [ch["reasons"] for ch in c["checks"]] == [ch["reasons"] for ch in g["checks"]]
-    # and the mistake costs what it breaks, once
-    expected = FILES[name][1]
-    assert {gate: lost_checks(graded[gate]) for gate in GATES if lost_checks(graded[gate])} \
+    # and each mistake costs what it breaks, once
+    assert {gate: lost_checks(graded[gate]) for gate in gates if lost_checks(graded[gate])} \
         == expected
     assert status == (1 if expected else 0)
 
@@ -249,8 +255,9 @@ def test_the_numerical_checker_fails_the_gates_the_grader_does(name, tmp_path):
     (two seeds and a float32 run) fails exactly the gates losing points above."""
     module = _module(source(name), tmp_path)
     builtins = {cls.__name__: cls for cls in ALL_GATES}
+    _, gates, expected = FILES[name]
     failed = set()
-    for gate in GATES:
+    for gate in gates:
         for seed, f32 in ((0, False), (1, False), (0, True)):
             inputs = builtins[gate].example_inputs(np.random.default_rng(seed))
             if f32:
@@ -258,7 +265,7 @@ def test_the_numerical_checker_fails_the_gates_the_grader_does(name, tmp_path):
                           for a in inputs]
             if not check_gate(getattr(module, gate)(), *inputs, seed=seed).ok:
                 failed.add(gate)
-    assert failed == set(FILES[name][1])
+    assert failed == set(expected)
 
 
 #: What both front ends (and a Graph) add when a gradient kept the broadcast shape.
@@ -268,8 +275,9 @@ SUM_BACK = "(sum the upstream over the axes broadcasting added)"
 def test_a_gradient_not_summed_back_gets_the_same_hint_from_the_checker_and_the_grader(
         tmp_path):
     path = tmp_path / "hw.py"
-    path.write_text(source("no unbroadcast"), encoding="utf-8")
-    add = _module(source("no unbroadcast"), tmp_path).AddGate
+    text = with_mistakes("no unbroadcast") + SOFTMAX_CE
+    path.write_text(text, encoding="utf-8")
+    add = _module(text, tmp_path).AddGate
     x, y = np.ones((3, 4)), np.arange(4.0)           # y broadcast over the 3 rows
     report = check_gate(add(), x, y)
     (problem,) = [p for p in report.problems if p.input == "y"]
