@@ -316,3 +316,33 @@ def test_a_tolerance_override_is_the_one_judged_by_and_the_one_the_report_shows(
     assert report.ok
     assert report.tolerances == {"float64": {"rtol": 1e-6, "atol": 1e-3}}
     assert contract.TOLERANCES["float64"] == contract.Tolerance(rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("foreign", ["scipy", "matplotlib"])
+def test_a_package_other_than_numpy_fails_check_as_it_fails_grade(foreign, tmp_path, capsys):
+    """``compgraph check`` grades in a plain process, which sees every installed package;
+    ``compgraph grade`` under bubblewrap sees only numpy. The child refuses the same
+    imports at every level, so the verdicts agree (the package is installed here: the
+    test extra brings matplotlib, and scipy is a dependency)."""
+    pytest.importorskip(foreign)
+    text = (HONEST + SOFTMAX_CE).replace(
+        "        self.z = 1 / (1 + np.exp(-x))",
+        f"        import {foreign}\n        self.z = 1 / (1 + np.exp(-x))")
+    path = tmp_path / "hw.py"
+    path.write_text(text, encoding="utf-8")
+    assert main(["check", str(path), "--gates", "SigmoidGate,AddGate", "--json"]) == 1
+    checked = {g["name"]: g for g in json.loads(capsys.readouterr().out)["graded"]}
+    report = tmp_path / "grade.json"
+    main(["grade", str(path), "--gates", "SigmoidGate,AddGate", "--json", str(report),
+          "--quiet"])
+    capsys.readouterr()
+    graded = {g["name"]: g for g in json.loads(report.read_text())["gates"]}
+    for gate in ("SigmoidGate", "AddGate"):
+        assert checked[gate]["ok"] == contract.full_marks(graded[gate]["score"],
+                                                          graded[gate]["max_score"])
+    assert graded["SigmoidGate"]["score"] == 0 and not checked["SigmoidGate"]["ok"]
+    assert checked["AddGate"]["ok"]               # the other gate is not touched
+    reason = f"No module named '{foreign}': a submission may import only numpy and the " \
+             f"standard library"
+    assert any(reason in r for c in checked["SigmoidGate"]["checks"] for r in c["reasons"])
+    assert any(reason in r for c in graded["SigmoidGate"]["checks"] for r in c["reasons"])
