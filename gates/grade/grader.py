@@ -290,12 +290,12 @@ def _construct(cls, params):
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
 
 
-#: (reference class, seed, run seed or None, case label) -> the numerical Jacobian of
-#: that case. The seeded cases depend on nothing a student wrote and are the same for
-#: every student of a batch, so their Jacobians are computed for the first student only
-#: (the fresh twins differ per student: each run has its own run seed).
+#: (reference class, seed, case label) -> the numerical Jacobian of that seeded case. The
+#: seeded cases depend on nothing a student wrote and are the same for every student of
+#: a batch, so their Jacobians are computed once per batch, not once per student (a
+#: fresh twin is never cached: each run has its own run seed). Bounded by the gates,
+#: their cases and the seeds a process grades with.
 _JACOBIANS: dict = {}
-_JACOBIANS_KEPT = 4096
 
 
 def _reference_jacobians(cls, cases, setting: _Setting) -> list:
@@ -303,20 +303,20 @@ def _reference_jacobians(cls, cases, setting: _Setting) -> list:
     (``None`` for a case where none can be trusted: that check is held against no one)."""
     found = []
     for case in cases:
-        key = (cls, setting.seed, setting.run_seed if case.fresh else None, case.label)
-        if key not in _JACOBIANS:
+        key = (cls, setting.seed, case.label)
+        J = None if case.fresh else _JACOBIANS.get(key)
+        if J is None:
             try:
-                J = jacobians(_construct(cls, case.params).forward, float64(case.inputs),
-                              case.differentiable)
+                J = tuple(jacobians(_construct(cls, case.params).forward,
+                                    float64(case.inputs), case.differentiable))
             except NumericalDerivativeError:
-                J = None
-            for block in J or ():
+                J = ()
+            for block in J:
                 if block is not None:
-                    block.setflags(write=False)     # shared by every later student
-            if len(_JACOBIANS) >= _JACOBIANS_KEPT:
-                _JACOBIANS.clear()
-            _JACOBIANS[key] = J
-        found.append(_JACOBIANS[key])
+                    block.setflags(write=False)     # shared by the later students
+            if not case.fresh:
+                _JACOBIANS[key] = J
+        found.append(J or None)
     return found
 
 
