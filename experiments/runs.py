@@ -24,7 +24,7 @@ import numpy as np
 
 from graph.optim import OPTIMIZERS
 
-from gates._util import atomic_write_text
+from gates._util import atomic_write_text, plural
 from .datasets import DATASETS, DatasetNotFoundError, load_dataset, to_float32
 from .idx import IdxError
 from .networks import Network
@@ -39,11 +39,6 @@ __all__ = ["RUN_FILES", "plural", "Progress", "TABLE_HEADER", "table_row", "rows
 #: the files a run writes into its --out folder (``compare`` adds its own and a
 #: subfolder per network); a folder holding any of them holds a run
 RUN_FILES = ("metrics.json", "metrics.csv", "params.npz", "curves.png")
-
-
-def plural(count: int, noun: str) -> str:
-    """``"1 epoch"``, ``"2 epochs"``: the count and the noun, plural when not 1."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 # -- the terminal ----------------------------------------------------------------------

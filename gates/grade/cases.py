@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gates.contract import KINK_MARGIN
+from gates.contract import near_kink
 from gates.facts import FACTS
 from gates.i18n import tr
 
@@ -121,7 +121,7 @@ def _draw_cases(cls, rng: np.random.Generator) -> list[Case]:
             inputs = []
             for pool, shape in zip(pools, shapes):
                 inputs.append(_draw(pool, shape, rng, inputs[0] if inputs else None))
-            if facts is None or facts.kink_distance(inputs) > KINK_MARGIN:
+            if not near_kink(cls, inputs, cls.kinks):
                 break
         params = params if listed else default_params
         f32 = index == len(specs)

@@ -35,6 +35,7 @@ import re
 import numpy as np
 
 from gates import contract
+from gates.base import unbroadcast
 from gates.i18n import language, tr
 
 from .report import CheckResult, GateResult
@@ -417,10 +418,7 @@ def _to_shape(g, shape):
             return None
     except ValueError:
         return None
-    lead = g.ndim - len(shape)
-    g = g.sum(axis=tuple(range(lead))) if lead else g
-    axes = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
+    return unbroadcast(g, shape)
 
 
 def _shape_problems(case, items, arrays) -> list[str]:
