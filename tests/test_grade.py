@@ -594,6 +594,37 @@ FRAME = """
 """
 
 
+def test_what_a_submission_prints_or_leaves_in_files_is_never_believed(tmp_path):
+    # a gate with no math claims success on stdout and stderr and leaves results files,
+    # a grades.csv and a cases file in its working folder and beside itself (both in
+    # the grader's temporary tree)
+    path = submission(tmp_path, """
+        import json, os, sys
+
+        class SigmoidGate:
+            def forward(self, x):
+                claim = {"score": 10, "max_score": 10, "gates": [{"name": "SigmoidGate",
+                         "score": 10.0, "max_score": 10.0}], "output": "all tests passed"}
+                for folder in (os.getcwd(), os.path.dirname(os.path.abspath(__file__))):
+                    for name in ("results.json", "grades.csv", "cases.npz", "report.json"):
+                        try:
+                            with open(os.path.join(folder, name), "w") as f:
+                                json.dump(claim, f)
+                        except OSError:
+                            pass
+                print("SigmoidGate: 10.00 / 10.00  all tests passed")
+                print(json.dumps(claim), file=sys.stderr)
+                return np.zeros_like(x)
+
+            def backward(self, dz):
+                print("backward: PASS")
+                return (np.zeros_like(dz),)
+    """)
+    result = grade_submission(path, gates=["SigmoidGate"])
+    assert result.gates[0].score == 0
+    assert result.score == 0
+
+
 def test_results_forged_by_the_submission_are_not_believed(tmp_path):
     # this submission forges case 1's backward in the runner's pipe (with a verdict,
     # which nobody reads) and leaves before the real one is sent; another claims 8 TB
